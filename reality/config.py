@@ -1,0 +1,58 @@
+"""Settings read from the environment, with defaults that work out of the box.
+
+Images are chosen by configuration: ``REALITY_POSTGRES_IMAGE`` / ``REALITY_REDIS_IMAGE`` pin one;
+otherwise the official images are preferred and the locally built drop-ins are the fallback.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Official images, preferred wherever they are present or can be pulled.
+OFFICIAL_IMAGES = {"postgres": "postgres:15-alpine", "redis": "redis:7-alpine"}
+#: Drop-in images that ``setup.py`` builds from Debian's packages when no registry is reachable.
+LOCAL_IMAGES = {"postgres": "reality-engine/postgres:15-bookworm", "redis": "reality-engine/redis:7-bookworm"}
+#: Environment variables that pin an image.
+IMAGE_ENV = {"postgres": "REALITY_POSTGRES_IMAGE", "redis": "REALITY_REDIS_IMAGE"}
+
+#: Credentials baked into the drop-in image's pre-initialised cluster (also testcontainers' defaults).
+POSTGRES_USER = "test"
+POSTGRES_PASSWORD = "test"
+POSTGRES_DB = "test"
+
+#: Label namespace of this project; Testcontainers' own ``org.testcontainers.*`` labels stay as they are.
+LABEL_PROJECT = "dev.reality-engine.project"
+LABEL_SERVICE = "dev.reality-engine.service"
+LABEL_ROLE = "dev.reality-engine.role"
+LABEL_PID = "dev.reality-engine.pid"
+LABEL_HOST = "dev.reality-engine.host"
+PROJECT = "reality-engine"
+
+SERVICES = ("postgres", "redis")
+
+
+def runtime_dir() -> Path:
+    """Per-user directory for the pid file and other run-time state."""
+    base = os.environ.get("REALITY_RUNTIME_DIR") or os.path.join(tempfile.gettempdir(), f"reality-engine-{os.getuid()}")
+    path = Path(base)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def pid_file() -> Path:
+    """Where a running ``reality_engine.py`` records its pid (read by ``cleanup.py``)."""
+    return runtime_dir() / "reality_engine.pid"
+
+
+@dataclass
+class ImageChoice:
+    """The images to run, each pinned by the environment or ``None`` to resolve automatically."""
+
+    postgres: str | None = field(default_factory=lambda: os.environ.get(IMAGE_ENV["postgres"]) or None)
+    redis: str | None = field(default_factory=lambda: os.environ.get(IMAGE_ENV["redis"]) or None)
+
+    def pinned(self, service: str) -> str | None:
+        return getattr(self, service)

@@ -1,0 +1,500 @@
+"""Container orchestration: the only module that knows Testcontainers.
+
+:class:`Infrastructure` starts PostgreSQL and Redis (in parallel), waits until each answers, hands out
+connection URLs, kills, stops and recovers each one, and reports every lifecycle step as an event on
+an :class:`~reality.events.EventBus`. Containers carry Testcontainers' ``org.testcontainers.*`` labels and
+the project's own, so that :func:`remove_containers` (and ``cleanup.py``) can always find them, with or
+without the Ryuk reaper.
+
+    >>> with Infrastructure(role="example") as infra:           # doctest: +SKIP
+    ...     infra.start("postgres")
+    ...     psycopg2.connect(infra.postgres_url)
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import docker
+import psycopg2
+import redis
+from docker.errors import DockerException, NotFound
+from testcontainers.community.postgres import PostgresContainer
+from testcontainers.community.redis import RedisContainer
+from testcontainers.core.config import testcontainers_config
+from testcontainers.core.container import DockerContainer
+from testcontainers.core.labels import LABEL_SESSION_ID, SESSION_ID
+from testcontainers.core.waiting_utils import WaitStrategy, WaitStrategyTarget
+
+from . import docker_engine
+from .config import (
+    LABEL_HOST,
+    LABEL_PID,
+    LABEL_PROJECT,
+    LABEL_ROLE,
+    LABEL_SERVICE,
+    POSTGRES_DB,
+    POSTGRES_PASSWORD,
+    POSTGRES_USER,
+    PROJECT,
+    SERVICES,
+)
+from .errors import ContainerStartError, DockerUnavailable, RealityError
+from .events import EventBus
+from .provision import RYUK_IMAGE, ImageResolution, is_present, resolve_image
+
+#: How often readiness is probed. Testcontainers' default is one second, which alone would double
+#: the time a test session waits for a container that is ready in 0.3 s.
+POLL_INTERVAL = 0.02
+STARTUP_TIMEOUT = 60
+
+#: Durability settings that only a throwaway database can afford: nothing here must survive a crash.
+FAST_POSTGRES = ["postgres", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+
+NAMES = {"postgres": "PostgreSQL", "redis": "Redis"}
+INTERNAL_PORTS = {"postgres": 5432, "redis": 6379}
+
+
+class QueryWaitStrategy(WaitStrategy):
+    """Ready when PostgreSQL answers ``SELECT 1`` from the host, polled every ``POLL_INTERVAL``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.with_poll_interval(POLL_INTERVAL).with_startup_timeout(STARTUP_TIMEOUT)
+        self.with_transient_exceptions(psycopg2.OperationalError)
+
+    def wait_until_ready(self, container: WaitStrategyTarget) -> None:
+        def answers() -> bool:
+            with psycopg2.connect(container.get_connection_url(driver=None), connect_timeout=2) as conn:
+                with conn.cursor() as cursor:
+                    cursor.execute("SELECT 1")
+            conn.close()
+            return True
+
+        if not self._poll(answers):
+            raise TimeoutError(f"PostgreSQL did not answer within {STARTUP_TIMEOUT} s")
+
+
+class PingWaitStrategy(WaitStrategy):
+    """Ready when Redis answers ``PING`` from the host, polled every ``POLL_INTERVAL``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.with_poll_interval(POLL_INTERVAL).with_startup_timeout(STARTUP_TIMEOUT)
+        self.with_transient_exceptions(redis.exceptions.ConnectionError)
+
+    def wait_until_ready(self, container: WaitStrategyTarget) -> None:
+        if not self._poll(lambda: container.get_client(socket_connect_timeout=1, socket_timeout=1).ping()):
+            raise TimeoutError(f"Redis did not answer within {STARTUP_TIMEOUT} s")
+
+
+class FastPostgresContainer(PostgresContainer):
+    """``PostgresContainer`` whose readiness check is a query from the host (see :class:`QueryWaitStrategy`)."""
+
+    def _connect(self) -> None:
+        QueryWaitStrategy().wait_until_ready(self)
+
+
+def free_port() -> int:
+    """A TCP port free on this host right now."""
+    with socket.socket() as sock:
+        sock.bind(("", 0))
+        return sock.getsockname()[1]
+
+
+def project_labels(service: str, role: str) -> dict[str, str]:
+    return {
+        LABEL_PROJECT: PROJECT,
+        LABEL_SERVICE: service,
+        LABEL_ROLE: role,
+        LABEL_PID: str(os.getpid()),
+        LABEL_HOST: socket.gethostname(),
+    }
+
+
+def configure_reaper(client: docker.DockerClient) -> str | None:
+    """Disable Ryuk when its image is not on this machine; returns a note saying so, or ``None``.
+
+    Testcontainers would otherwise try to pull it and fail on a machine with no registry. Our own
+    cleanup (context managers, signal handlers, labels, ``cleanup.py``) covers what Ryuk would do.
+    """
+    if testcontainers_config.ryuk_disabled:
+        return None
+    if os.environ.get("TESTCONTAINERS_RYUK_DISABLED") is None and not is_present(client, testcontainers_config.ryuk_image):
+        testcontainers_config.ryuk_disabled = True
+        return (f"Ryuk ({RYUK_IMAGE}) is not on this machine: reaper disabled; "
+                "Reality Engine removes its own containers (and cleanup.py catches leftovers).")
+    return None
+
+
+@dataclass
+class Service:
+    """One backing service of a run and where it stands."""
+
+    name: str
+    image: ImageResolution | None = None
+    state: str = "stopped"  # starting | up | down | stopped
+    host_port: int | None = None
+    container: DockerContainer | None = None
+    startup_seconds: float | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def container_id(self) -> str | None:
+        wrapped = self.container._container if self.container else None
+        return wrapped.id if wrapped else None
+
+
+class Infrastructure:
+    """PostgreSQL and Redis for one run (the show, a test session, the workshop)."""
+
+    def __init__(
+        self,
+        bus: EventBus | None = None,
+        role: str = "show",
+        images: dict[str, str | None] | None = None,
+        fast_storage: bool = True,
+        client: docker.DockerClient | None = None,
+    ) -> None:
+        self.bus = bus or EventBus()
+        self.role = role
+        self.pins = images or {}
+        self.fast_storage = fast_storage
+        self.client = client or docker_engine.connect()
+        self.services = {name: Service(name) for name in SERVICES}
+        self._closing = threading.Event()
+        self._expected_exits: set[str] = set()
+        self._watcher: threading.Thread | None = None
+        self.engine_up = True
+        note = configure_reaper(self.client)
+        if note:
+            self.bus.publish("system", "note", note)
+        atexit.register(self.stop_all)
+
+    # -- starting -------------------------------------------------------------------------------
+
+    def start(self, *names: str) -> "Infrastructure":
+        """Start the named services (all by default) in parallel and wait until each is ready."""
+        names = names or SERVICES
+        if len(names) == 1:
+            self._start_one(names[0])
+            return self
+        with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="start") as pool:
+            futures = [pool.submit(self._start_one, name) for name in names]
+            errors = [f.exception() for f in futures if f.exception()]
+        if errors:
+            raise errors[0]
+        return self
+
+    def _build(self, name: str, port: int) -> DockerContainer:
+        resolution = self.services[name].image
+        assert resolution is not None
+        if name == "postgres":
+            container: DockerContainer = FastPostgresContainer(
+                resolution.image, username=POSTGRES_USER, password=POSTGRES_PASSWORD, dbname=POSTGRES_DB, driver=None
+            )
+            if self.fast_storage:
+                container.with_command(FAST_POSTGRES)
+        else:
+            container = RedisContainer(resolution.image)
+            container.waiting_for(PingWaitStrategy())
+        # A fixed host port (chosen free) survives a restart, so clients reconnect by themselves
+        # after chaos; Docker would hand a restarted container a new random port otherwise.
+        container.with_bind_ports(INTERNAL_PORTS[name], port)
+        container.with_kwargs(labels=project_labels(name, self.role))
+        return container
+
+    def _start_one(self, name: str, port: int | None = None) -> Service:
+        service = self.services[name]
+        with service.lock:
+            if self._closing.is_set():
+                raise RealityError("Shutting down: not starting anything.")
+            if service.image is None:
+                service.image = resolve_image(self.client, name, self.pins.get(name))
+            image = service.image.image
+            if not service.image.present:
+                self.bus.publish("container", "pulling", f"Pulling {image}", service=name, image=image)
+            service.state = "starting"
+            service.host_port = port or free_port()
+            self.bus.publish("container", "starting", f"Starting {NAMES[name]} ({image})", service=name,
+                             image=image, port=service.host_port)
+            began = time.perf_counter()
+            container = self._build(name, service.host_port)
+            service.container = container
+            try:
+                container.start()
+            except Exception as exc:  # Docker and readiness errors alike end in one line
+                service.state = "down"
+                logs = _tail_logs(container)
+                self._remove(container)
+                service.container = None
+                self.bus.publish("container", "failed", f"{NAMES[name]} failed to start: {_one_line(exc)}",
+                                 service=name, image=image, logs=logs)
+                raise ContainerStartError(f"{NAMES[name]} ({image}) did not start: {_one_line(exc)}"
+                                          + (f" — last log line: {logs}" if logs else "")) from exc
+            if self._closing.is_set():
+                # Ctrl+C arrived while this container was starting: it must not outlive the run.
+                self._remove(container)
+                raise RealityError("Shut down while starting.")
+            service.startup_seconds = time.perf_counter() - began
+            service.state = "up"
+            self.bus.publish("container", "ready",
+                             f"{NAMES[name]} ready in {service.startup_seconds:.2f} s on port {service.host_port}",
+                             service=name, image=image, port=service.host_port,
+                             duration_ms=round(service.startup_seconds * 1000), container=service.container_id)
+            return service
+
+    # -- connection details ---------------------------------------------------------------------
+
+    @property
+    def postgres_url(self) -> str:
+        """``postgresql://`` URL of the running PostgreSQL."""
+        return (f"postgresql://{POSTGRES_USER}:{POSTGRES_PASSWORD}@127.0.0.1:"
+                f"{self._port('postgres')}/{POSTGRES_DB}")
+
+    @property
+    def redis_url(self) -> str:
+        """``redis://`` URL of the running Redis."""
+        return f"redis://127.0.0.1:{self._port('redis')}/0"
+
+    def _port(self, name: str) -> int:
+        port = self.services[name].host_port
+        if port is None:
+            raise RealityError(f"{NAMES[name]} has not been started.")
+        return port
+
+    def state(self, name: str) -> str:
+        return self.services[name].state
+
+    # -- chaos and recovery ---------------------------------------------------------------------
+
+    def kill(self, name: str) -> None:
+        """Kill the service's container for real (SIGKILL); it stays around for :meth:`recover`."""
+        service = self.services[name]
+        wrapped = service.container._container if service.container else None
+        if wrapped is None or service.state != "up":
+            raise RealityError(f"{NAMES[name]} is not running, nothing to kill.")
+        self._expected_exits.add(wrapped.id)
+        try:
+            wrapped.kill()
+        except DockerException as exc:
+            raise RealityError(f"Could not kill {NAMES[name]}: {_one_line(exc)}") from exc
+        service.state = "down"
+        self.bus.publish("container", "killed", f"{NAMES[name]} container killed", service=name,
+                         container=wrapped.id)
+
+    def recover(self, name: str) -> bool:
+        """Bring the service back on the same port; returns True when its data survived.
+
+        The killed container is restarted when it still exists (its data survives); otherwise a
+        fresh, empty one starts in its place.
+        """
+        service = self.services[name]
+        wrapped = service.container._container if service.container else None
+        began = time.perf_counter()
+        if service.state == "up":
+            return True
+        if wrapped is not None:
+            try:
+                self.bus.publish("container", "starting", f"Restarting {NAMES[name]}", service=name,
+                                 port=service.host_port)
+                service.state = "starting"
+                wrapped.start()
+                _wait_until_ready(service.container)
+                service.state = "up"
+                # PostgreSQL's files live in the container and survive; Redis keeps nothing on disk.
+                kept = "data kept" if name == "postgres" else "in-memory data starts empty"
+                self.bus.publish("container", "restarted",
+                                 f"{NAMES[name]} back in {time.perf_counter() - began:.2f} s, {kept}",
+                                 service=name, port=service.host_port, fresh=False,
+                                 duration_ms=round((time.perf_counter() - began) * 1000))
+                return True
+            except (DockerException, TimeoutError, RuntimeError):
+                self._remove(service.container)  # gone or broken: replace it below
+        service.container = None
+        self._start_one(name, port=service.host_port)
+        self.bus.publish("container", "restarted", f"{NAMES[name]} replaced by a fresh, empty container",
+                         service=name, port=service.host_port, fresh=True,
+                         duration_ms=round((time.perf_counter() - began) * 1000))
+        return False
+
+    # -- watching Docker ------------------------------------------------------------------------
+
+    def watch(self) -> None:
+        """Follow Docker's own events in the background, so a ``docker kill`` from a terminal is noticed."""
+        if self._watcher is None:
+            self._watcher = threading.Thread(target=self._follow_events, name="docker-events", daemon=True)
+            self._watcher.start()
+
+    def _follow_events(self) -> None:
+        while not self._closing.is_set():
+            try:
+                client = docker.from_env(timeout=5)
+                client.ping()
+                if not self.engine_up:
+                    self.engine_up = True
+                    self.bus.publish("system", "docker-up", "Docker engine reachable again")
+                since = time.time()
+                stream = client.events(decode=True, since=int(since), filters={
+                    "type": "container", "label": f"{LABEL_PID}={os.getpid()}"})
+                for event in stream:
+                    if self._closing.is_set():
+                        return
+                    self._on_docker_event(event)
+            except Exception:  # engine gone or restarting: say so once, keep trying
+                if self._closing.is_set():
+                    return
+                if self.engine_up:
+                    self.engine_up = False
+                    self.bus.publish("system", "docker-down",
+                                     "Docker engine unreachable: containers cannot be managed until it is back")
+                time.sleep(1.0)
+
+    def _on_docker_event(self, event: dict) -> None:
+        action = event.get("status") or event.get("Action")
+        attributes = event.get("Actor", {}).get("Attributes", {})
+        name = attributes.get(LABEL_SERVICE)
+        container_id = event.get("id", "")
+        if name not in self.services or action not in ("die", "start"):
+            return
+        service = self.services[name]
+        if service.container_id != container_id:
+            return
+        if action == "die":
+            if container_id in self._expected_exits:
+                self._expected_exits.discard(container_id)
+                return
+            if service.state == "up":
+                service.state = "down"
+                self.bus.publish("container", "killed", f"{NAMES[name]} died outside the app (docker kill?)",
+                                 service=name, container=container_id, external=True)
+        elif action == "start" and service.state == "down":
+            service.state = "up"
+            self.bus.publish("container", "restarted", f"{NAMES[name]} started again outside the app",
+                             service=name, container=container_id, external=True, fresh=False)
+
+    # -- stopping -------------------------------------------------------------------------------
+
+    def stop(self, name: str) -> None:
+        service = self.services[name]
+        if service.container is not None:
+            if service.container_id:
+                self._expected_exits.add(service.container_id)
+            self._remove(service.container)
+            service.container = None
+            service.state = "stopped"
+            self.bus.publish("container", "stopped", f"{NAMES[name]} container removed", service=name)
+
+    def stop_all(self) -> None:
+        """Remove every container this run started (safe to call twice, or from a signal handler)."""
+        first = not self._closing.is_set()
+        self._closing.set()
+        # Plain threads, not an executor: this also runs from atexit, when executors refuse work.
+        stoppers = [threading.Thread(target=self.stop, args=(name,)) for name in self.services]
+        for thread in stoppers:
+            thread.start()
+        for thread in stoppers:
+            thread.join()
+        if first:
+            # Anything still being created when the stop began carries this process's labels.
+            remove_containers(self.client, {LABEL_PID: str(os.getpid()), LABEL_ROLE: self.role})
+
+    def __enter__(self) -> "Infrastructure":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop_all()
+
+    @staticmethod
+    def _remove(container: DockerContainer | None) -> None:
+        if container is None or container._container is None:
+            return
+        try:
+            container._container.remove(force=True, v=True)
+        except NotFound:
+            pass
+        except DockerException:
+            pass  # engine gone: cleanup.py or the next run's sweep will catch it
+
+
+def _wait_until_ready(container: DockerContainer) -> None:
+    if isinstance(container, PostgresContainer):
+        container._connect()
+    elif container._wait_strategy is not None:
+        container._wait_strategy.wait_until_ready(container)
+
+
+def remove_containers(client: docker.DockerClient, labels: dict[str, str]) -> list[str]:
+    """Force-remove every container carrying all of ``labels``; returns their names."""
+    filters = {"label": [f"{key}={value}" for key, value in labels.items()]}
+    removed = []
+    try:
+        for container in client.containers.list(all=True, filters=filters):
+            try:
+                container.remove(force=True, v=True)
+                removed.append(container.name)
+            except NotFound:
+                pass
+    except DockerException:
+        pass
+    return removed
+
+
+def sweep_orphans(client: docker.DockerClient) -> list[str]:
+    """Remove containers of earlier runs on this host whose process is gone (our own reaper)."""
+    removed = []
+    host = socket.gethostname()
+    try:
+        containers = client.containers.list(all=True, filters={"label": [f"{LABEL_PROJECT}={PROJECT}", f"{LABEL_HOST}={host}"]})
+    except DockerException:
+        return removed
+    for container in containers:
+        pid = container.labels.get(LABEL_PID, "")
+        if pid.isdigit() and not _alive(int(pid)):
+            try:
+                container.remove(force=True, v=True)
+                removed.append(container.name)
+            except DockerException:
+                pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+def _tail_logs(container: DockerContainer) -> str:
+    try:
+        out, err = container.get_logs()
+    except Exception:
+        return ""
+    lines = (out + err).decode(errors="replace").strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+def session_labels() -> dict[str, str]:
+    """Labels that select this process's Testcontainers session."""
+    return {LABEL_SESSION_ID: SESSION_ID}
+
+
+__all__: Iterable[str] = [
+    "Infrastructure", "configure_reaper", "remove_containers", "sweep_orphans", "DockerUnavailable",
+]
