@@ -52,10 +52,10 @@ class ImageResolution:
         why = {
             "pinned": f"pinned by {IMAGE_ENV[self.service]}",
             "official": "official image",
-            "local": "drop-in built locally by setup.py (no official image on this machine)",
+            "local": "drop-in built here from Debian's packages",
             "pull": "official image, not present yet: it will be pulled",
         }[self.source]
-        return f"{self.service}: {self.image} ({why})"
+        return f"{self.image} ({why})"
 
 
 def is_present(client: docker.DockerClient, image: str) -> bool:
