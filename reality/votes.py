@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Callable, Protocol, TypeVar
 
 import psycopg2
 import psycopg2.errors
@@ -25,6 +24,8 @@ import psycopg2.pool
 from .errors import ServiceUnavailable
 
 SCHEMA = (Path(__file__).parent / "schema.sql").read_text()
+UNREACHABLE = "PostgreSQL is unreachable: votes cannot be stored right now."
+T = TypeVar("T")
 
 
 class AlreadyVoted(Exception):
@@ -65,72 +66,85 @@ class VoteStore:
     def _get_pool(self) -> psycopg2.pool.ThreadedConnectionPool:
         with self._pool_lock:
             if self._pool is None:
+                # minconn == maxconn: psycopg2's pool closes any connection returned beyond minconn,
+                # which would mean a new connection (about 3 ms) for every vote.
                 self._pool = psycopg2.pool.ThreadedConnectionPool(
-                    0, self._max, self.dsn, connect_timeout=max(1, round(self.timeout)),
+                    self._max, self._max, self.dsn, connect_timeout=max(1, round(self.timeout)),
                     options=f"-c statement_timeout={int(self.timeout * 1000)}",
                     application_name="reality-engine",
                 )
             return self._pool
 
-    @contextmanager
-    def _connection(self) -> Iterator[psycopg2.extensions.connection]:
-        if not self._slots.acquire(timeout=self.timeout):
-            raise StoreUnavailable("The database is busy: try again in a moment.")
-        conn = None
-        broken = False
-        try:
+    def _run(self, work: Callable[[psycopg2.extensions.cursor], T]) -> T:
+        """Run ``work`` with a pooled cursor in one transaction (committed on success).
+
+        A pooled connection can be stale (the database restarted since it was opened): then the
+        work is retried once on a fresh connection before the database is declared unreachable.
+        """
+        for attempt in (1, 2):
+            if not self._slots.acquire(timeout=self.timeout):
+                raise StoreUnavailable("The database is busy: try again in a moment.")
+            conn = None
             try:
-                conn = self._get_pool().getconn()
-            except psycopg2.Error as exc:
-                raise StoreUnavailable("PostgreSQL is unreachable: votes cannot be stored right now.") from exc
-            try:
-                with conn:  # commits on success, rolls back on error
-                    yield conn
-            except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
-                broken = True
-                raise StoreUnavailable("PostgreSQL is unreachable: votes cannot be stored right now.") from exc
-        finally:
-            if conn is not None:
                 try:
-                    self._get_pool().putconn(conn, close=broken or bool(conn.closed))
-                except psycopg2.pool.PoolError:
-                    pass
-            self._slots.release()
+                    pool = self._get_pool()
+                    conn = pool.getconn()
+                except psycopg2.Error as exc:
+                    raise StoreUnavailable(UNREACHABLE) from exc
+                try:
+                    with conn, conn.cursor() as cursor:  # commits on success, rolls back on error
+                        return work(cursor)
+                except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+                    if conn.closed and attempt == 1:
+                        continue  # stale connection: try once more on a new one
+                    raise StoreUnavailable(UNREACHABLE) from exc
+            finally:
+                if conn is not None:
+                    try:
+                        pool.putconn(conn, close=bool(conn.closed))
+                    except psycopg2.pool.PoolError:
+                        pass
+                self._slots.release()
+        raise AssertionError("unreachable")
 
     def init_schema(self) -> None:
         """Create the ``votes`` table if it is not there yet."""
-        with self._connection() as conn, conn.cursor() as cursor:
-            cursor.execute(SCHEMA)
+        self._run(lambda cursor: cursor.execute(SCHEMA))
 
     def cast(self, voter_id: str, choice: str) -> None:
         """Store one vote; :class:`AlreadyVoted` if this voter has voted before."""
         try:
-            with self._connection() as conn, conn.cursor() as cursor:
-                cursor.execute("INSERT INTO votes (voter_id, choice) VALUES (%s, %s)", (voter_id, choice))
+            self._run(lambda cursor: cursor.execute(
+                "INSERT INTO votes (voter_id, choice) VALUES (%s, %s)", (voter_id, choice)))
         # The UNIQUE constraint on voter_id said no: this is the refusal the show is about.
         except psycopg2.errors.UniqueViolation as exc:
             raise AlreadyVoted(voter_id) from exc
 
     def counts(self) -> dict[str, int]:
-        with self._connection() as conn, conn.cursor() as cursor:
+        def query(cursor: psycopg2.extensions.cursor) -> dict[str, int]:
             cursor.execute("SELECT choice, count(*) FROM votes GROUP BY choice")
             return {choice: count for choice, count in cursor.fetchall()}
 
+        return self._run(query)
+
     def total(self) -> int:
-        with self._connection() as conn, conn.cursor() as cursor:
+        def query(cursor: psycopg2.extensions.cursor) -> int:
             cursor.execute("SELECT count(*) FROM votes")
             return cursor.fetchone()[0]
 
+        return self._run(query)
+
     def rows(self) -> list[tuple[str, str, str]]:
         """Every vote as (voter, choice, ISO time), oldest first (for the CSV export)."""
-        with self._connection() as conn, conn.cursor() as cursor:
+        def query(cursor: psycopg2.extensions.cursor) -> list[tuple[str, str, str]]:
             cursor.execute("SELECT voter_id, choice, cast_at FROM votes ORDER BY id")
             return [(voter, choice, cast_at.isoformat()) for voter, choice, cast_at in cursor.fetchall()]
 
+        return self._run(query)
+
     def reset(self) -> None:
         """Remove every vote (the table, and its constraint, stay)."""
-        with self._connection() as conn, conn.cursor() as cursor:
-            cursor.execute("TRUNCATE votes RESTART IDENTITY")
+        self._run(lambda cursor: cursor.execute("TRUNCATE votes RESTART IDENTITY"))
 
     def reconnect(self) -> None:
         """Drop pooled connections, e.g. after the database was replaced."""
