@@ -96,7 +96,10 @@ class VoteStore:
                         return work(cursor)
                 except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
                     if conn.closed and attempt == 1:
-                        continue  # stale connection: try once more on a new one
+                        # The server went away since this connection was opened: every idle one in
+                        # the pool is just as dead, so start a new pool and try once more.
+                        self.reconnect()
+                        continue
                     raise StoreUnavailable(UNREACHABLE) from exc
             finally:
                 if conn is not None:
