@@ -230,7 +230,12 @@ class Infrastructure:
             service.container = container
             try:
                 container.start()
-            except Exception as exc:  # Docker and readiness errors alike end in one line
+            except BaseException as exc:
+                if not isinstance(exc, Exception):  # Ctrl+C mid-start: no half-started container stays
+                    self._remove(container)
+                    service.container = None
+                    raise
+                # Docker and readiness errors alike end in one line
                 service.state = "down"
                 logs = _tail_logs(container)
                 self._remove(container)

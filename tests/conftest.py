@@ -29,10 +29,13 @@ def postgres_url() -> Iterator[str]:
     """URL of a real PostgreSQL 15, started by Testcontainers once per test session."""
     try:
         infra = Infrastructure(role="tests")
-        infra.start("postgres")
-    except RealityError as exc:
+    except RealityError as exc:  # Docker is not running: one line saying what to do
         pytest.fail(str(exc), pytrace=False)
-    with infra:
+    with infra:  # removes the container however the session ends, Ctrl+C included
+        try:
+            infra.start("postgres")
+        except RealityError as exc:
+            pytest.fail(str(exc), pytrace=False)
         yield infra.postgres_url
 
 
