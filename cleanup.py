@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""Clean up between demos and after the workshop: the show, leftover containers, networks, volumes, caches.
+
+    python3 cleanup.py --dry-run     # list what would go, change nothing
+    python3 cleanup.py               # do it, then say what was removed
+
+Only what Reality Engine created is removed (by its label); images are always kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from reality import cleanup, docker_engine
+from reality.errors import DockerUnavailable
+
+REPO = Path(__file__).resolve().parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Remove what Reality Engine left behind (never anything else).")
+    parser.add_argument("--dry-run", action="store_true", help="list what would be removed, change nothing")
+    parser.add_argument("--force", action="store_true",
+                        help="also remove the kit's containers whose process is still running")
+    parser.add_argument("--include-testcontainers", action="store_true",
+                        help="also remove containers, networks and volumes that carry only Testcontainers' labels "
+                             "(they may belong to another project's tests)")
+    parser.add_argument("--root", type=Path, default=REPO, help="where to clear pytest caches (default: this repository)")
+    args = parser.parse_args(argv)
+
+    console = Console()
+    try:
+        client = docker_engine.connect(timeout=5)
+    except DockerUnavailable as exc:
+        client = None
+        console.print(f"[bold red]{exc}[/] [dim](containers not checked; the show and caches still are)[/]")
+
+    plan = cleanup.plan_cleanup(client, args.root.resolve(), force=args.force,
+                                include_testcontainers=args.include_testcontainers)
+    outcomes = None if args.dry_run else cleanup.execute(plan)
+    console.print(cleanup.build_report(plan, outcomes))
+    for note in plan.notes:
+        console.print(f"[yellow]{note}[/]")
+    console.print(f"[bold]{cleanup.summary(plan, outcomes)}[/] [dim]Images are kept: the next run needs them.[/]")
+    if args.dry_run and plan.to_remove():
+        console.print("[dim]Run without --dry-run to remove them.[/]")
+    failed = outcomes is not None and any(not outcome.done for outcome in outcomes)
+    return 1 if failed or not plan.docker_ok else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

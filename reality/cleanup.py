@@ -1,0 +1,420 @@
+"""Find and remove what the kit left behind: a running show, containers, networks, volumes, pytest caches.
+
+The project's own label (``dev.reality-engine.project``) is the criterion for removal: containers,
+networks and volumes without it were not made by this kit and are never touched. Objects that carry
+only Testcontainers' labels may belong to another project's tests; they are listed, and removed only
+when asked explicitly (``include_testcontainers``). Images are never removed: the next run needs them.
+
+A kit container whose owning process is still running on this host (a test session in another
+terminal, a workshop in progress) is kept unless ``force`` is given, so that cleaning up between
+demos never pulls the database out from under a run that is still going.
+
+    >>> plan = plan_cleanup(client, root=Path("."))              # doctest: +SKIP
+    >>> outcomes = execute(plan)                                  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import docker
+from docker.errors import DockerException, NotFound
+from rich import box
+from rich.table import Table
+from rich.text import Text
+
+from .config import LABEL_HOST, LABEL_PID, LABEL_PROJECT, PROJECT, pid_file
+from .monitor import LABEL_TC_SESSION, LABEL_TESTCONTAINERS, parse_docker_time
+
+#: The only script whose process cleanup stops, and only through its pid file.
+SHOW_SCRIPT = "reality_engine.py"
+#: Folders never searched for caches: version control, dependencies, virtualenvs.
+SKIP_DIRS = {".git", "node_modules", ".venv", "venv", ".tox", ".nox"}
+CACHE_DIRS = ("__pycache__", ".pytest_cache")
+KIND_ORDER = ("pid file", "process", "container", "network", "volume", "cache")
+NOUNS = {"pid file": ("stale pid file", "stale pid files"), "process": ("process", "processes"),
+         "container": ("container", "containers"), "network": ("network", "networks"),
+         "volume": ("volume", "volumes")}
+
+
+@dataclass
+class Item:
+    """One thing found: what it is, and whether cleanup removes it (and why, either way)."""
+
+    kind: str  # process | container | network | volume | cache | pid file
+    name: str
+    detail: str
+    remove: bool
+    reason: str
+    target: Any = field(default=None, repr=False)
+
+
+@dataclass
+class Plan:
+    """Everything found, in the order it is dealt with, plus notes for the person running cleanup."""
+
+    items: list[Item] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    docker_ok: bool = True
+
+    def to_remove(self) -> list[Item]:
+        return [item for item in self.items if item.remove]
+
+    def kept(self) -> list[Item]:
+        return [item for item in self.items if not item.remove]
+
+
+@dataclass
+class Outcome:
+    item: Item
+    done: bool
+    message: str
+
+
+# -- processes -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    pid: int
+    cmdline: str
+    started: float | None  # epoch seconds, where the OS tells
+
+
+def process_info(pid: int) -> ProcessInfo | None:
+    """The live process ``pid`` (zombies count as gone), or ``None``."""
+    proc = Path(f"/proc/{pid}")
+    if proc.is_dir():
+        try:
+            stat = (proc / "stat").read_text()
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            return None
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] in ("Z", "X"):  # exited, waiting for its parent to reap it
+            return None
+        return ProcessInfo(pid, cmdline, _linux_start_time(int(fields[19])))
+    if sys.platform.startswith("linux"):
+        return None
+    # macOS and other Unixes: ask ps (no /proc).
+    result = subprocess.run(["ps", "-o", "stat=,command=", "-p", str(pid)], capture_output=True, text=True)
+    line = result.stdout.strip()
+    if result.returncode != 0 or not line or line.startswith("Z"):
+        return None
+    return ProcessInfo(pid, line.split(None, 1)[1] if " " in line else "", None)
+
+
+def _linux_start_time(ticks_since_boot: int) -> float | None:
+    try:
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+    except (OSError, StopIteration, ValueError):
+        return None
+    return boot + ticks_since_boot / os.sysconf("SC_CLK_TCK")
+
+
+def find_show_process(path: Path | None = None) -> Item | None:
+    """The running ``reality_engine.py`` named by its pid file, checked against pid reuse."""
+    path = path or pid_file()
+    if not path.exists():
+        return None
+    text = path.read_text(errors="replace").strip()
+    if not text.isdigit():
+        return Item("pid file", str(path), f"unreadable content {text[:20]!r}", True,
+                    "not a pid: the file is removed, no process is signalled", target=(None, path))
+    pid = int(text)
+    info = process_info(pid)
+    if info is None:
+        return Item("pid file", str(path), f"pid {pid} is not running", True,
+                    "stale: the show is not running; the file is removed", target=(None, path))
+    if SHOW_SCRIPT not in info.cmdline:
+        # The show died and the system gave its pid to something else: never signal that.
+        return Item("pid file", str(path), f"pid {pid} is now `{_shorten(info.cmdline)}`", True,
+                    f"stale: pid {pid} is another program now; it is left alone, the file is removed",
+                    target=(None, path))
+    return Item("process", f"{SHOW_SCRIPT} (pid {pid})", _shorten(info.cmdline), True,
+                "the show is running: SIGTERM, then wait for it to stop", target=(pid, path))
+
+
+def stop_process(pid: int, timeout: float = 10.0) -> str:
+    """SIGTERM ``pid`` and wait; SIGKILL if it is still there after ``timeout`` seconds."""
+    os.kill(pid, signal.SIGTERM)
+    if _wait_gone(pid, timeout):
+        return "stopped (SIGTERM)"
+    os.kill(pid, signal.SIGKILL)
+    if _wait_gone(pid, 3.0):
+        return f"did not stop within {timeout:.0f} s: killed (SIGKILL)"
+    raise RuntimeError(f"pid {pid} survived SIGKILL")
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process_info(pid) is None:
+            return True
+        time.sleep(0.05)
+    return process_info(pid) is None
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# -- Docker objects ------------------------------------------------------------------------------
+
+def owner_verdict(labels: dict[str, str], created: float | None, stopping: set[int], force: bool,
+                  include_testcontainers: bool) -> tuple[bool, str]:
+    """Whether a labelled Docker object is removed, and why (the one rule for containers, networks, volumes)."""
+    if labels.get(LABEL_PROJECT) == PROJECT:
+        pid_text = labels.get(LABEL_PID, "")
+        host = labels.get(LABEL_HOST, "")
+        if force:
+            return True, "Reality Engine's (--force)"
+        if not pid_text.isdigit():
+            # Made by hand with the project's label (the kit always records its pid): can't tell if in use.
+            return False, "Reality Engine's label but no owning process recorded (--force removes it)"
+        pid = int(pid_text)
+        if host and host != socket.gethostname():
+            return False, f"Reality Engine's, started on host {host}: that run may still be going (--force removes it)"
+        if pid in stopping:
+            return True, f"Reality Engine's, its show (pid {pid}) is stopped first"
+        info = process_info(pid)
+        # A live pid that started after the object was created is a reused pid, not the owner.
+        if info is not None and not (info.started and created and info.started > created + 1):
+            return False, f"in use by running pid {pid} ({_shorten(info.cmdline, 40)}) — --force removes it"
+        return True, f"left behind: its process (pid {pid}) is gone"
+    if labels.get(LABEL_TESTCONTAINERS) == "true":
+        if include_testcontainers:
+            return True, "Testcontainers' (--include-testcontainers)"
+        return False, "Testcontainers' but not Reality Engine's: not ours (--include-testcontainers removes it)"
+    return False, "not started by this kit"
+
+
+def _label_filters(scope: dict[str, str] | None) -> list[dict[str, list[str]]]:
+    """Docker filters (one query each): the kit's objects, and Testcontainers' objects."""
+    extra = [f"{key}={value}" for key, value in (scope or {}).items()]
+    queries = [{"label": [f"{LABEL_PROJECT}={PROJECT}", *extra]}]
+    # Listed even when not removed: people should see what other Testcontainers runs left.
+    queries.append({"label": [f"{LABEL_TESTCONTAINERS}=true", *extra]})
+    return queries
+
+
+def find_docker_objects(client: docker.DockerClient, stopping: set[int], force: bool = False,
+                        include_testcontainers: bool = False, scope: dict[str, str] | None = None) -> list[Item]:
+    """Containers, networks and volumes carrying the kit's or Testcontainers' labels.
+
+    ``scope`` narrows the search to objects carrying these labels too (tests use it to stay within
+    their own objects on a shared engine).
+    """
+    items: list[Item] = []
+    seen: set[str] = set()
+    for filters in _label_filters(scope):
+        for container in client.containers.list(all=True, filters=filters):
+            if container.id in seen:
+                continue
+            seen.add(container.id)
+            attrs = container.attrs
+            labels = container.labels or {}
+            remove, reason = owner_verdict(labels, parse_docker_time(attrs.get("Created")), stopping, force,
+                                           include_testcontainers)
+            image = (attrs.get("Config") or {}).get("Image", "")
+            status = (attrs.get("State") or {}).get("Status", "")
+            if labels.get(LABEL_TESTCONTAINERS) == "true" and LABEL_TC_SESSION not in labels:
+                image += " (Ryuk, Testcontainers' reaper)"
+            items.append(Item("container", container.name, f"{image}, {status}", remove, reason, target=container))
+        for network in client.networks.list(filters=filters):
+            if network.id in seen:
+                continue
+            seen.add(network.id)
+            labels = network.attrs.get("Labels") or {}
+            remove, reason = owner_verdict(labels, parse_docker_time(network.attrs.get("Created")), stopping,
+                                           force, include_testcontainers)
+            items.append(Item("network", network.name, network.attrs.get("Driver", ""), remove, reason,
+                              target=network))
+        for volume in client.volumes.list(filters=filters):
+            if volume.id in seen:
+                continue
+            seen.add(volume.id)
+            labels = volume.attrs.get("Labels") or {}
+            remove, reason = owner_verdict(labels, parse_docker_time(volume.attrs.get("CreatedAt")), stopping,
+                                           force, include_testcontainers)
+            items.append(Item("volume", volume.name[:24], volume.attrs.get("Driver", ""), remove, reason,
+                              target=volume))
+    return items
+
+
+# -- caches --------------------------------------------------------------------------------------
+
+def find_caches(root: Path) -> dict[str, list[Path]]:
+    """``__pycache__`` and ``.pytest_cache`` folders under ``root`` (not in .git, virtualenvs, node_modules)."""
+    found: dict[str, list[Path]] = {name: [] for name in CACHE_DIRS}
+    for directory, subdirs, files in os.walk(root):
+        if "pyvenv.cfg" in files and Path(directory) != root:
+            subdirs[:] = []
+            continue
+        keep = []
+        for name in subdirs:
+            if name in CACHE_DIRS:
+                found[name].append(Path(directory) / name)
+            elif name not in SKIP_DIRS:
+                keep.append(name)
+        subdirs[:] = sorted(keep)
+    return found
+
+
+def _size(paths: list[Path]) -> int:
+    total = 0
+    for path in paths:
+        for directory, _, files in os.walk(path):
+            for name in files:
+                try:
+                    total += (Path(directory) / name).lstat().st_size
+                except OSError:
+                    pass
+    return total
+
+
+def format_size(size: int) -> str:
+    for unit in ("B", "kB", "MB"):
+        if size < 1000:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"
+
+
+# -- planning and doing --------------------------------------------------------------------------
+
+def plan_cleanup(client: docker.DockerClient | None, root: Path, force: bool = False,
+                 include_testcontainers: bool = False, pid_path: Path | None = None,
+                 scope: dict[str, str] | None = None) -> Plan:
+    """Everything cleanup would do, without doing any of it (``--dry-run`` prints exactly this)."""
+    plan = Plan()
+    show = find_show_process(pid_path)
+    stopping: set[int] = set()
+    if show is not None:
+        plan.items.append(show)
+        if show.kind == "process":
+            stopping.add(show.target[0])
+    if client is None:
+        plan.docker_ok = False
+    else:
+        try:
+            plan.items.extend(find_docker_objects(client, stopping, force, include_testcontainers, scope))
+        except DockerException as exc:
+            plan.docker_ok = False
+            plan.notes.append(f"Docker stopped answering while listing: {str(exc).splitlines()[0]}")
+    for name, paths in find_caches(root).items():
+        if paths:
+            plural = "folder" if len(paths) == 1 else "folders"
+            plan.items.append(Item("cache", f"{name} ({len(paths)} {plural})", format_size(_size(paths)), True,
+                                   "pytest / Python cache, rebuilt on the next run", target=paths))
+    plan.items.sort(key=lambda item: KIND_ORDER.index(item.kind))
+    return plan
+
+
+def execute(plan: Plan, on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+    """Remove everything the plan marks for removal, in order: the show first, caches last."""
+    outcomes = []
+    for item in plan.to_remove():
+        try:
+            message = _remove(item)
+            outcome = Outcome(item, True, message)
+        except NotFound:
+            outcome = Outcome(item, True, "already gone")
+        except (DockerException, OSError, RuntimeError) as exc:
+            outcome = Outcome(item, False, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        outcomes.append(outcome)
+        if on_outcome:
+            on_outcome(outcome)
+    return outcomes
+
+
+def _remove(item: Item) -> str:
+    if item.kind == "process":
+        pid, path = item.target
+        message = stop_process(pid)
+        path.unlink(missing_ok=True)
+        return message
+    if item.kind == "pid file":
+        item.target[1].unlink(missing_ok=True)
+        return "removed"
+    if item.kind == "container":
+        # v=True takes the container's anonymous volumes (PostgreSQL's data directory) with it.
+        item.target.remove(force=True, v=True)
+        return "removed"
+    if item.kind in ("network", "volume"):
+        item.target.remove()
+        return "removed"
+    if item.kind == "cache":
+        for path in item.target:
+            shutil.rmtree(path, ignore_errors=True)
+        return "cleared"
+    raise RuntimeError(f"don't know how to remove a {item.kind}")
+
+
+# -- reporting (pure) ----------------------------------------------------------------------------
+
+def build_report(plan: Plan, outcomes: list[Outcome] | None = None) -> Table:
+    """One table: every item found, and what was (or, in a dry run, would be) done with it."""
+    dry_run = outcomes is None
+    results = {id(outcome.item): outcome for outcome in outcomes or []}
+    title = "Cleanup — dry run: nothing changed" if dry_run else "Cleanup"
+    table = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, header_style="bold")
+    table.add_column("What", no_wrap=True)
+    table.add_column("Name", max_width=38, overflow="fold")
+    table.add_column("Action", no_wrap=True)
+    table.add_column("Why", ratio=1)
+    for item in plan.items:
+        name = Text(item.name)
+        if item.detail:
+            name.append(f"\n{item.detail}", style="dim")
+        why = Text(item.reason, style="dim" if not item.remove else "")
+        if not item.remove:
+            action = Text("kept", style="cyan")
+        elif dry_run:
+            action = Text("would remove", style="yellow")
+        else:
+            outcome = results.get(id(item))
+            if outcome is None:
+                action = Text("skipped", style="dim")
+            elif outcome.done:
+                action = Text(outcome.message, style="green")
+            else:
+                action = Text("FAILED", style="bold red")
+                why = Text(outcome.message, style="red")
+        table.add_row(item.kind, name, action, why)
+    if not plan.items:
+        table.caption = "Nothing left behind: no kit containers, networks, volumes, running show or caches."
+        table.caption_justify = "left"
+    return table
+
+
+def summary(plan: Plan, outcomes: list[Outcome] | None = None) -> str:
+    """One line: how many of each kind were removed (or would be), and how many were kept."""
+    dry_run = outcomes is None
+    done = plan.to_remove() if dry_run else [o.item for o in outcomes or [] if o.done]
+    failed = [] if dry_run else [o for o in outcomes or [] if not o.done]
+    counts = []
+    for kind, (one, many) in NOUNS.items():
+        n = sum(1 for item in done if item.kind == kind)
+        if n:
+            counts.append(f"{n} {one if n == 1 else many}")
+    caches = sum(len(item.target) for item in done if item.kind == "cache")
+    if caches:
+        counts.append(f"{caches} cache folder{'s' if caches != 1 else ''}")
+    verb = "Would remove" if dry_run else "Removed"
+    line = f"{verb} {', '.join(counts)}." if counts else ("Nothing to remove." if dry_run else "Nothing removed.")
+    kept = len(plan.kept())
+    if kept:
+        line += f" Kept {kept} not ours or still in use."
+    if failed:
+        line += f" {len(failed)} failed."
+    return line

@@ -1,0 +1,400 @@
+"""The terminal container monitor: which containers exist, who started them, what just happened.
+
+State is fed by Docker's own event stream (:class:`DockerWatcher`), so a container shows up and
+disappears within a second of Docker creating or removing it. Rendering is pure:
+:func:`build_table` and :func:`build_view` turn a :class:`MonitorState` into rich renderables, so
+tests render into ``Console(file=io.StringIO())`` and the workshop reuses the same table as its
+``docker ps``.
+
+    >>> console = Console(file=io.StringIO(), width=120)          # doctest: +SKIP
+    >>> console.print(build_view(MonitorState()))                 # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable
+
+import docker
+from docker.errors import DockerException, NotFound
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from . import docker_engine
+from .config import LABEL_PROJECT, LABEL_ROLE
+from .errors import DockerUnavailable
+
+LABEL_TESTCONTAINERS = "org.testcontainers"
+LABEL_TC_SESSION = "org.testcontainers.session-id"
+
+#: Container actions that change what the table shows.
+TRACKED_ACTIONS = {"create", "start", "restart", "pause", "unpause", "die", "kill", "stop", "destroy", "rename",
+                   "oom", "update"}
+#: Actions worth a line in the event log (the lifecycle a participant wants to see).
+LOGGED_ACTIONS = {"create", "start", "restart", "die", "kill", "stop", "destroy", "oom", "pause", "unpause"}
+LOG_LENGTH = 8
+
+ACTION_STYLES = {"create": "cyan", "start": "green", "restart": "green", "unpause": "green", "die": "red",
+                 "kill": "bold red", "oom": "bold red", "stop": "yellow", "pause": "yellow", "destroy": "magenta"}
+STATUS_STYLES = {"running": "green", "created": "yellow", "paused": "yellow", "restarting": "yellow",
+                 "exited": "red", "dead": "red", "removing": "magenta"}
+
+
+def parse_docker_time(value: str | None) -> float | None:
+    """Epoch seconds from Docker's RFC 3339 timestamps (nanoseconds and all); ``None`` for the zero time."""
+    if not value or value.startswith("0001-"):
+        return None
+    text = value.rstrip("Z")
+    if "." in text:
+        whole, fraction = text.split(".", 1)
+        digits = "".join(ch for ch in fraction if ch.isdigit())[:6]
+        text = f"{whole}.{digits}"
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        return None
+
+
+@dataclass
+class ContainerRow:
+    """One container as the table shows it."""
+
+    id: str
+    name: str
+    image: str
+    status: str
+    created: float | None = None
+    exit_code: int | None = None
+    ports: list[tuple[str, str]] = field(default_factory=list)  # (host port, container port)
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_inspect(cls, attrs: dict[str, Any]) -> "ContainerRow":
+        """Build a row from ``docker inspect`` output (``client.api.inspect_container``)."""
+        config = attrs.get("Config") or {}
+        state = attrs.get("State") or {}
+        ports: list[tuple[str, str]] = []
+        for container_port, bindings in sorted(((attrs.get("NetworkSettings") or {}).get("Ports") or {}).items()):
+            # One binding per address family (0.0.0.0 and ::) for the same host port: show it once.
+            for host_port in dict.fromkeys(b.get("HostPort", "") for b in bindings or []):
+                if host_port:
+                    ports.append((host_port, container_port.split("/")[0]))
+        status = state.get("Status") or "unknown"
+        return cls(
+            id=attrs.get("Id", ""),
+            name=(attrs.get("Name") or "").lstrip("/"),
+            image=config.get("Image") or attrs.get("Image", ""),
+            status=status,
+            created=parse_docker_time(attrs.get("Created")),
+            exit_code=state.get("ExitCode") if status in ("exited", "dead") else None,
+            ports=ports,
+            labels=dict(config.get("Labels") or {}),
+        )
+
+    @property
+    def by_testcontainers(self) -> bool:
+        return self.labels.get(LABEL_TESTCONTAINERS) == "true"
+
+    @property
+    def by_reality_engine(self) -> bool:
+        return LABEL_PROJECT in self.labels
+
+    @property
+    def role(self) -> str:
+        return self.labels.get(LABEL_ROLE, "")
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One line of the recent-events log."""
+
+    ts: float
+    action: str
+    name: str
+    image: str
+    detail: str = ""
+
+
+def is_kit_container(labels: dict[str, str]) -> bool:
+    """Started by Testcontainers or by Reality Engine (the containers shown without ``--all``)."""
+    return labels.get(LABEL_TESTCONTAINERS) == "true" or LABEL_PROJECT in labels
+
+
+class MonitorState:
+    """What the monitor knows; updated from Docker's event thread, read by the renderer (thread-safe)."""
+
+    def __init__(self, show_all: bool = False, log_length: int = LOG_LENGTH) -> None:
+        self.show_all = show_all
+        self.engine_up = True
+        self.lock = threading.RLock()
+        self._rows: dict[str, ContainerRow] = {}
+        self._log: deque[LogEntry] = deque(maxlen=log_length)
+
+    def wants(self, labels: dict[str, str]) -> bool:
+        return self.show_all or is_kit_container(labels)
+
+    def upsert(self, row: ContainerRow) -> None:
+        with self.lock:
+            if self.wants(row.labels):
+                self._rows[row.id] = row
+
+    def remove(self, container_id: str) -> None:
+        with self.lock:
+            self._rows.pop(container_id, None)
+
+    def replace_all(self, rows: Iterable[ContainerRow]) -> None:
+        with self.lock:
+            self._rows = {row.id: row for row in rows if self.wants(row.labels)}
+
+    def rows(self) -> list[ContainerRow]:
+        """Visible containers, oldest first."""
+        with self.lock:
+            return sorted(self._rows.values(), key=lambda row: (row.created or 0.0, row.name))
+
+    def log(self) -> list[LogEntry]:
+        with self.lock:
+            return list(self._log)
+
+    def set_engine(self, up: bool) -> None:
+        with self.lock:
+            self.engine_up = up
+
+    def apply_event(self, event: dict[str, Any], inspect: Callable[[str], dict[str, Any] | None]) -> None:
+        """Update from one Docker event; ``inspect(id)`` returns fresh ``docker inspect`` output or ``None``."""
+        if event.get("Type", "container") != "container":
+            return
+        # exec events read "exec_start: sh -c ..."; keep the verb only.
+        action = str(event.get("Action") or event.get("status") or "").split(":", 1)[0]
+        if action not in TRACKED_ACTIONS:
+            return
+        container_id = event.get("id") or (event.get("Actor") or {}).get("ID", "")
+        attributes = (event.get("Actor") or {}).get("Attributes") or {}
+        if not self.wants(attributes):
+            return
+        if action in LOGGED_ACTIONS:
+            detail = ""
+            if action == "die":
+                detail = f"exit code {attributes.get('exitCode', '?')}"
+            elif action == "kill":
+                detail = f"signal {attributes.get('signal', '?')}"
+            timestamp = event.get("timeNano")
+            with self.lock:
+                self._log.append(LogEntry(timestamp / 1e9 if timestamp else time.time(), action,
+                                          attributes.get("name", container_id[:12]), attributes.get("image", ""),
+                                          detail))
+        if action == "destroy":
+            self.remove(container_id)
+            return
+        attrs = inspect(container_id)
+        if attrs is None:  # removed again before we could look at it
+            self.remove(container_id)
+        else:
+            self.upsert(ContainerRow.from_inspect(attrs))
+
+
+# -- rendering (pure) ----------------------------------------------------------------------------
+
+def format_age(seconds: float | None) -> str:
+    """``42s``, ``3m 07s``, ``2h 05m``, ``3d 04h``."""
+    if seconds is None:
+        return "—"
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m {seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h {minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours:02d}h"
+
+
+def _status_text(row: ContainerRow) -> Text:
+    label = row.status if row.exit_code is None else f"{row.status} ({row.exit_code})"
+    return Text(label, style=STATUS_STYLES.get(row.status, ""))
+
+
+def started_by(row: ContainerRow) -> Text:
+    """``Testcontainers``, plus the Reality Engine role (``tests``, ``show``, ``workshop``...) where labelled."""
+    text = Text()
+    if row.by_testcontainers:
+        text.append("Testcontainers", style="blue")
+    if row.by_reality_engine:
+        text.append(" · " if text else "Reality Engine · ", style="dim")
+        text.append(row.role or "reality-engine", style="cyan")
+    return text or Text("—", style="dim")
+
+
+def build_table(state: MonitorState, now: float | None = None, title: str | None = None) -> Table:
+    """The container table: name, image, status, ports, age, and who started each container."""
+    now = time.time() if now is None else now
+    rows = state.rows()
+    scope = "every container" if state.show_all else "started by Testcontainers or Reality Engine"
+    table = Table(title=title if title is not None else f"Containers — {scope}", title_justify="left",
+                  title_style="bold", box=box.SIMPLE_HEAD, header_style="bold", min_width=100)
+    # Status, ports and age never wrap or shrink: they are what people look at; names give way first.
+    table.add_column("Name", no_wrap=True, max_width=24, overflow="ellipsis", ratio=1)
+    table.add_column("Image", no_wrap=True, max_width=36, overflow="ellipsis", ratio=2)
+    table.add_column("Status", no_wrap=True, min_width=12)
+    table.add_column("Ports", no_wrap=True, min_width=10)
+    table.add_column("Age", justify="right", no_wrap=True, min_width=6)
+    table.add_column("Started by", no_wrap=True, min_width=14)
+    for row in rows:
+        ports = ", ".join(f"{host}→{inner}" for host, inner in row.ports) or "—"
+        table.add_row(
+            Text(row.name, style="bold" if row.by_reality_engine else ""),
+            row.image,
+            _status_text(row),
+            ports,
+            format_age(now - row.created if row.created else None),
+            started_by(row),
+        )
+    if not rows:
+        table.caption = "No containers yet." if state.show_all else \
+            "No containers yet — run pytest, workshop.py or reality_engine.py and watch them appear."
+        table.caption_justify = "left"
+    return table
+
+
+def build_log(state: MonitorState) -> RenderableType:
+    """The last few Docker events, oldest first."""
+    entries = state.log()
+    if not entries:
+        return Text("(none yet)", style="dim")
+    log = Table.grid(padding=(0, 1))
+    log.add_column(style="dim", no_wrap=True)
+    log.add_column(no_wrap=True, min_width=7)
+    log.add_column(no_wrap=True, max_width=30, overflow="ellipsis")
+    log.add_column(style="dim", no_wrap=True, max_width=36, overflow="ellipsis")
+    log.add_column(no_wrap=True)
+    for entry in entries:
+        log.add_row(time.strftime("%H:%M:%S", time.localtime(entry.ts)),
+                    Text(entry.action, style=ACTION_STYLES.get(entry.action, "")),
+                    entry.name, entry.image, entry.detail)
+    return log
+
+
+def build_view(state: MonitorState, now: float | None = None) -> RenderableType:
+    """The whole screen: the table, the recent events, and how to leave."""
+    with state.lock:
+        engine_up = state.engine_up
+        shown = len(state.rows())
+    engine = Text("Docker engine: connected", style="green") if engine_up else \
+        Text("Docker engine: unreachable — retrying every second (is dockerd still running?)", style="bold red")
+    footer = Text.assemble(engine, ("  ·  ", "dim"), (f"{shown} shown", ""), ("  ·  ", "dim"),
+                           ("Ctrl+C to quit", "dim"),
+                           ("" if state.show_all else "  ·  --all shows every container", "dim"))
+    return Group(build_table(state, now), Text(""), Text("Recent Docker events", style="bold"), build_log(state),
+                 Text(""), footer)
+
+
+# -- following Docker ----------------------------------------------------------------------------
+
+def inspector(client: docker.DockerClient) -> Callable[[str], dict[str, Any] | None]:
+    """``inspect(id)`` for :meth:`MonitorState.apply_event`: ``None`` when the container is gone."""
+    def inspect(container_id: str) -> dict[str, Any] | None:
+        try:
+            return client.api.inspect_container(container_id)
+        except NotFound:
+            return None
+    return inspect
+
+
+def load_rows(client: docker.DockerClient, labels: dict[str, str] | None = None) -> list[ContainerRow]:
+    """Every container (optionally only those carrying all of ``labels``), inspected."""
+    filters = {"label": [f"{key}={value}" for key, value in (labels or {}).items()]} if labels else None
+    inspect = inspector(client)
+    rows = []
+    for summary in client.api.containers(all=True, filters=filters):
+        attrs = inspect(summary["Id"])
+        if attrs is not None:
+            rows.append(ContainerRow.from_inspect(attrs))
+    return rows
+
+
+class DockerWatcher:
+    """Keeps a :class:`MonitorState` in step with Docker: a snapshot, then the event stream.
+
+    Runs in a background thread; when the engine goes away it says so in the state and retries
+    every second, so the monitor survives a Docker restart.
+    """
+
+    def __init__(self, state: MonitorState, connect: Callable[[], docker.DockerClient] = docker_engine.connect) -> None:
+        self.state = state
+        self._connect = connect
+        self._stop = threading.Event()
+        self._stream: Any = None
+        self._thread: threading.Thread | None = None
+        self.synced = threading.Event()  # set once the first snapshot is in the state
+
+    def start(self) -> "DockerWatcher":
+        self._thread = threading.Thread(target=self._run, name="docker-events", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        stream = self._stream
+        if stream is not None:
+            try:
+                stream.close()  # unblocks the thread waiting for the next event
+            except Exception:
+                pass
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client = self._connect()
+                # Subscribe from just before the snapshot, so nothing between the two is missed;
+                # a replayed event only re-inspects a container, which is harmless.
+                since = int(time.time()) - 1
+                self.state.replace_all(load_rows(client))
+                self.state.set_engine(True)
+                self.synced.set()
+                self._stream = client.events(decode=True, since=since, filters={"type": "container"})
+                inspect = inspector(client)
+                for event in self._stream:
+                    if self._stop.is_set():
+                        return
+                    self.state.apply_event(event, inspect)
+                # The stream ends when the engine shuts down.
+                raise DockerException("event stream ended")
+            except (DockerUnavailable, DockerException, OSError, ValueError):
+                if self._stop.is_set():
+                    return
+                self.state.set_engine(False)
+                self._stop.wait(1.0)
+
+
+def run_monitor(console: Console, show_all: bool = False, stop: threading.Event | None = None,
+                connect: Callable[[], docker.DockerClient] = docker_engine.connect, refresh: float = 0.25) -> int:
+    """Show the live monitor until ``stop`` is set (Ctrl+C in ``watch_containers.py``); returns an exit code.
+
+    Raises :class:`DockerUnavailable` when no engine answers at start, so the caller prints one line.
+    """
+    from rich.live import Live
+
+    connect().close()  # fail fast, with the one-line how-to, before drawing anything
+    stop = stop or threading.Event()
+    state = MonitorState(show_all=show_all)
+    watcher = DockerWatcher(state, connect).start()
+    watcher.synced.wait(timeout=5)
+    try:
+        with Live(build_view(state), console=console, refresh_per_second=max(1, round(1 / refresh)),
+                  transient=False, redirect_stdout=False, redirect_stderr=False) as live:
+            while not stop.wait(refresh):
+                live.update(build_view(state))
+            live.update(build_view(state))
+    finally:
+        watcher.stop()
+    return 0

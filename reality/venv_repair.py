@@ -1,0 +1,158 @@
+"""Diagnose and repair a broken virtualenv: the usual Codespaces breakage.
+
+After a Codespace is rebuilt (or a Python upgraded), ``.venv/bin/python`` can be a symlink to an
+interpreter that no longer exists, and every script in ``.venv/bin`` fails with
+``cannot execute: required file not found``. Or pip went missing. Either way the cure is the same:
+recreate the virtualenv with the ``venv`` module and reinstall the requirements.
+
+    >>> diagnosis = diagnose(Path(".venv"))                      # doctest: +SKIP
+    >>> diagnosis.healthy, diagnosis.problems                    # doctest: +SKIP
+    (False, ['.venv/bin/python points to /usr/local/python/3.11.4/bin/python3, which no longer exists'])
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .errors import RealityError
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class Diagnosis:
+    """What is wrong with a virtualenv (nothing, when ``problems`` is empty)."""
+
+    path: Path
+    exists: bool
+    is_venv: bool
+    problems: list[str] = field(default_factory=list)
+    version: str | None = None  # "Python 3.11.7", when the interpreter starts
+    pip: str | None = None      # "pip 23.2.1", when pip works
+
+    @property
+    def healthy(self) -> bool:
+        return self.exists and self.is_venv and not self.problems
+
+
+def venv_python(path: Path) -> Path:
+    """The interpreter inside a virtualenv."""
+    return path / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def _run(command: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def diagnose(path: Path) -> Diagnosis:
+    """Look at the virtualenv at ``path`` without changing anything."""
+    if not path.exists():
+        return Diagnosis(path, False, False, [f"there is no virtualenv at {path}"])
+    if not (path / "pyvenv.cfg").is_file():
+        return Diagnosis(path, True, False, [f"{path} is not a virtualenv (no pyvenv.cfg)"])
+    diagnosis = Diagnosis(path, True, True)
+    python = venv_python(path)
+    if python.is_symlink() and not python.exists():
+        # The classic: bash says "required file not found" when running anything in .venv/bin.
+        diagnosis.problems.append(f"{python} points to {os.readlink(python)}, which no longer exists "
+                                  "(this is the 'required file not found' error)")
+        return diagnosis
+    if not python.exists():
+        diagnosis.problems.append(f"{python} is missing")
+        return diagnosis
+    try:
+        started = _run([str(python), "-c", "import sys; print(sys.version.split()[0])"])
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        diagnosis.problems.append(f"{python} does not start: {exc}")
+        return diagnosis
+    if started.returncode != 0:
+        diagnosis.problems.append(f"{python} does not start: {_last_line(started.stderr) or 'no error text'}")
+        return diagnosis
+    diagnosis.version = f"Python {started.stdout.strip()}"
+    pip = _run([str(python), "-m", "pip", "--version"])
+    if pip.returncode != 0:
+        diagnosis.problems.append(f"pip is missing ({_last_line(pip.stderr) or 'python -m pip failed'})")
+    else:
+        diagnosis.pip = " ".join(pip.stdout.split()[:2])
+    # Scripts carry their interpreter's absolute path: a moved or renamed venv breaks all of them.
+    script = path / "bin" / "pip"
+    if script.is_file():
+        shebang = script.read_bytes()[:300].split(b"\n", 1)[0].decode(errors="replace")
+        interpreter = shebang[2:].strip().split()[0] if shebang.startswith("#!") and shebang[2:].strip() else ""
+        if interpreter and not Path(interpreter).exists():
+            diagnosis.problems.append(f"{script} starts with #!{interpreter}, which does not exist "
+                                      "(the virtualenv was moved or its Python removed)")
+    return diagnosis
+
+
+def running_inside(path: Path) -> bool:
+    """True when this very interpreter belongs to the virtualenv at ``path``."""
+    try:
+        return Path(sys.prefix).resolve() == path.resolve()
+    except OSError:
+        return False
+
+
+def base_python() -> str:
+    """The interpreter this one was created from (outside any virtualenv)."""
+    base = getattr(sys, "_base_executable", "") or ""
+    if base and Path(base).exists() and not running_inside(Path(base).parent.parent):
+        return base
+    for name in (f"python{sys.version_info.major}.{sys.version_info.minor}", "python3"):
+        candidate = Path(sys.base_prefix) / "bin" / name
+        if candidate.exists():
+            return str(candidate)
+    raise RealityError("Cannot find a Python outside the virtualenv: run `python3 fix_venv.py` with the system Python.")
+
+
+def recreate(path: Path, log: Log) -> None:
+    """Create a fresh virtualenv with pip at ``path`` (its old content is removed)."""
+    if path.exists() and not (path / "pyvenv.cfg").is_file() and any(path.iterdir()):
+        # Never delete a folder we cannot recognise as a virtualenv: it may be someone's work.
+        raise RealityError(f"{path} exists and is not a virtualenv: not touching it. Use --venv to choose another path.")
+    log(f"Creating a fresh virtualenv at {path} with Python {sys.version.split()[0]} ({sys.executable})")
+    venv.EnvBuilder(clear=True, with_pip=True, symlinks=os.name != "nt").create(path)
+
+
+def install_requirements(path: Path, requirements: Path, log: Log) -> None:
+    """``pip install -r requirements`` inside the virtualenv."""
+    if not requirements.is_file():
+        raise RealityError(f"No requirements file at {requirements}.")
+    wanted = [line for line in requirements.read_text().splitlines() if line.strip() and not line.lstrip().startswith(("#", "-"))]
+    log(f"Installing {len(wanted)} package{'s' if len(wanted) != 1 else ''} from {requirements.name}"
+        + (" (this can take a minute)" if len(wanted) > 3 else ""))
+    result = subprocess.run([str(venv_python(path)), "-m", "pip", "install", "--disable-pip-version-check", "-q",
+                             "-r", str(requirements)], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RealityError(f"pip could not install {requirements.name}: {_last_line(result.stderr) or _last_line(result.stdout)}")
+
+
+def repair(path: Path, requirements: Path, force: bool = False, log: Log = print) -> tuple[Diagnosis, Diagnosis | None]:
+    """Recreate the virtualenv when it is broken (or ``force``) and reinstall ``requirements``.
+
+    Returns the diagnosis before, and after (``None`` when nothing needed doing).
+    """
+    before = diagnose(path)
+    if before.healthy and not force:
+        return before, None
+    if before.exists and not before.is_venv and any(path.iterdir()):
+        raise RealityError(f"{path} exists and is not a virtualenv: not touching it. Use --venv to choose another path.")
+    if running_inside(path):
+        raise RealityError("This Python runs from the virtualenv being repaired: run `deactivate`, then `python3 fix_venv.py`.")
+    recreate(path, log)
+    install_requirements(path, requirements, log)
+    after = diagnose(path)
+    if not after.healthy:
+        raise RealityError(f"The new virtualenv is still broken: {after.problems[0]}")
+    return before, after
