@@ -52,7 +52,7 @@ class ImageResolution:
         why = {
             "pinned": f"pinned by {IMAGE_ENV[self.service]}",
             "official": "official image",
-            "local": "drop-in built here from Debian's packages",
+            "local": "drop-in built from Debian's packages by setup.py",
             "pull": "official image, not present yet: it will be pulled",
         }[self.source]
         return f"{self.image} ({why})"
@@ -105,6 +105,9 @@ def pull(client: docker.DockerClient, image: str, on_progress: Callable[[int, in
             if on_progress and layers:
                 on_progress(sum(c for c, _ in layers.values()), sum(t for _, t in layers.values()))
     except (APIError, DockerException) as exc:
+        text = str(exc)
+        if any(word in text for word in ("no such host", "dial tcp", "i/o timeout", "connection refused")):
+            raise ImageMissing(f"Cannot pull {image}: no registry reachable from this machine.") from exc
         raise ImageMissing(f"Cannot pull {image}: {first_line(exc)}") from exc
 
 
