@@ -233,21 +233,29 @@ def started_by(row: ContainerRow) -> Text:
     return text or Text("—", style="dim")
 
 
-def build_table(state: MonitorState, now: float | None = None, title: str | None = None) -> Table:
-    """The container table: name, image, status, ports, age, and who started each container."""
+def build_table(state: MonitorState, now: float | None = None, title: str | None = None,
+                empty: str | None = None) -> Table:
+    """The container table: name, image, status, ports, age, and who started each container.
+
+    ``title`` and ``empty`` (the line shown when there is no container) replace the monitor's own.
+    """
     now = time.time() if now is None else now
     rows = state.rows()
     scope = "every container" if state.show_all else "started by Testcontainers or Reality Engine"
     table = Table(title=title if title is not None else f"Containers — {scope}", title_justify="left",
-                  title_style="bold", box=box.SIMPLE_HEAD, header_style="bold", min_width=100)
+                  title_style="bold", box=box.SIMPLE_HEAD, header_style="bold",
+                  show_edge=False, padding=(0, 1, 0, 0))
     # Status, ports and age never wrap or shrink: they are what people look at; names give way first.
-    table.add_column("Name", no_wrap=True, max_width=24, overflow="ellipsis", ratio=1)
-    table.add_column("Image", no_wrap=True, max_width=36, overflow="ellipsis", ratio=2)
-    table.add_column("Status", no_wrap=True, min_width=12)
-    table.add_column("Ports", no_wrap=True, min_width=10)
-    table.add_column("Age", justify="right", no_wrap=True, min_width=6)
-    table.add_column("Started by", no_wrap=True, min_width=14)
-    for row in rows:
+    # Names and images are single words: "wrapping" them truncates with an ellipsis, and rich narrows
+    # wrappable columns first on a small terminal, so status, ports, age and owner stay whole.
+    table.add_column("Name", max_width=24, overflow="ellipsis")
+    table.add_column("Image", max_width=36, overflow="ellipsis")
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Ports", no_wrap=True)
+    table.add_column("Age", justify="right", no_wrap=True)
+    owners = [started_by(row) for row in rows]
+    table.add_column("Started by", no_wrap=True)
+    for row, owner in zip(rows, owners):
         ports = ", ".join(f"{host}→{inner}" for host, inner in row.ports) or "—"
         table.add_row(
             Text(row.name, style="bold" if row.by_reality_engine else ""),
@@ -255,11 +263,11 @@ def build_table(state: MonitorState, now: float | None = None, title: str | None
             _status_text(row),
             ports,
             format_age(now - row.created if row.created else None),
-            started_by(row),
+            owner,
         )
     if not rows:
-        table.caption = "No containers yet." if state.show_all else \
-            "No containers yet — run pytest, workshop.py or reality_engine.py and watch them appear."
+        table.caption = empty or ("No containers yet." if state.show_all else
+                                  "No containers yet — run pytest, workshop.py or reality_engine.py and watch them appear.")
         table.caption_justify = "left"
     return table
 

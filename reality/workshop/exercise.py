@@ -1,0 +1,230 @@
+"""The hands-on exercise: write a test proving that two products can never share a SKU.
+
+:class:`Exercise` creates the participant's files (never overwriting one), :func:`check` runs their
+test against a real PostgreSQL twice, with ``UNIQUE (sku)`` and without it, and returns a
+:class:`Verdict`: a test proves the constraint when it passes on the real table and fails on the
+table without the constraint. A test that passes either way proves nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from .products_db import DSN_ENV, SCHEMA_ENV
+from .pytest_runner import NO_TESTS_COLLECTED, PytestRun, run_pytest
+
+TEST_FILE = "test_product_sku.py"
+SOLUTION_FILE = "solution_product_sku.py"
+CONFTEST_FILE = "conftest.py"
+NOT_WRITTEN = "Not written yet"
+
+SKELETON = f'''"""Hands-on (about 3 minutes): prove that two products can never share a SKU.
+
+The shop's `products` table has a UNIQUE constraint on `sku`. Write a test that fails the day
+someone drops that constraint. The `db` fixture (see conftest.py) is a psycopg2 connection to a
+REAL PostgreSQL started by Testcontainers, with a fresh, empty table for every test:
+
+    products (id BIGSERIAL, sku TEXT, name TEXT, price_cents INTEGER, UNIQUE (sku))
+
+How workshop.py checks your test: it runs it twice against a real PostgreSQL,
+  1. on the real table, with UNIQUE (sku):     your test must PASS;
+  2. on the same table without the constraint: your test must FAIL, or it proves nothing.
+
+Hints
+  * Insert a product:
+        db.cursor().execute(
+            "INSERT INTO products (sku, name, price_cents) VALUES (%s, %s, %s)", ("MUG-001", "Mug", 1200))
+  * Insert a second product with the same SKU and expect PostgreSQL to refuse it:
+        with pytest.raises(psycopg2.errors.UniqueViolation):
+            ...
+  * Bonus: count the rows afterwards (SELECT count(*) FROM products) -- one must remain.
+
+Check it:  press Enter in workshop.py, or run  python3 -m pytest {{folder}}/{TEST_FILE} -v
+Stuck?     type s in workshop.py (or run  python3 workshop.py --solution) to see one way to do it.
+"""
+
+import psycopg2.errors
+import pytest
+
+
+def test_two_products_cannot_share_a_sku(db):
+    """A second product with an existing SKU is refused by PostgreSQL itself."""
+    pytest.skip("{NOT_WRITTEN}: delete this line and write your test")
+
+    # 1. Insert a product with SKU "MUG-001".
+
+    # 2. Insert another product with SKU "MUG-001", expecting psycopg2.errors.UniqueViolation.
+'''
+
+SOLUTION = '''"""One way to prove that two products can never share a SKU (the hands-on solution)."""
+
+import psycopg2.errors
+import pytest
+
+
+def add_product(db, sku, name, price_cents):
+    with db.cursor() as cursor:
+        cursor.execute("INSERT INTO products (sku, name, price_cents) VALUES (%s, %s, %s)",
+                       (sku, name, price_cents))
+
+
+def count_products(db, sku):
+    with db.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM products WHERE sku = %s", (sku,))
+        return cursor.fetchone()[0]
+
+
+def test_two_products_cannot_share_a_sku(db):
+    """PostgreSQL itself refuses a second product with SKU MUG-001; one row remains."""
+    add_product(db, "MUG-001", "Reality mug", 1200)
+
+    with pytest.raises(psycopg2.errors.UniqueViolation):
+        add_product(db, "MUG-001", "Counterfeit mug", 99)
+
+    assert count_products(db, "MUG-001") == 1
+
+
+def test_different_skus_are_all_stored(db):
+    """The constraint stops duplicates, not products: different SKUs all get in."""
+    add_product(db, "MUG-001", "Reality mug", 1200)
+    add_product(db, "MUG-002", "Fantasy mug", 1500)
+
+    assert count_products(db, "MUG-001") + count_products(db, "MUG-002") == 2
+'''
+
+CONFTEST = '''"""Gives the exercise its `db` fixture: a real PostgreSQL (Testcontainers) with a fresh `products` table.
+
+Run from the repository folder:  python3 -m pytest {folder}/ -v
+"""
+
+from reality.workshop.products_db import db, products_postgres  # noqa: F401  (pytest finds fixtures by name)
+'''
+
+
+class Exercise:
+    """The participant's exercise folder: their test file, its conftest, and (on request) the solution."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.test_file = folder / TEST_FILE
+        self.solution_file = folder / SOLUTION_FILE
+        self.conftest = folder / CONFTEST_FILE
+
+    def _label(self) -> str:
+        try:
+            return os.path.relpath(self.folder)
+        except ValueError:  # another drive on Windows
+            return str(self.folder)
+
+    def create(self) -> list[Path]:
+        """Write the skeleton and its conftest where missing; returns the files written (none are overwritten)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        written = []
+        for path, text in ((self.conftest, CONFTEST), (self.test_file, SKELETON)):
+            if not path.exists():
+                path.write_text(text.replace("{folder}", self._label()))
+                written.append(path)
+        return written
+
+    def write_solution(self) -> Path:
+        """Write the solution next to the participant's file (kept as is if it is already there)."""
+        self.create()
+        if not self.solution_file.exists():
+            self.solution_file.write_text(SOLUTION)
+        return self.solution_file
+
+
+@dataclass
+class Verdict:
+    """Whether a test file proves the constraint, and what to tell its author."""
+
+    proves: bool
+    status: str  # proves | not-written | no-tests | broken | fails-with-constraint | proves-nothing
+    headline: str
+    advice: str = ""
+    rows: list[tuple[str, str, str]] = field(default_factory=list)  # test, with UNIQUE, without
+    with_constraint: PytestRun | None = None
+    without_constraint: PytestRun | None = None
+
+
+def _first_line(text: str, limit: int = 160) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    line = lines[0] if lines else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def check(test_file: Path, dsn: str, repo_root: Path) -> Verdict:
+    """Run ``test_file`` on the real ``products`` table, then on one without ``UNIQUE (sku)``, and judge."""
+    if not test_file.is_file():
+        return Verdict(False, "no-tests", f"There is no {test_file.name} in {test_file.parent}.",
+                       "Run workshop.py again: it creates the file with a skeleton to fill in.")
+    env = {DSN_ENV: dsn, "PYTHONPATH": os.pathsep.join(filter(None, [str(repo_root), os.environ.get("PYTHONPATH")]))}
+    real = run_pytest([test_file], cwd=repo_root, env={**env, SCHEMA_ENV: "unique"}, extra_args=["--tb=short"])
+    ran = [test for test in real.tests if test.outcome != "skipped"]
+    if real.exit_code == NO_TESTS_COLLECTED or (real.exit_code == 0 and not real.tests):
+        return Verdict(False, "no-tests", f"No test found in {test_file.name}.",
+                       "pytest runs functions whose name starts with test_, e.g. "
+                       "def test_two_products_cannot_share_a_sku(db):", with_constraint=real)
+    errors = [test for test in real.tests if test.outcome == "error"]
+    if errors or not real.tests:
+        # A SyntaxError, an ImportError, a fixture name mistyped: the test never got to run.
+        excerpt = errors[0].explanation() if errors else _first_line(real.output)
+        return Verdict(False, "broken", f"{test_file.name} could not run.", f"pytest says:\n{excerpt}",
+                       with_constraint=real)
+    if not ran:
+        written = any(NOT_WRITTEN in test.message for test in real.tests)
+        return Verdict(False, "not-written", "Your test is not written yet." if written else "Every test was skipped.",
+                       "Delete the pytest.skip(...) line and write the test below it.", with_constraint=real)
+    failing = [test for test in ran if test.outcome != "passed"]
+    if failing:
+        rows = [(test.name, test.outcome, "not run") for test in real.tests]
+        first = failing[0]
+        return Verdict(False, "fails-with-constraint",
+                       f"{first.name} fails on the real table, with the UNIQUE constraint in place.",
+                       f"pytest says: {first.explanation(2) or first.outcome}\n"
+                       "On the real table your test must pass; it should fail only when the constraint is gone.",
+                       rows, real)
+    fake = run_pytest([test_file], cwd=repo_root, env={**env, SCHEMA_ENV: "no-constraint"}, extra_args=["--tb=short"])
+    without = {test.name: test.outcome for test in fake.tests}
+    rows = [(test.name, test.outcome, without.get(test.name, "—")) for test in real.tests]
+    caught = [test for test in fake.tests if test.outcome in ("failed", "error") and test.name in {t.name for t in ran}]
+    if caught:
+        return Verdict(True, "proves", "Your test proves the constraint.",
+                       f"It passes on the real table and fails without UNIQUE (sku), where pytest said:\n"
+                       f"  {caught[0].explanation(1)}\n"
+                       f"{', '.join(test.name for test in caught)} would catch anyone dropping the constraint.",
+                       rows, real, fake)
+    return Verdict(False, "proves-nothing", "Your test passes even without the constraint, so it proves nothing yet.",
+                   "Insert two products with the same SKU and expect psycopg2.errors.UniqueViolation: "
+                   "without the constraint the second INSERT succeeds, and your test must notice.", rows, real, fake)
+
+
+OUTCOME_STYLE = {"passed": "green", "failed": "red", "error": "red", "skipped": "yellow"}
+
+
+def render_verdict(verdict: Verdict) -> RenderableType:
+    """The verdict as a panel: headline, what to do, and each test with and without the constraint."""
+    parts: list[RenderableType] = [Text(verdict.advice)] if verdict.advice else []
+    if verdict.rows:
+        table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, show_edge=False)
+        table.add_column("Test", overflow="fold")
+        table.add_column("with UNIQUE", justify="center", no_wrap=True)
+        table.add_column("without", justify="center", no_wrap=True)
+        table.add_column("proves it?", justify="center", no_wrap=True)
+        for name, real, fake in verdict.rows:
+            proves = real == "passed" and fake in ("failed", "error")
+            table.add_row(name, Text(real, style=OUTCOME_STYLE.get(real, "")), Text(fake, style=OUTCOME_STYLE.get(fake, "")),
+                          Text("yes", style="bold green") if proves else Text("no", style="dim"))
+        parts[:0] = [table, Text("")]
+    style = "green" if verdict.proves else "yellow" if verdict.status in ("not-written", "proves-nothing") else "red"
+    mark = "✓" if verdict.proves else "✗"
+    return Panel(Group(*parts), title=Text(f"{mark} {verdict.headline}", style=f"bold {style}"),
+                 title_align="left", border_style=style)

@@ -1,0 +1,195 @@
+"""The workshop's flow: a menu, progress, Enter to go on, q to quit, and no container left behind.
+
+    >>> Workshop(Console(file=io.StringIO()), interactive=False).run()   # doctest: +SKIP
+    0
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from .. import docker_engine
+from ..config import LABEL_PID, LABEL_ROLE
+from ..containers import remove_containers
+from ..errors import RealityError
+from ..monitor import load_rows
+from .sections import SECTIONS, Section, display_path
+from .session import ROLE, BackToMenu, QuitWorkshop, Session
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MOTTO = "If your tests don't face reality, your users will."
+
+
+class Workshop:
+    """One run of the workshop, interactive (menu, prompts) or not (every section, no input)."""
+
+    def __init__(self, console: Console | None = None, input: TextIO | None = None, interactive: bool = True,
+                 repo_root: Path = REPO_ROOT, exercise_dir: Path | None = None, show_solution: bool = False,
+                 start_at: int | None = None) -> None:
+        self.console = console or Console()
+        self.session = Session(self.console, input or sys.stdin, interactive, repo_root,
+                               exercise_dir or repo_root / "exercise", show_solution)
+        self.start_at = start_at
+        self.done: set[int] = set()
+
+    # -- the whole run --------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Run the workshop; returns the exit code (0 fine, 1 a step failed, 130 Ctrl+C)."""
+        code = 0
+        try:
+            if self.session.interactive:
+                self._interactive()
+            else:
+                self.console.print(self._welcome())
+                for section in SECTIONS:
+                    if self.start_at is None or section.number >= self.start_at:
+                        self._run_section(section)
+                self._finish()
+        except QuitWorkshop:
+            self.console.print("[bold]Bye![/] Come back any time: [bold]python3 workshop.py[/]")
+        except KeyboardInterrupt:
+            self.console.print("\n[bold]Stopped (Ctrl+C).[/]")
+            code = 130
+        finally:
+            self._leave_nothing_behind()
+        if code == 0 and self.session.failed:
+            code = 1
+        return code
+
+    def _interactive(self) -> None:
+        pending = self.start_at
+        while True:
+            if pending is None:
+                self._clear()
+                self.console.print(self._welcome())
+                first_undone = next((s for s in SECTIONS if s.number not in self.done), SECTIONS[0])
+                answer = self.session.ask(f"[bold cyan]⏎ Enter[/]: start {first_undone.number}. {first_undone.title}"
+                                          f"  [dim]·  1-{len(SECTIONS)}: jump to a section  ·  q: quit[/]")
+                if answer in ("q", "quit", "exit"):
+                    raise QuitWorkshop()
+                if answer == "":
+                    pending = first_undone.number
+                elif answer.isdigit() and 1 <= int(answer) <= len(SECTIONS):
+                    pending = int(answer)
+                else:
+                    self.console.print(f"[yellow]Type a section number (1-{len(SECTIONS)}), Enter, or q.[/]")
+                    continue
+            section = SECTIONS[pending - 1]
+            pending = None
+            try:
+                if not self._run_section(section):
+                    continue  # the error is on screen; back to the menu
+                if len(self.done) == len(SECTIONS):
+                    self._finish()
+                    return
+                following = next((s for s in SECTIONS if s.number > section.number and s.number not in self.done),
+                                 next(s for s in SECTIONS if s.number not in self.done))
+                self.session.pause(f"go on to {following.number}. {following.title}")
+                pending = following.number
+            except BackToMenu:
+                continue
+
+    def _run_section(self, section: Section) -> bool:
+        """Run one section; ``False`` when the infrastructure failed (the one-line reason is shown)."""
+        self.session.section = section.title
+        self._clear()
+        self.console.rule(f"[bold]{section.number}. {section.title}[/]  [dim]≈{section.minutes} min[/]")
+        self.console.print(self._progress(current=section.number))
+        self.console.print()
+        try:
+            section.run(self.session)
+        except RealityError as exc:
+            # Docker down, image missing: one actionable line, and the workshop goes on.
+            self.session.step(f"{section.title} could not run", False, str(exc))
+            return False
+        self.done.add(section.number)
+        return True
+
+    # -- screens --------------------------------------------------------------------------------
+
+    def _clear(self) -> None:
+        """A fresh screen per section in a live terminal; transcripts (CI, tests, pipes) keep everything."""
+        if self.session.interactive and self.console.is_terminal:
+            self.console.clear()
+        else:
+            self.console.print()
+
+    def _progress(self, current: int | None = None) -> Text:
+        text = Text("Progress  ", style="dim")
+        for section in SECTIONS:
+            if section.number in self.done:
+                text.append(f"✓ {section.number} {section.title}", style="green")
+            elif section.number == current:
+                text.append(f"▶ {section.number} {section.title}", style="bold cyan")
+            else:
+                text.append(f"○ {section.number} {section.title}", style="dim")
+            text.append("   ")
+        left = sum(s.minutes for s in SECTIONS if s.number not in self.done)
+        text.append(f"{len(self.done)}/{len(SECTIONS)} done · ≈{left} min to go", style="dim")
+        return text
+
+    def _welcome(self) -> Panel:
+        menu = Table.grid(padding=(0, 2))
+        menu.add_column(justify="right", style="bold")
+        menu.add_column(style="bold")
+        menu.add_column(style="dim")
+        menu.add_column(justify="right", style="dim")
+        menu.add_column()
+        for section in SECTIONS:
+            status = Text("✓ done", style="green") if section.number in self.done else Text("")
+            menu.add_row(str(section.number), section.title, section.summary, f"≈{section.minutes} min", status)
+        return Panel(Group(Text(MOTTO, style="italic"), Text(""), menu, Text(""), self._progress()),
+                     title="[bold]Reality Engine — the workshop[/] (15 minutes)", title_align="left",
+                     border_style="cyan")
+
+    def _finish(self) -> None:
+        results = Table(title="What this run checked", title_justify="left", title_style="bold",
+                        show_edge=False, header_style="bold")
+        results.add_column("")
+        results.add_column("Section", no_wrap=True)
+        results.add_column("Step")
+        for result in self.session.results:
+            results.add_row(Text("✓", style="bold green") if result.ok else Text("✗", style="bold red"),
+                            result.section, result.name + (f" — {result.detail}" if not result.ok and result.detail else ""))
+        self.console.print()
+        self.console.print(results)
+        failed = self.session.failed
+        if failed:
+            self.console.print(f"[bold red]{len(failed)} step(s) failed.[/] The first: {failed[0].name} — "
+                               f"{failed[0].detail}")
+        else:
+            self.console.print(Panel(
+                f"[bold]Done.[/] {MOTTO}\n\n"
+                f"  Your exercise:      {display_path(self.session.exercise_dir)}/\n"
+                "  Watch containers:   python3 watch_containers.py\n"
+                "  Clean up after:     python3 cleanup.py",
+                border_style="green"))
+
+    def _leave_nothing_behind(self) -> None:
+        """Whatever happened, no container of this workshop survives it (checked with Docker)."""
+        try:
+            client = docker_engine.connect(timeout=3)
+        except RealityError:
+            return
+        try:
+            labels = {LABEL_PID: str(os.getpid()), LABEL_ROLE: ROLE}
+            removed = remove_containers(client, labels)
+            if removed:
+                self.console.print(f"[dim]Removed {len(removed)} container(s) that were still starting.[/]")
+            left = load_rows(client, labels)
+            if left:
+                self.console.print(f"[bold red]{len(left)} container(s) could not be removed: "
+                                   "run  python3 cleanup.py[/]")
+            else:
+                self.console.print("[dim]No container left behind (checked with Docker).[/]")
+        finally:
+            client.close()

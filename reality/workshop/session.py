@@ -1,0 +1,84 @@
+"""What a section works with: the console, the participant's answers, the figures, the record of steps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from rich.console import Console
+
+from .measurements import Figures
+
+#: The label ``role`` of the workshop's own containers (with this process's pid, it selects them).
+ROLE = "workshop"
+
+
+class BackToMenu(Exception):
+    """The participant typed ``m``: leave the section (its containers are removed on the way out)."""
+
+
+class QuitWorkshop(Exception):
+    """The participant typed ``q`` (or input ended)."""
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One checked step of a section: did what the workshop claims actually happen?"""
+
+    section: str
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class Session:
+    """State shared by the sections of one workshop run."""
+
+    console: Console
+    input: TextIO
+    interactive: bool
+    repo_root: Path
+    exercise_dir: Path
+    show_solution: bool = False
+    figures: Figures = field(default_factory=Figures)
+    results: list[StepResult] = field(default_factory=list)
+    section: str = ""
+
+    def ask(self, prompt: str) -> str:
+        """Print ``prompt`` and read one line (lower-cased, stripped); end of input means quit."""
+        self.console.print(prompt, end=" ")
+        line = self.input.readline()
+        if line == "":
+            self.console.print()
+            raise QuitWorkshop()
+        return line.strip().lower()
+
+    def pause(self, next_step: str) -> None:
+        """Wait for Enter before ``next_step`` (interactive only); ``m`` goes to the menu, ``q`` quits."""
+        if not self.interactive:
+            return
+        while True:
+            answer = self.ask(f"[bold cyan]⏎ Enter[/]: {next_step}  [dim]·  m: menu  ·  q: quit[/]")
+            if answer == "":
+                return
+            if answer in ("m", "menu"):
+                raise BackToMenu()
+            if answer in ("q", "quit", "exit"):
+                raise QuitWorkshop()
+            self.console.print("[dim]Press Enter to go on, m for the menu, q to quit.[/]")
+
+    def step(self, name: str, ok: bool, detail: str = "") -> bool:
+        """Record and show whether a step did what it should."""
+        self.results.append(StepResult(self.section, name, ok, detail))
+        mark = "[bold green]✓[/]" if ok else "[bold red]✗[/]"
+        self.console.print(f"{mark} {name}" + (f" [dim]— {detail}[/]" if detail else ""))
+        return ok
+
+    def say(self, text: str = "") -> None:
+        self.console.print(text)
+
+    @property
+    def failed(self) -> list[StepResult]:
+        return [result for result in self.results if not result.ok]

@@ -1,0 +1,43 @@
+#!/usr/bin/env python3
+"""The 15-minute workshop: why tests against mocks lie, and how Testcontainers makes them face reality.
+
+    python3 workshop.py                    # interactive: a menu, Enter to go on, q to quit
+    python3 workshop.py --solution         # the hands-on section shows its solution
+    python3 workshop.py --non-interactive  # every section end to end, no input (CI); exit 1 if a step failed
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from reality.workshop import SECTIONS, Workshop
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Reality Engine's 15-minute interactive workshop.")
+    parser.add_argument("--non-interactive", action="store_true",
+                        help="run every section without input (hands-on with the solution); exit 1 if a step failed")
+    parser.add_argument("--solution", action="store_true", help="show (and check) the hands-on solution")
+    parser.add_argument("--section", type=int, choices=range(1, len(SECTIONS) + 1), metavar="N",
+                        help=f"start at section N (1-{len(SECTIONS)})")
+    parser.add_argument("--exercise-dir", type=Path, default=None,
+                        help="where the hands-on file is created (default: exercise/ in the repository)")
+    args = parser.parse_args(argv)
+
+    # A polite kill unwinds like Ctrl+C: every section removes its containers on the way out.
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt()
+
+    signal.signal(signal.SIGTERM, interrupt)
+    workshop = Workshop(Console(), sys.stdin, interactive=not args.non_interactive,
+                        exercise_dir=args.exercise_dir, show_solution=args.solution, start_at=args.section)
+    return workshop.run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
