@@ -1,0 +1,246 @@
+"""Boot, run and stop the show.
+
+Boot: pre-flight checks (Docker reachable, images present, port free) that each fail with one
+actionable line; PostgreSQL and Redis started in parallel; the schema; then the web server, and the
+dashboard, phone and presenter URLs. Ctrl+C or SIGTERM at any point — during boot too — stops the
+server and removes every container this run started.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from . import docker_engine
+from .concurrency import selected_mode
+from .config import pid_file
+from .errors import PortTaken, RealityError
+from .events import Event, EventBus
+from .poll import Poll
+from .public_url import PublicAddress, phone_url
+
+Print = Callable[[str], None]
+
+#: Events worth a line in the presenter's terminal (votes would scroll everything else away).
+TERMINAL_KINDS = {"container", "chaos", "service", "mode", "system"}
+TERMINAL_ACTIONS = {("ratelimit", "degraded"), ("ratelimit", "restored"), ("test", "finished"), ("test", "started")}
+
+
+@dataclass(frozen=True)
+class ShowOptions:
+    """What ``reality_engine.py`` was asked for."""
+
+    host: str
+    port: int
+    poll: Poll
+    public_url: str | None = None
+
+
+class TerminalLog:
+    """Prints the lifecycle events (not the votes) to the presenter's terminal."""
+
+    def __init__(self, out: Print) -> None:
+        self.out = out
+
+    def __call__(self, event: Event) -> None:
+        if event.kind in TERMINAL_KINDS or (event.kind, event.action) in TERMINAL_ACTIONS:
+            self.out(f"  {time.strftime('%H:%M:%S', time.localtime(event.ts))}  {event.message}")
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Listen on ``host:port`` now, so "port taken" is known before any container starts."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    # Reuse after a previous run's connections in TIME_WAIT, but never share a live listener.
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+        listener.listen(1024)
+    except OSError as exc:
+        listener.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortTaken(f"Port {port} is already in use (another reality_engine.py?): stop it with "
+                            f"`python3 cleanup.py`, or pick another one with --port {port + 1}.") from exc
+        if exc.errno == errno.EACCES:
+            raise PortTaken(f"Port {port} needs privileges here: use --port 5001 or another port above 1024.") from exc
+        raise PortTaken(f"Cannot listen on {host}:{port}: {exc.strerror}. Check --host and --port.") from exc
+    return listener
+
+
+class PidFile:
+    """``reality.config.pid_file()`` holding this process's pid while the show runs (read by cleanup.py)."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or pid_file()
+
+    def write(self) -> None:
+        self.path.write_text(f"{os.getpid()}\n")
+
+    def remove(self) -> None:
+        try:
+            if self.path.read_text().strip() == str(os.getpid()):
+                self.path.unlink()
+        except OSError:
+            pass
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def install_signal_handlers(mode: str) -> None:
+    """SIGINT and SIGTERM both unwind the main flow like Ctrl+C, so its ``finally`` cleans up."""
+    if mode == "gevent":
+        import gevent
+        import greenlet
+
+        main = greenlet.getcurrent()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            gevent.signal_handler(signum, gevent.kill, main, KeyboardInterrupt)
+    else:
+        signal.signal(signal.SIGINT, _raise_interrupt)
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+
+
+def ignore_signals() -> None:
+    """During cleanup a second Ctrl+C must not leave containers behind half-way."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            signal.signal(signum, signal.SIG_IGN)
+        except (ValueError, OSError):
+            pass
+
+
+def urls(options: ShowOptions, public: PublicAddress, token: str) -> dict[str, str]:
+    """The three addresses the presenter needs."""
+    local_host = "127.0.0.1" if options.host in ("0.0.0.0", "", "::") else options.host
+    local = f"http://{local_host}:{options.port}"
+    dashboard = public.base if public.source == "codespaces" else local
+    return {
+        "dashboard": f"{dashboard}/",
+        "phone": public.url,
+        "presenter": f"{dashboard}/?token={token}",
+    }
+
+
+def make_server(mode: str, listener: socket.socket, app: Any) -> Any:
+    """A WSGI server on the already-bound ``listener`` for the chosen async mode."""
+    if mode == "gevent":
+        from gevent.pywsgi import WSGIServer
+
+        return WSGIServer(listener, app, log=None)
+    from werkzeug.serving import make_server as werkzeug_server
+
+    host, port = listener.getsockname()[:2]
+    return werkzeug_server(host, port, app, threaded=True, fd=listener.fileno())
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def run(options: ShowOptions, out: Print = print, err: Print = _stderr,
+        ready: Callable[[dict[str, str]], None] | None = None) -> int:
+    """Run the show until Ctrl+C or SIGTERM; returns the process exit code."""
+    began = time.perf_counter()
+    mode = selected_mode()
+    install_signal_handlers(mode)
+    bus = EventBus()
+    bus.subscribe(TerminalLog(out))
+    pid = PidFile()
+    infra = None
+    app = None
+    server = None
+    listener: socket.socket | None = None
+    code = 0
+    try:
+        public = phone_url(options.port, options.public_url)
+        client = docker_engine.connect()
+        from .provision import require_images
+
+        require_images(client)
+        listener = bind(options.host, options.port)
+        pid.write()
+
+        from .containers import Infrastructure, sweep_orphans
+
+        swept = sweep_orphans(client)
+        if swept:
+            out(f"Removed {len(swept)} container(s) left by an earlier run that was killed.")
+        out("Starting PostgreSQL and Redis…")
+        infra = Infrastructure(bus, role="show", client=client)
+        infra.start()
+        infra.watch()
+
+        from .votes import VoteStore
+        from .web import create_app
+
+        store = VoteStore(infra.postgres_url)
+        store.init_schema()
+        app = create_app({"REDIS_URL": infra.redis_url, "QUESTION": options.poll.question,
+                          "OPTIONS": list(options.poll.options), "ASYNC_MODE": mode},
+                         bus=bus, store=store, infra=infra, public=public)
+        server = make_server(mode, listener, app)
+        addresses = urls(options, public, app.config["PRESENTER_TOKEN"])
+        out("")
+        out(f"Reality Engine is live ({time.perf_counter() - began:.2f} s, {mode}). Ctrl+C stops it and removes the containers.")
+        out(f"  Dashboard   {addresses['dashboard']}")
+        out(f"  Phones      {addresses['phone']}   (QR code on the dashboard)")
+        out(f"  Presenter   {addresses['presenter']}")
+        if public.warning:
+            out(f"  Note: {public.warning}")
+        if public.source == "codespaces":
+            out(f"  Phones need the port public: gh codespace ports visibility {options.port}:public -c $CODESPACE_NAME")
+        out("")
+        if ready is not None:
+            ready(addresses)
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    except RealityError as exc:
+        err(f"✗ {exc}")
+        code = 1
+    finally:
+        ignore_signals()
+        stopping = time.perf_counter()
+        if app is not None:
+            from .web import shutdown
+
+            shutdown(app)
+        if server is not None:
+            _close_server(server)
+        if listener is not None:
+            listener.close()
+        if infra is not None:
+            out("Stopping: removing the containers…")
+            infra.stop_all()
+            out(f"Stopped. Containers removed in {time.perf_counter() - stopping:.1f} s.")
+        pid.remove()
+    return code
+
+
+def _close_server(server: Any) -> None:
+    try:
+        if hasattr(server, "server_close"):
+            server.server_close()
+        else:
+            server.stop(timeout=1)
+    except Exception:
+        pass
+
+
+def main(options: ShowOptions) -> int:
+    """Entry point for ``reality_engine.py``."""
+    try:
+        return run(options, out=lambda line: print(line, flush=True))
+    except ValueError as exc:  # a bad REALITY_ASYNC_MODE and the like
+        print(f"✗ {exc}", file=sys.stderr)
+        return 2

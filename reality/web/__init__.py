@@ -1,0 +1,121 @@
+"""The show's web app: dashboard, phone page, vote API, presenter controls, live updates.
+
+    app = create_app({"DATABASE_URL": infra.postgres_url, "REDIS_URL": infra.redis_url}, bus=bus, infra=infra)
+
+The app knows URLs and clients, never containers: orchestration hands it connection details and a
+controller with ``kill``, ``recover`` and ``state``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask
+from flask_socketio import SocketIO
+
+from ..concurrency import selected_mode
+from ..events import EventBus
+from ..poll import DEFAULT_OPTIONS, DEFAULT_QUESTION, Poll
+from ..public_url import PublicAddress
+from ..ratelimit import VoterRateLimiter
+from ..testrun import TestRun
+from ..votes import Store, VoteStore
+
+socketio = SocketIO()
+
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+#: A vote is a few dozen bytes; nothing the app accepts comes near this.
+MAX_BODY = 4 * 1024
+
+
+def _allowed_origins(public: PublicAddress | None):
+    """Socket.IO origin check: the page's own host (also behind a proxy) and the public URL."""
+    extra = {public.origin} if public is not None else set()
+
+    def allowed(origin: str | None, environ: Mapping[str, Any]) -> bool:
+        if origin is None:
+            return True  # not a browser
+        hosts = {environ.get("HTTP_HOST", "")} | {h.split(",")[0].strip() for h in
+                                                 [environ.get("HTTP_X_FORWARDED_HOST", "")] if h}
+        return origin in extra or any(origin in (f"http://{h}", f"https://{h}") for h in hosts if h)
+
+    return allowed
+
+
+def create_app(test_config: Mapping[str, Any] | None = None, *, bus: EventBus | None = None,
+               store: Store | None = None, infra: Any = None, public: PublicAddress | None = None,
+               tests: TestRun | None = None):
+    """Build the app. ``test_config`` overrides settings; the keywords hand over live objects.
+
+    Settings: ``DATABASE_URL`` (used when no ``store`` is given), ``REDIS_URL`` (the rate limit's
+    Redis; none means local memory only), ``QUESTION``, ``OPTIONS``, ``PRESENTER_TOKEN``,
+    ``SECRET_KEY``, ``ASYNC_MODE``, ``RATE_LIMIT_PER_MINUTE``, ``NODE_MODULES``, ``BACKGROUND_TASKS``.
+    """
+    app = Flask(__name__)
+    app.config.from_mapping(
+        # Never a constant: a per-run random key unless the operator sets one (cookies then survive restarts).
+        SECRET_KEY=os.environ.get("REALITY_SECRET_KEY") or secrets.token_hex(32),
+        PRESENTER_TOKEN=os.environ.get("REALITY_PRESENTER_TOKEN") or secrets.token_urlsafe(12),
+        QUESTION=DEFAULT_QUESTION,
+        OPTIONS=",".join(DEFAULT_OPTIONS),
+        DATABASE_URL=None,
+        REDIS_URL=None,
+        ASYNC_MODE=None,
+        RATE_LIMIT_PER_MINUTE=3,
+        RATE_LIMIT_ENABLED=True,
+        MAX_CONTENT_LENGTH=MAX_BODY,
+        SESSION_COOKIE_NAME="reality",
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=bool(public and public.is_https),
+        SESSION_REFRESH_EACH_REQUEST=False,  # no re-signed cookie on every vote
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        NODE_MODULES=str(REPO_ROOT / "node_modules"),
+        BACKGROUND_TASKS=True,
+    )
+    if test_config:
+        app.config.update(test_config)
+    app.json.sort_keys = False  # counts follow the options' order
+    if not app.config["PRESENTER_TOKEN"]:
+        raise ValueError("PRESENTER_TOKEN must not be empty.")
+
+    poll = Poll.parse(app.config["QUESTION"], app.config["OPTIONS"])
+    bus = bus or EventBus()
+    if store is None:
+        if not app.config["DATABASE_URL"]:
+            raise ValueError("create_app needs a vote store or DATABASE_URL.")
+        store = VoteStore(app.config["DATABASE_URL"])
+    limiter = VoterRateLimiter(app.config["REDIS_URL"], bus, per_minute=int(app.config["RATE_LIMIT_PER_MINUTE"]),
+                               enabled=bool(app.config["RATE_LIMIT_ENABLED"]))
+    async_mode = app.config["ASYNC_MODE"] or selected_mode()
+    socketio.init_app(app, async_mode=async_mode, cors_allowed_origins=_allowed_origins(public),
+                      max_http_buffer_size=64 * 1024, logger=False, engineio_logger=False)
+
+    from .state import ShowState
+
+    state = ShowState(poll=poll, bus=bus, store=store, limiter=limiter, public=public, infra=infra,
+                      tests=tests, spawn=socketio.start_background_task)
+    app.extensions["reality"] = state
+
+    from . import routes, sockets
+
+    app.register_blueprint(routes.bp)
+    broadcaster = sockets.Broadcaster(socketio, state)
+    app.extensions["reality.broadcaster"] = broadcaster
+    if app.config["BACKGROUND_TASKS"]:
+        socketio.start_background_task(state.maintain)
+        socketio.start_background_task(broadcaster.run)
+    # Request lines would drown the terminal (and cost time) under an audience.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    return app
+
+
+def shutdown(app: Flask) -> None:
+    """Stop the app's background work (probes, broadcasts, a running test process)."""
+    app.extensions["reality.broadcaster"].stop()
+    app.extensions["reality"].close()

@@ -1,0 +1,322 @@
+"""HTTP: the dashboard, the phone page, the vote API and the presenter's controls.
+
+The contract (also in ``docs/http-contract.md``): every ``/api/`` answer is JSON with a human
+``message`` where something went wrong; bad input gets a 4xx, never a 5xx.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import (Blueprint, Response, current_app, jsonify, redirect, render_template, request, send_from_directory,
+                   session, url_for)
+from werkzeug.exceptions import HTTPException
+
+from ..public_url import qr_svg
+from . import presenter
+from .presenter import presenter_required
+from .state import ShowError, ShowState
+
+bp = Blueprint("show", __name__)
+
+VOTER_KEY = "voter"
+SOCKET_IO_CLIENT = "socket.io-client/dist/socket.io.min.js"
+
+
+def _state() -> ShowState:
+    return current_app.extensions["reality"]
+
+
+def api_error(status: int, message: str, **extra: Any) -> Response:
+    response = jsonify(message=message, status=status, **extra)
+    response.status_code = status
+    return response
+
+
+def _voter_id() -> str | None:
+    voter = session.get(VOTER_KEY)
+    return voter if isinstance(voter, str) and len(voter) == 32 else None
+
+
+def _ensure_voter() -> str:
+    """Give this browser a voter identity (a random id in the signed session cookie) if it has none."""
+    voter = _voter_id()
+    if voter is None:
+        voter = secrets.token_hex(16)
+        session[VOTER_KEY] = voter
+        session.permanent = True  # a phone that closes its browser is still the same voter
+    return voter
+
+
+def socket_client_available() -> bool:
+    return (Path(current_app.config["NODE_MODULES"]) / SOCKET_IO_CLIENT).is_file()
+
+
+def _page_state(**extra: Any) -> dict[str, Any]:
+    """Initial data for a page (rendered with ``tojson`` into a non-executable JSON block)."""
+    state = _state()
+    return {
+        "results": state.results(),
+        "health": state.health_document(),
+        "live": socket_client_available(),
+        **extra,
+    }
+
+
+# -- pages -------------------------------------------------------------------------------------------
+
+@bp.get("/")
+def dashboard() -> Any:
+    """The projector's view; presenter controls once logged in (``?token=`` logs in, then drops it from the URL)."""
+    token = request.args.get("token")
+    if token is not None and presenter.log_in(token):
+        return redirect(url_for("show.dashboard"), code=303)
+    login_failed = token is not None or request.args.get("login") == "failed"
+    state = _state()
+    is_presenter = presenter.session_is_presenter()
+    body = render_template("dashboard.html", poll=state.poll, phone_url=state.public.url if state.public else "",
+                           presenter=is_presenter, login_failed=login_failed,
+                           page_state=_page_state(presenter=is_presenter, scene=state.scenes.snapshot()))
+    return body, (401 if token is not None else 200)
+
+
+@bp.post("/login")
+def login() -> Any:
+    if presenter.log_in(request.form.get("token", "")):
+        return redirect(url_for("show.dashboard"), code=303)
+    return redirect(url_for("show.dashboard", login="failed"), code=303)
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    presenter.log_out()
+    return redirect(url_for("show.dashboard"), code=303)
+
+
+@bp.get("/qr")
+def phone() -> Any:
+    """The phone page: big buttons, instant feedback, live results."""
+    _ensure_voter()
+    state = _state()
+    return render_template("phone.html", poll=state.poll, page_state=_page_state())
+
+
+@bp.get("/qr.svg")
+def qr_code() -> Response:
+    """The QR code of the phone URL (what the dashboard shows)."""
+    state = _state()
+    url = state.public.url if state.public else request.host_url.rstrip("/") + "/qr"
+    response = Response(qr_svg(url), mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/vendor/socket.io.min.js")
+def socket_io_client() -> Any:
+    """The Socket.IO browser client, installed from npm (``npm ci``) into node_modules/."""
+    if not socket_client_available():
+        return api_error(404, "The Socket.IO client is not installed: run `npm ci`. Pages fall back to polling.")
+    return send_from_directory(current_app.config["NODE_MODULES"], SOCKET_IO_CLIENT, mimetype="text/javascript",
+                               max_age=3600)
+
+
+# -- votes and reading -------------------------------------------------------------------------------
+
+@bp.post("/api/vote")
+def vote() -> Response:
+    """``{"choice": "<option>"}`` → 201, 409 (already voted), 429 (slow down), 4xx (bad input), 503 (no database)."""
+    state = _state()
+    if not request.is_json:
+        return api_error(415, "Send the vote as JSON (Content-Type: application/json).")
+    body = request.get_json(silent=True)
+    if body is None:
+        return api_error(400, 'The body is not valid JSON: send {"choice": "<one of the options>"}.')
+    if not isinstance(body, dict) or "choice" not in body:
+        return api_error(400, 'Say what you vote for: {"choice": "<one of the options>"}.')
+    choice = body["choice"]
+    if not isinstance(choice, str) or choice not in state.poll:
+        return api_error(400, "Unknown choice: pick one of " + ", ".join(state.poll.options) + ".",
+                         options=list(state.poll.options))
+    voter = _voter_id()
+    if voter is None:
+        return api_error(403, "No voter identity: open the phone page (/qr) first, with cookies enabled.")
+    outcome = state.vote(voter, choice)
+    response = jsonify(message=outcome.message, detail=outcome.detail, status=outcome.status, choice=choice,
+                       mode=state.mode, **outcome.extra)
+    response.status_code = outcome.status
+    if "retry_after" in outcome.extra:
+        response.headers["Retry-After"] = str(outcome.extra["retry_after"])
+    return response
+
+
+@bp.get("/api/results")
+def results() -> Response:
+    return jsonify(_state().results())
+
+
+@bp.get("/api/health")
+def health() -> Response:
+    return jsonify(_state().health_document())
+
+
+@bp.get("/api/feed")
+def feed() -> Response:
+    """Events after ``?since=<seq>``, oldest first (what the websocket pushes, for polling clients)."""
+    raw = request.args.get("since", "0")
+    if not raw.isdigit():
+        return api_error(400, "since must be a sequence number (0 or more).")
+    since = int(raw)
+    held = _state().bus.history(since)
+    gap = max(0, held[0].seq - since - 1) if held and since > 0 else 0
+    return jsonify(events=[event.to_dict() for event in held], gap=gap)
+
+
+@bp.get("/api/scene")
+def scene() -> Response:
+    return jsonify(_state().scenes.snapshot())
+
+
+@bp.get("/api/tests")
+def tests() -> Response:
+    run = _state().tests
+    return jsonify(running=run.running, results=run.results, summary=run.summary)
+
+
+# -- presenter ---------------------------------------------------------------------------------------
+
+def _json_object() -> dict[str, Any]:
+    if not request.is_json:
+        raise ShowError(415, "Send JSON (Content-Type: application/json).")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ShowError(400, "The body must be a JSON object.")
+    return body
+
+
+def _done(message: str, **extra: Any) -> Response:
+    return jsonify(message=message, status=200, **extra)
+
+
+@bp.post("/api/presenter/rate-limit")
+@presenter_required
+def presenter_rate_limit() -> Response:
+    enabled = _json_object().get("enabled")
+    if not isinstance(enabled, bool):
+        raise ShowError(400, 'Send {"enabled": true} or {"enabled": false}.')
+    return _done(_state().set_rate_limit(enabled), enabled=enabled)
+
+
+@bp.post("/api/presenter/chaos")
+@presenter_required
+def presenter_chaos() -> Response:
+    target = _json_object().get("target")
+    return _done(_state().chaos(target), target=target)
+
+
+@bp.post("/api/presenter/recover")
+@presenter_required
+def presenter_recover() -> Response:
+    target = _json_object().get("target")
+    message, kept = _state().recover(target)
+    return _done(message, target=target, data_kept=kept)
+
+
+@bp.post("/api/presenter/reset")
+@presenter_required
+def presenter_reset() -> Response:
+    return _done(_state().reset())
+
+
+@bp.post("/api/presenter/mode")
+@presenter_required
+def presenter_mode() -> Response:
+    mode = _json_object().get("mode")
+    return _done(_state().set_mode(mode), mode=mode)
+
+
+@bp.post("/api/presenter/tests")
+@presenter_required
+def presenter_tests() -> Response:
+    response = _done(_state().run_tests())
+    response.status_code = 202
+    return response
+
+
+@bp.post("/api/presenter/scene")
+@presenter_required
+def presenter_scene() -> Response:
+    body = _json_object()
+    action = body.get("action")
+    if not isinstance(action, str):
+        raise ShowError(400, 'Send {"action": "next"} (or previous, goto with index, start, pause, restart).')
+    try:
+        _state().scenes.apply(action, body.get("index"))
+    except ValueError as exc:
+        raise ShowError(400, str(exc)) from exc
+    return _done("Scene changed.", scene=_state().scenes.snapshot())
+
+
+@bp.get("/api/presenter/export.csv")
+@presenter_required
+def presenter_export() -> Response:
+    """Every vote as CSV: phone (a short anonymous label), choice, time."""
+    rows = _state().export_rows()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["phone", "choice", "cast_at"])
+    for row in rows:
+        writer.writerow([_csv_safe(cell) for cell in row])
+    response = Response(buffer.getvalue(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = "attachment; filename=reality-engine-votes.csv"
+    return response
+
+
+def _csv_safe(cell: str) -> str:
+    # A cell starting with = + - @ is a formula to a spreadsheet; options are free text.
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@") else cell
+
+
+# -- errors and headers ------------------------------------------------------------------------------
+
+@bp.app_errorhandler(ShowError)
+def show_error(exc: ShowError) -> Response:
+    return api_error(exc.status, exc.message)
+
+
+@bp.app_errorhandler(HTTPException)
+def http_error(exc: HTTPException) -> Any:
+    messages = {
+        400: "Bad request.",
+        404: "Nothing here. The dashboard is at /, the phone page at /qr.",
+        405: "That method is not allowed here.",
+        413: "Request too large.",
+        415: "Unsupported content type: send JSON.",
+    }
+    message = messages.get(exc.code or 500, exc.description or "Error.")
+    if request.path.startswith("/api/") or exc.code != 404:
+        return api_error(exc.code or 500, message)
+    return render_template("error.html", message=message), exc.code
+
+
+@bp.app_errorhandler(Exception)
+def unexpected_error(exc: Exception) -> Any:
+    current_app.logger.exception("unexpected error on %s", request.path)
+    return api_error(500, "Something went wrong on the server: the presenter can see it in the terminal.")
+
+
+@bp.after_app_request
+def security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy",
+                       "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                       "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("X-Frame-Options", "DENY")
+    if request.path.startswith("/api/"):
+        headers.setdefault("Cache-Control", "no-store")
+    return response

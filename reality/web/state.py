@@ -1,0 +1,372 @@
+"""Everything the show is doing right now: votes, mode, rate limit, chaos, scenes, tests.
+
+The web layer (routes and socket handlers) turns requests into calls on :class:`ShowState` and its
+answers into responses; this module knows nothing about HTTP. It knows connection details and an
+infrastructure controller (anything with ``kill(name)``, ``recover(name)`` and ``state(name)``), never
+containers themselves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+from ..errors import RealityError
+from ..events import EventBus
+from ..poll import Poll
+from ..public_url import PublicAddress
+from ..ratelimit import VoterRateLimiter
+from ..testrun import TestRun, start_in_background
+from ..votes import AlreadyVoted, InMemoryVoteStore, Store, StoreUnavailable, VoteStore
+from .health import SERVICES, HealthMonitor, PostgresProbe
+from .scenes import SceneClock
+from .tally import ResultsCache
+
+NAMES = {"postgres": "PostgreSQL", "redis": "Redis"}
+MODES = ("reality", "fantasy")
+#: How long a Recover waits for the app to use the service again before answering.
+RECOVER_WAIT = 15.0
+
+
+class Controller(Protocol):
+    """What the show needs from container orchestration (``reality.containers.Infrastructure`` fits)."""
+
+    def kill(self, name: str) -> None: ...
+    def recover(self, name: str) -> bool: ...
+    def state(self, name: str) -> str: ...
+
+
+class ShowError(Exception):
+    """A presenter action that cannot be done now; ``status`` is the HTTP status that says why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class VoteOutcome:
+    """The answer to one vote: an HTTP status, a human message, and details for the phone."""
+
+    status: int
+    message: str
+    detail: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def voter_label(voter_id: str) -> str:
+    """A short, stable, non-reversible name for a phone in the feed ("phone 3f9a2c")."""
+    return "phone " + hashlib.sha256(voter_id.encode()).hexdigest()[:6]
+
+
+def _pg_reason(exc: BaseException) -> str:
+    """PostgreSQL's own words for a refusal: the first line of the UniqueViolation."""
+    cause = exc.__cause__
+    text = getattr(cause, "pgerror", None) or str(cause or exc)
+    first = text.strip().splitlines()[0] if text.strip() else "duplicate key value violates unique constraint"
+    return first.removeprefix("ERROR:").strip()
+
+
+class ShowState:
+    """The live show behind the dashboard and the phones."""
+
+    def __init__(self, *, poll: Poll, bus: EventBus, store: VoteStore | Store, limiter: VoterRateLimiter,
+                 public: PublicAddress | None = None, infra: Controller | None = None,
+                 postgres_probe: Callable[[], object] | None = None, tests: TestRun | None = None,
+                 spawn: Callable[..., Any] | None = None) -> None:
+        self.poll = poll
+        self.bus = bus
+        self.real_store = store
+        self.fantasy_store = InMemoryVoteStore()
+        self.limiter = limiter
+        self.rate_limit_default = limiter.enabled
+        self.public = public
+        self.infra = infra
+        self.tests = tests or TestRun(bus)
+        self.spawn = spawn or (lambda target: threading.Thread(target=target, daemon=True).start())
+        self.scenes = SceneClock()
+        self.results_cache = ResultsCache(poll)
+        self.started_at = time.time()
+        self.notices: list[str] = []
+        self.version = 0  # bumped whenever mode, limits or notices change (the health document)
+        self._active: tuple[str, Store] = ("reality", store)
+        self._control = threading.Lock()  # one presenter action at a time
+        self._seen_postgres_up = False
+        if postgres_probe is None and isinstance(store, VoteStore):
+            postgres_probe = PostgresProbe(store.dsn)
+        self._postgres_probe = postgres_probe
+        probes: dict[str, Callable[[], object]] = {}
+        if postgres_probe is not None:
+            probes["postgres"] = postgres_probe
+        if limiter.redis_url is not None:
+            probes["redis"] = self._probe_redis
+        initial = {name: (infra.state(name) if infra is not None else "starting") for name in SERVICES}
+        # The monitor counts a service as up only after its own probe; "up" from orchestration means
+        # "the container answers", so start those as "starting" and let the first probe confirm.
+        initial = {name: ("starting" if state == "up" else state) for name, state in initial.items()}
+        if "redis" not in probes:
+            initial["redis"] = "stopped"
+        self.health = HealthMonitor(bus, probes, on_up={"postgres": self._postgres_back}, initial=initial,
+                                    after_round=self.reload_if_wanted)
+
+    # -- votes ------------------------------------------------------------------------------------
+
+    @property
+    def mode(self) -> str:
+        return self._active[0]
+
+    def vote(self, voter_id: str, choice: str) -> VoteOutcome:
+        """Cast one vote for ``voter_id`` (already validated: a known voter and a known option)."""
+        who = voter_label(voter_id)
+        decision = self.limiter.hit(voter_id)
+        if not decision.allowed:
+            self.bus.publish("ratelimit", "blocked",
+                             f"{who} slowed down: more than {decision.limit} vote requests a minute"
+                             + (" (local fallback)" if decision.backend == "local" else ""),
+                             voter=who, backend=decision.backend, retry_after=decision.retry_after)
+            return VoteOutcome(429, "Slow down!", f"At most {decision.limit} votes a minute per phone. "
+                               f"Try again in {decision.retry_after} s.", {"retry_after": decision.retry_after})
+        mode, store = self._active
+        if mode == "reality" and not self.health.usable("postgres"):
+            return self._postgres_unavailable(who, choice)
+        try:
+            store.cast(voter_id, choice)
+        # PostgreSQL's UNIQUE constraint said no: the refusal the whole show is about.
+        except AlreadyVoted as refused:
+            reason = _pg_reason(refused)
+            self.bus.publish("vote", "refused", f"{who} tried to vote again: PostgreSQL refused it ({reason})",
+                             voter=who, choice=choice, reason=reason)
+            return VoteOutcome(409, "You already voted!",
+                               f"PostgreSQL refused it: {reason}.", {"reason": reason})
+        except StoreUnavailable:
+            self.health.report_failure("postgres")
+            return self._postgres_unavailable(who, choice)
+        self.results_cache.apply(choice)
+        note = " (fantasy: the mock takes anything)" if mode == "fantasy" else ""
+        self.bus.publish("vote", "accepted", f"{who} voted {choice}{note}", voter=who, choice=choice, mode=mode)
+        return VoteOutcome(201, "Vote recorded", f"Your vote for {choice} is in." if mode == "reality"
+                           else f"Your vote for {choice} is in (fantasy mode: even a second one counts).")
+
+    def _postgres_unavailable(self, who: str, choice: str) -> VoteOutcome:
+        state = self.health.states["postgres"]
+        why = "is starting" if state == "starting" else "is down"
+        self.bus.publish("vote", "failed", f"{who}'s vote for {choice} refused: PostgreSQL {why} (503, nothing stored)",
+                         voter=who, choice=choice, service="postgres")
+        return VoteOutcome(503, f"The database {why}: your vote was not stored.",
+                           "Nothing was counted. Try again in a few seconds.", {"retry_after": 2})
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def results(self) -> dict[str, Any]:
+        document = self.results_cache.snapshot()
+        document["mode"] = self.mode
+        return document
+
+    def health_document(self) -> dict[str, Any]:
+        return {
+            "services": self.health.snapshot(),
+            "rate_limit": self.limiter.enabled,
+            "rate_limit_backend": self.limiter.backend if self.limiter.enabled else "off",
+            "rate_limit_per_minute": self.limiter.per_minute,
+            "mode": self.mode,
+            "docker": self.health.docker,
+            "ready": self.health.usable("postgres") or self.mode == "fantasy",
+            "phone_url": self.public.url if self.public else None,
+            "notices": list(self.notices),
+            "tests_running": self.tests.running,
+            "uptime_s": round(time.time() - self.started_at, 1),
+            "version": self.version + self.health.version,
+        }
+
+    # -- presenter actions ------------------------------------------------------------------------
+
+    def set_rate_limit(self, enabled: bool) -> str:
+        self.limiter.enabled = enabled
+        self.version += 1
+        if enabled:
+            message = (f"Rate limit on: {self.limiter.per_minute} vote requests a minute per phone, counted in "
+                       + ("Redis" if self.limiter.backend == "redis" else "local memory (Redis unreachable)"))
+        else:
+            message = "Rate limit off: phones can hammer the vote button"
+        self.bus.publish("ratelimit", "enabled" if enabled else "disabled", message, backend=self.limiter.backend)
+        return message
+
+    def set_mode(self, mode: str) -> str:
+        if mode not in MODES:
+            raise ShowError(400, "mode must be “fantasy” or “reality”.")
+        with self._control:
+            if mode == self.mode:
+                return f"Already in {mode} mode."
+            if mode == "fantasy":
+                fantasy = InMemoryVoteStore()
+                try:
+                    for voter, choice, _ in self.real_store.rows():
+                        fantasy.cast(voter, choice)
+                    carried = "the votes so far carried over"
+                except StoreUnavailable:
+                    carried = "starting empty (PostgreSQL is down)"
+                self.fantasy_store = fantasy
+                self._active = ("fantasy", fantasy)
+                message = (f"Fantasy mode: votes go to an in-memory mock with no UNIQUE constraint, {carried}. "
+                           "Duplicates will pile up.")
+            else:
+                duplicates = max(0, self.fantasy_store.total() - len({v for v, _, _ in self.fantasy_store.rows()}))
+                self._active = ("reality", self.real_store)
+                message = ("Reality mode: PostgreSQL decides again"
+                           + (f"; the {duplicates} duplicate vote(s) the mock accepted are gone." if duplicates else "."))
+            self._reload_results()
+            self.version += 1
+        self.bus.publish("mode", mode, message, mode=mode)
+        return message
+
+    def _controller(self) -> Controller:
+        if self.infra is None:
+            raise ShowError(409, "This app was started without container control: nothing to kill or recover.")
+        if self.health.docker == "down":
+            raise ShowError(503, "The Docker engine is unreachable: containers cannot be killed or recovered now.")
+        return self.infra
+
+    @staticmethod
+    def _target(target: object) -> str:
+        if target not in SERVICES:
+            raise ShowError(400, "target must be “redis” or “postgres”.")
+        return str(target)
+
+    def chaos(self, target: object) -> str:
+        """Kill a service's container for real."""
+        name = self._target(target)
+        infra = self._controller()
+        with self._control:
+            if self.health.states[name] in ("down", "stopped"):
+                raise ShowError(409, f"{NAMES[name]} is already down: press Recover to bring it back.")
+            consequence = ("votes keep working, the rate limit falls back to local memory" if name == "redis"
+                           else "votes will be refused with a clear 503 until it is back")
+            self.bus.publish("chaos", "kill", f"Chaos! Killing {NAMES[name]}: {consequence}", service=name)
+            try:
+                infra.kill(name)
+            except RealityError as exc:
+                raise ShowError(409, str(exc)) from exc
+        if name == "redis":
+            # Let the limiter notice now rather than on the next vote or health round.
+            self.limiter.check_backend()
+        return f"{NAMES[name]} killed: {consequence}."
+
+    def recover(self, target: object) -> tuple[str, bool]:
+        """Bring a service back; returns (message, whether its data survived)."""
+        name = self._target(target)
+        infra = self._controller()
+        with self._control:
+            if self.health.usable(name):
+                return f"{NAMES[name]} is already up.", True
+            self.bus.publish("chaos", "recover", f"Recovering {NAMES[name]}…", service=name)
+            try:
+                kept = infra.recover(name)
+            except RealityError as exc:
+                raise ShowError(503, f"{NAMES[name]} could not be recovered: {exc}") from exc
+        if not self.health.wait_until(name, "up", RECOVER_WAIT):
+            raise ShowError(503, f"{NAMES[name]} restarted but does not answer yet: try Recover again.")
+        if name == "redis":
+            self.limiter.check_backend()
+            return "Redis is back: the rate limit is counted in Redis again.", kept
+        if kept:
+            return f"PostgreSQL is back with its data: {self.results_cache.snapshot()['total']} vote(s) kept.", True
+        return "PostgreSQL is back as a fresh, empty database: earlier votes are gone.", False
+
+    def _postgres_back(self) -> str:
+        """Before PostgreSQL counts as up again: fresh connections, the schema, a re-read tally."""
+        store = self.real_store
+        before = self.results_cache.snapshot()["total"] if self.mode == "reality" else None
+        if isinstance(store, VoteStore):
+            store.reconnect()
+            store.init_schema()
+        total = store.total()
+        first = not self._seen_postgres_up
+        self._seen_postgres_up = True
+        self._reload_results()
+        if first:
+            return "PostgreSQL answers: ready for votes"
+        if before and total == 0:
+            # Said out loud on the dashboard: a fresh container is an empty database.
+            self._notice(f"PostgreSQL came back as a fresh, empty database: the {before} earlier vote(s) are gone.")
+            return f"PostgreSQL answers again, as a fresh, empty database: the {before} earlier vote(s) are gone"
+        if before is not None and total < before:
+            return f"PostgreSQL answers again: {total} of {before} vote(s) kept"
+        return f"PostgreSQL answers again: votes are accepted, all {total} vote(s) kept"
+
+    def _notice(self, text: str) -> None:
+        if text not in self.notices:
+            self.notices.append(text)
+            self.version += 1
+
+    def _probe_redis(self) -> None:
+        if not self.limiter.check_backend():
+            raise ConnectionError("Redis does not answer")
+
+    def _reload_results(self) -> None:
+        mode, store = self._active
+        try:
+            if not self.results_cache.reload(store.counts):
+                self.results_cache.request_reload()
+        except StoreUnavailable:
+            self.results_cache.request_reload()
+
+    def reset(self) -> str:
+        """A clean slate for the next show: services up, no votes, no limits, empty feed, first scene."""
+        if self.infra is not None and self.health.docker == "up":
+            for name in SERVICES:
+                if self.health.states[name] in ("down", "stopped") and name in self.health.probes:
+                    self.recover(name)
+        with self._control:
+            try:
+                self.real_store.reset()
+            except StoreUnavailable as exc:
+                raise ShowError(503, "PostgreSQL is down: recover it, then reset again.") from exc
+            self.fantasy_store = InMemoryVoteStore()
+            self._active = ("reality", self.real_store)
+            self.limiter.reset()
+            self.limiter.enabled = self.rate_limit_default
+            self.scenes.reset()
+            self.notices.clear()
+            self.results_cache.clear()
+            self._reload_results()
+            self.tests.results = []
+            self.tests.summary = None
+            self.bus.clear()
+            self.version += 1
+        self.bus.publish("system", "reset", "Clean slate: votes, rate limits and the feed are cleared")
+        return "Clean slate: votes, rate limits and the feed are cleared."
+
+    def run_tests(self) -> str:
+        if not start_in_background(self.tests, self.spawn):
+            raise ShowError(409, "The tests are already running: watch the feed.")
+        return "Running the fantasy and the reality tests: results stream into the feed."
+
+    def export_rows(self) -> list[tuple[str, str, str]]:
+        """(voter label, choice, time) for every vote in the current store."""
+        mode, store = self._active
+        try:
+            rows = store.rows()
+        except StoreUnavailable as exc:
+            raise ShowError(503, "PostgreSQL is down: recover it to export the votes.") from exc
+        return [(voter_label(voter), choice, cast_at) for voter, choice, cast_at in rows]
+
+    # -- background work --------------------------------------------------------------------------
+
+    def maintain(self) -> None:
+        """The health loop: probes, plus re-reading the tally when asked (runs until :meth:`close`)."""
+        self.health.run()
+
+    def reload_if_wanted(self) -> None:
+        if self.results_cache.reload_wanted and (self.mode == "fantasy" or self.health.usable("postgres")):
+            self._reload_results()
+
+    def close(self) -> None:
+        self.health.stop()
+        self.tests.stop()
+        self.limiter.close()
+        if isinstance(self._postgres_probe, PostgresProbe):
+            self._postgres_probe.close()

@@ -1,0 +1,352 @@
+/* Reality Engine dashboard: live feed (left), live tally and QR code (right), scene cues and, for the
+ * presenter, the controls of the show. */
+"use strict";
+
+(() => {
+  const initial = Live.pageState();
+  const presenter = Boolean(initial.presenter);
+  const FEED_LIMIT = 60;
+  const NAMES = { postgres: "PostgreSQL", redis: "Redis" };
+  const $ = (id) => document.getElementById(id);
+
+  let lastSeq = 0;
+  let health = initial.health || {};
+  let scene = initial.scene || null;
+  let sceneReceivedAt = performance.now();
+  let live = { connected: true, live: Boolean(initial.live) };
+  let connection = null;
+
+  /* ---------------------------------------------------------------- feed */
+
+  const ICONS = {
+    container: "◼", vote: "●", ratelimit: "⏱", chaos: "⚡", service: "◆", system: "•", test: "✓", mode: "◐",
+  };
+
+  function clock(ts) {
+    const d = new Date(ts * 1000);
+    return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+  }
+
+  function feedItem(event) {
+    const item = document.createElement("li");
+    item.className = "feed-item";
+    item.dataset.kind = event.kind;
+    item.dataset.action = event.action;
+    item.dataset.seq = String(event.seq);
+    const time = document.createElement("span");
+    time.className = "feed-time";
+    time.textContent = clock(event.ts);
+    const icon = document.createElement("span");
+    icon.className = "feed-icon";
+    icon.textContent = event.kind === "test" && event.action !== "passed" && event.action !== "started"
+      && event.action !== "finished" ? "✗" : (ICONS[event.kind] || "•");
+    const text = document.createElement("span");
+    text.className = "feed-text";
+    text.textContent = event.message;
+    item.append(time, icon, text);
+    const ms = event.data && event.data.duration_ms;
+    if (typeof ms === "number" && event.kind !== "test") {
+      const tag = document.createElement("span");
+      tag.className = "feed-tag";
+      tag.textContent = ms >= 1000 ? (ms / 1000).toFixed(2) + " s" : Math.round(ms) + " ms";
+      item.append(tag);
+    }
+    return item;
+  }
+
+  function addToFeed(payload) {
+    const feed = $("feed");
+    const events = (payload.events || []).slice().sort((a, b) => a.seq - b.seq);
+    if (payload.gap && events.length && events[0].seq > lastSeq) {
+      const note = document.createElement("li");
+      note.className = "feed-item feed-gap";
+      note.textContent = "… " + payload.gap + " earlier event(s) are no longer held";
+      feed.prepend(note);
+    }
+    for (const event of events) {
+      if (event.seq <= lastSeq) continue; // already shown (a replay overlapping the live stream)
+      lastSeq = event.seq;
+      if (event.kind === "system" && event.action === "reset") {
+        feed.textContent = "";
+        clearTests();
+      }
+      if (event.kind === "test") onTestEvent(event);
+      const top = feed.firstElementChild;
+      if (top && top.dataset.message === event.message) {
+        // The same line again (e.g. many 503s during an outage): count it instead of repeating it.
+        const times = Number(top.dataset.times || "1") + 1;
+        top.dataset.times = String(times);
+        let badge = top.querySelector(".feed-times");
+        if (!badge) {
+          badge = document.createElement("span");
+          badge.className = "feed-times";
+          top.append(badge);
+        }
+        badge.textContent = "×" + times;
+        top.dataset.seq = String(event.seq);
+        continue;
+      }
+      const item = feedItem(event);
+      item.dataset.message = event.message;
+      feed.prepend(item);
+    }
+    while (feed.children.length > FEED_LIMIT) feed.lastElementChild.remove();
+    document.body.dataset.lastSeq = String(lastSeq);
+  }
+
+  /* --------------------------------------------------------------- tally */
+
+  function drawResults(results) {
+    Live.drawChart($("chart"), results);
+    $("total").textContent = String(results.total || 0);
+    document.body.dataset.total = String(results.total || 0);
+  }
+
+  /* -------------------------------------------------------------- health */
+
+  function setPill(id, state, label) {
+    const pill = $(id);
+    pill.dataset.state = state;
+    pill.querySelector("b").textContent = label;
+  }
+
+  function banner(kind, text) {
+    const node = document.createElement("p");
+    node.className = "banner banner-" + kind;
+    node.textContent = text;
+    return node;
+  }
+
+  function drawHealth(doc) {
+    health = doc;
+    const services = doc.services || {};
+    for (const name of ["postgres", "redis"]) {
+      const state = services[name] || "starting";
+      setPill("pill-" + name, state === "up" ? "up" : state === "starting" ? "starting" : "down", state.toUpperCase());
+    }
+    const limitState = !doc.rate_limit ? "off" : doc.rate_limit_backend === "redis" ? "up" : "starting";
+    setPill("pill-limit", limitState, !doc.rate_limit ? "OFF"
+      : doc.rate_limit_backend === "redis" ? doc.rate_limit_per_minute + "/min · Redis" : "LOCAL FALLBACK");
+    setPill("pill-mode", doc.mode === "fantasy" ? "fantasy" : "up", doc.mode === "fantasy" ? "FANTASY" : "REALITY");
+    document.body.dataset.mode = doc.mode;
+    $("mode-note").textContent = doc.mode === "fantasy" ? "· fantasy mode: a mock with no constraints" : "";
+
+    const banners = $("banners");
+    banners.textContent = "";
+    if (doc.docker === "down") banners.append(banner("down", "Docker engine unreachable: containers cannot be managed until it is back."));
+    if (services.postgres === "down" || services.postgres === "stopped") {
+      banners.append(banner("down", "PostgreSQL is down: votes are refused with 503 — nothing is stored, nothing is faked."));
+    } else if (services.postgres === "starting") {
+      banners.append(banner("warn", "PostgreSQL is starting…"));
+    }
+    if (services.redis === "down" || (doc.rate_limit && doc.rate_limit_backend === "local" && services.redis !== "stopped")) {
+      banners.append(banner("warn", "Redis is down: votes keep working — the rate limit runs from local memory (fallback)."));
+    }
+    if (doc.mode === "fantasy") banners.append(banner("fantasy", "FANTASY MODE: votes go to a mock with no UNIQUE constraint. Vote again — it counts."));
+    for (const notice of doc.notices || []) banners.append(banner("info", notice));
+    if (!live.live) banners.append(banner("info", "Live updates unavailable (Socket.IO client not installed: run npm ci) — refreshing every second."));
+    else if (!live.connected) banners.append(banner("warn", "Connection to the show lost — reconnecting…"));
+
+    if (presenter) drawControls(doc);
+  }
+
+  /* --------------------------------------------------------------- scenes */
+
+  function mmss(seconds) {
+    const s = Math.max(0, Math.floor(seconds));
+    return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
+  }
+
+  function drawScene(doc) {
+    scene = doc;
+    sceneReceivedAt = performance.now();
+    $("scene-step").textContent = doc.index + 1 + "/" + doc.count;
+    $("scene-title").textContent = doc.scene.title;
+    $("scene-cue").textContent = doc.scene.cue;
+    document.body.dataset.scene = doc.scene.key;
+    if (presenter) {
+      $("scene-notes").textContent = doc.scene.notes;
+      $("timer-toggle").textContent = doc.running ? "Pause" : doc.show_elapsed > 0 ? "Resume" : "Start";
+    }
+    showTestsPanel();
+    tickTimer();
+  }
+
+  function tickTimer() {
+    if (!scene) return;
+    const extra = scene.running ? (performance.now() - sceneReceivedAt) / 1000 : 0;
+    const showTime = scene.show_elapsed + extra;
+    const sceneTime = scene.scene_elapsed + extra;
+    $("show-timer").textContent = mmss(showTime) + " / " + mmss(scene.show_seconds);
+    $("scene-timer").textContent = "scene " + mmss(sceneTime) + " / " + mmss(scene.scene.seconds);
+    document.body.dataset.overtime = String(sceneTime > scene.scene.seconds);
+    document.body.dataset.running = String(scene.running);
+  }
+
+  /* ---------------------------------------------------------------- tests */
+
+  const testResults = [];
+
+  function clearTests() {
+    testResults.length = 0;
+    drawTests(null);
+  }
+
+  function onTestEvent(event) {
+    if (event.action === "started") {
+      testResults.length = 0;
+      drawTests(null);
+    } else if (event.action === "finished") {
+      drawTests(event.message);
+    } else if (event.data && event.data.suite) {
+      testResults.push(event.data);
+      drawTests(null);
+    }
+  }
+
+  function drawTests(summary) {
+    for (const column of document.querySelectorAll(".tests-col")) {
+      const suite = column.dataset.suite;
+      const list = column.querySelector(".tests-list");
+      list.textContent = "";
+      let ms = 0;
+      const mine = testResults.filter((r) => r.suite === suite);
+      for (const result of mine) {
+        ms += result.duration_ms;
+        const row = document.createElement("li");
+        row.dataset.outcome = result.outcome;
+        const mark = document.createElement("span");
+        mark.className = "test-mark";
+        mark.textContent = result.outcome === "passed" ? "✓" : result.outcome === "skipped" ? "–" : "✗";
+        const name = document.createElement("span");
+        name.className = "test-name";
+        name.textContent = result.name;
+        const time = document.createElement("span");
+        time.className = "test-time";
+        time.textContent = Math.round(result.duration_ms) + " ms";
+        row.append(mark, name, time);
+        list.append(row);
+      }
+      const passed = mine.filter((r) => r.outcome === "passed").length;
+      column.querySelector(".tests-sum").textContent = mine.length
+        ? passed + "/" + mine.length + " passed · " + Math.round(ms) + " ms"
+          + (suite === "fantasy" && passed === mine.length ? " · all green, all wrong" : "")
+        : "";
+    }
+    if (summary) document.body.dataset.testsSummary = summary;
+    showTestsPanel();
+  }
+
+  function showTestsPanel() {
+    const wanted = testResults.length > 0 || (health && health.tests_running)
+      || (scene && scene.scene.key === "test-comparison");
+    $("tests-panel").hidden = !wanted;
+  }
+
+  /* -------------------------------------------------------------- presenter */
+
+  function toast(text, ok) {
+    const node = $("toast");
+    if (!node) return;
+    node.textContent = text;
+    node.dataset.ok = String(ok);
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(() => { node.textContent = ""; }, 6000);
+  }
+
+  async function presenterAction(action, body) {
+    const result = await Live.postJson("/api/presenter/" + action, body);
+    toast(result.body.message || "Done.", result.status >= 200 && result.status < 300);
+    if (result.status === 401) window.location.reload();
+    return result;
+  }
+
+  function drawControls(doc) {
+    const services = doc.services || {};
+    $("btn-limit").textContent = "Rate limit: " + (doc.rate_limit ? "on" : "off");
+    $("btn-limit").dataset.on = String(Boolean(doc.rate_limit));
+    $("btn-mode").textContent = doc.mode === "fantasy" ? "Back to reality" : "Switch to fantasy";
+    $("btn-tests").disabled = Boolean(doc.tests_running);
+    $("btn-tests").textContent = doc.tests_running ? "Tests running…" : "Run tests";
+    for (const button of document.querySelectorAll("[data-target]")) {
+      const state = services[button.dataset.target];
+      button.disabled = button.dataset.action === "chaos" ? state !== "up" : state === "up" || state === "starting";
+    }
+  }
+
+  function changeScene(action) {
+    if (connection && connection.socket && connection.socket.connected) {
+      connection.socket.emit("scene", { action: action }, (answer) => {
+        if (!answer || !answer.ok) toast((answer && answer.message) || "Scene change refused.", false);
+      });
+    } else {
+      presenterAction("scene", { action: action }).then((r) => r.body.scene && drawScene(r.body.scene));
+    }
+  }
+
+  function wireControls() {
+    for (const button of document.querySelectorAll("[data-scene]")) {
+      button.addEventListener("click", () => {
+        const action = button.dataset.scene;
+        changeScene(action === "toggle" ? (scene && scene.running ? "pause" : "start") : action);
+      });
+    }
+    const resetButton = $("btn-reset");
+    for (const button of document.querySelectorAll("[data-action]")) {
+      button.addEventListener("click", async () => {
+        const action = button.dataset.action;
+        let body = {};
+        if (action === "rate-limit") body = { enabled: !health.rate_limit };
+        if (action === "mode") body = { mode: health.mode === "fantasy" ? "reality" : "fantasy" };
+        if (action === "chaos" || action === "recover") body = { target: button.dataset.target };
+        if (action === "reset" && resetButton.dataset.armed !== "true") {
+          // Two clicks, so a slip of the hand cannot wipe the room's votes mid-show.
+          resetButton.dataset.armed = "true";
+          resetButton.textContent = "Click again to reset";
+          setTimeout(() => { resetButton.dataset.armed = "false"; resetButton.textContent = "Reset"; }, 4000);
+          return;
+        }
+        button.disabled = true;
+        if (action === "recover") toast("Recovering " + NAMES[button.dataset.target] + "…", true);
+        try {
+          await presenterAction(action, body);
+        } finally {
+          button.disabled = false;
+          if (action === "reset") { resetButton.dataset.armed = "false"; resetButton.textContent = "Reset"; }
+          drawHealth(health);
+        }
+      });
+    }
+    document.addEventListener("keydown", (event) => {
+      if (event.target.closest("input, textarea, select") || event.ctrlKey || event.metaKey || event.altKey) return;
+      // Presentation clickers send PageDown/PageUp; keyboards use the arrows and space.
+      if (["ArrowRight", "PageDown", " "].includes(event.key)) changeScene("next");
+      else if (["ArrowLeft", "PageUp"].includes(event.key)) changeScene("previous");
+      else if (event.key === "p" || event.key === "P") changeScene(scene && scene.running ? "pause" : "start");
+      else if (event.key === "h" || event.key === "H") document.body.classList.toggle("controls-hidden");
+      else return;
+      event.preventDefault();
+    });
+  }
+
+  /* ----------------------------------------------------------------- start */
+
+  drawResults(initial.results);
+  drawHealth(initial.health);
+  if (scene) drawScene(scene);
+  if (presenter) wireControls();
+  setInterval(tickTimer, 250);
+  connection = Live.connect("dashboard", {
+    feed: addToFeed,
+    tally: drawResults,
+    health: drawHealth,
+    scene: drawScene,
+    status: (status) => {
+      const changed = status.connected !== live.connected || status.live !== live.live;
+      live = status;
+      $("feed-live").dataset.connected = String(status.connected);
+      $("feed-live").textContent = status.connected ? (status.live ? "● live" : "● polling") : "○ offline";
+      if (changed) drawHealth(health);
+    },
+  }, () => lastSeq);
+})();

@@ -1,0 +1,76 @@
+/* Reality Engine phone page: vote, see at once what happened, try again, watch the results. */
+"use strict";
+
+(() => {
+  const initial = Live.pageState();
+  const $ = (id) => document.getElementById(id);
+  const choices = $("choices");
+  const feedback = $("feedback");
+  const again = $("again");
+  const resultsPanel = $("phone-results");
+  let busy = false;
+
+  const OUTCOMES = {
+    201: "ok",
+    409: "refused",
+    429: "slow",
+    503: "down",
+  };
+
+  function drawResults(results) {
+    Live.drawChart($("phone-chart"), results);
+    $("phone-total").textContent = "· " + (results.total || 0) + " votes";
+  }
+
+  function show(kind, title, detail) {
+    feedback.hidden = false;
+    feedback.dataset.kind = kind;
+    $("feedback-title").textContent = title;
+    $("feedback-detail").textContent = detail || "";
+  }
+
+  async function vote(choice, button) {
+    if (busy) return;
+    busy = true;
+    for (const b of choices.querySelectorAll("button")) b.disabled = true;
+    button.dataset.pressed = "true";
+    const result = await Live.postJson("/api/vote", { choice: choice });
+    busy = false;
+    for (const b of choices.querySelectorAll("button")) b.disabled = false;
+    button.dataset.pressed = "false";
+    const kind = OUTCOMES[result.status] || (result.status === 0 ? "down" : "error");
+    show(kind, result.body.message || "Something went wrong.", result.body.detail || "");
+    if (result.status === 403) {
+      // The voter cookie is missing (cookies blocked, or the show restarted): a reload gets a new one.
+      $("feedback-detail").textContent = "Reload this page to get a voter identity, then vote.";
+    }
+    if (result.status !== 0 && result.status < 500 && result.status !== 400) {
+      choices.hidden = true;
+      again.hidden = false;
+      resultsPanel.hidden = false;
+      again.focus();
+    }
+    Live.getJson("/api/results").then(drawResults).catch(() => {});
+  }
+
+  choices.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-choice]");
+    if (button) vote(button.dataset.choice, button);
+  });
+
+  again.addEventListener("click", () => {
+    choices.hidden = false;
+    again.hidden = true;
+    feedback.hidden = true;
+  });
+
+  drawResults(initial.results);
+  Live.connect("phone", {
+    tally: drawResults,
+    status: (status) => {
+      const note = $("phone-note");
+      note.hidden = status.connected;
+      note.textContent = status.connected ? "" : "Connection to the show lost — reconnecting…";
+    },
+  });
+})();

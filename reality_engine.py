@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""The show: live dashboard, phone voting and chaos, on real PostgreSQL and Redis.
+
+    python3 reality_engine.py [--host 0.0.0.0] [--port 5001] [--public-url URL]
+                              [--question TEXT] [--options "Python,JavaScript,Go,Rust,Java"]
+
+REALITY_PRESENTER_TOKEN sets the presenter token (else a random one is printed);
+REALITY_SECRET_KEY the cookie key (else random per run); REALITY_ASYNC_MODE threading|gevent.
+"""
+
+from reality.concurrency import prepare
+
+prepare()  # gevent, when chosen, must patch the standard library before anything else loads
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+
+from reality.poll import DEFAULT_OPTIONS, DEFAULT_QUESTION, InvalidPoll, Poll  # noqa: E402
+from reality.public_url import InvalidPublicUrl, normalise_public_url  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Reality Engine: the live show.")
+    parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all, so phones reach it)")
+    parser.add_argument("--port", type=int, default=5001, help="port to listen on (default: 5001)")
+    parser.add_argument("--public-url", help="address phones use, e.g. https://my-tunnel.example (default: "
+                                             "the Codespaces URL, else this machine's LAN address)")
+    parser.add_argument("--question", default=DEFAULT_QUESTION, help="the question on the dashboard")
+    parser.add_argument("--options", default=",".join(DEFAULT_OPTIONS), help="comma-separated options (2 to 8)")
+    args = parser.parse_args()
+    if not 1 <= args.port <= 65535:
+        print(f"✗ --port {args.port} is not a port: use 1 to 65535 (default 5001).", file=sys.stderr)
+        return 2
+    try:
+        poll = Poll.parse(args.question, args.options)
+        if args.public_url:
+            normalise_public_url(args.public_url)
+    except (InvalidPoll, InvalidPublicUrl) as exc:
+        print(f"✗ {exc}", file=sys.stderr)
+        return 2
+
+    from reality.show import ShowOptions, main as run_show
+
+    return run_show(ShowOptions(host=args.host, port=args.port, poll=poll, public_url=args.public_url))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
