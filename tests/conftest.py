@@ -52,3 +52,32 @@ def votes(_vote_store: VoteStore) -> VoteStore:
     """The application's vote store on the real database, emptied before each test."""
     _vote_store.reset()
     return _vote_store
+
+
+# -- Shared by the workshop tools' tests (workshop, monitor, cleanup): Docker access and artifacts --
+
+from pathlib import Path  # noqa: E402
+
+import docker  # noqa: E402
+
+from reality import docker_engine  # noqa: E402
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[docker.DockerClient]:
+    """A client for the real Docker engine (the test fails with one line when none answers)."""
+    try:
+        client = docker_engine.connect()
+    except RealityError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """``artifacts/`` (gitignored): terminal screens captured by the tests, kept for people to look at."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

@@ -5,7 +5,20 @@ hands-on file and its checking, ``products_db`` the exercise's database fixture,
 figures measured in the run, ``pytest_runner`` running pytest for real.
 """
 
-from .runner import Workshop
-from .sections import SECTIONS
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["Workshop", "SECTIONS"]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: the exercise's conftest imports ``products_db`` from this package in a
+    # fresh pytest process for every check, and should not pay for Testcontainers and rich to do so.
+    if name == "Workshop":
+        from .runner import Workshop
+        return Workshop
+    if name == "SECTIONS":
+        from .sections import SECTIONS
+        return SECTIONS
+    raise AttributeError(name)

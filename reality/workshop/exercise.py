@@ -9,6 +9,7 @@ table without the constraint. A test that passes either way proves nothing.
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -162,12 +163,16 @@ def _first_line(text: str, limit: int = 160) -> str:
 
 
 def check(test_file: Path, dsn: str, repo_root: Path) -> Verdict:
-    """Run ``test_file`` on the real ``products`` table, then on one without ``UNIQUE (sku)``, and judge."""
+    """Run ``test_file`` on the real ``products`` table and on one without ``UNIQUE (sku)``, and judge."""
     if not test_file.is_file():
         return Verdict(False, "no-tests", f"There is no {test_file.name} in {test_file.parent}.",
                        "Run workshop.py again: it creates the file with a skeleton to fill in.")
     env = {DSN_ENV: dsn, "PYTHONPATH": os.pathsep.join(filter(None, [str(repo_root), os.environ.get("PYTHONPATH")]))}
-    real = run_pytest([test_file], cwd=repo_root, env={**env, SCHEMA_ENV: "unique"}, extra_args=["--tb=short"])
+    # Both runs at once (each in its own PostgreSQL schema): the participant waits for one, not two.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="check") as pool:
+        runs = {variant: pool.submit(run_pytest, [test_file], cwd=repo_root, env={**env, SCHEMA_ENV: variant},
+                                     extra_args=["--tb=short"]) for variant in ("unique", "no-constraint")}
+        real, fake = runs["unique"].result(), runs["no-constraint"].result()
     ran = [test for test in real.tests if test.outcome != "skipped"]
     if real.exit_code == NO_TESTS_COLLECTED or (real.exit_code == 0 and not real.tests):
         return Verdict(False, "no-tests", f"No test found in {test_file.name}.",
@@ -183,18 +188,16 @@ def check(test_file: Path, dsn: str, repo_root: Path) -> Verdict:
         written = any(NOT_WRITTEN in test.message for test in real.tests)
         return Verdict(False, "not-written", "Your test is not written yet." if written else "Every test was skipped.",
                        "Delete the pytest.skip(...) line and write the test below it.", with_constraint=real)
+    without = {test.name: test.outcome for test in fake.tests}
+    rows = [(test.name, test.outcome, without.get(test.name, "—")) for test in real.tests]
     failing = [test for test in ran if test.outcome != "passed"]
     if failing:
-        rows = [(test.name, test.outcome, "not run") for test in real.tests]
         first = failing[0]
         return Verdict(False, "fails-with-constraint",
                        f"{first.name} fails on the real table, with the UNIQUE constraint in place.",
                        f"pytest says: {first.explanation(2) or first.outcome}\n"
                        "On the real table your test must pass; it should fail only when the constraint is gone.",
-                       rows, real)
-    fake = run_pytest([test_file], cwd=repo_root, env={**env, SCHEMA_ENV: "no-constraint"}, extra_args=["--tb=short"])
-    without = {test.name: test.outcome for test in fake.tests}
-    rows = [(test.name, test.outcome, without.get(test.name, "—")) for test in real.tests]
+                       rows, real, fake)
     caught = [test for test in fake.tests if test.outcome in ("failed", "error") and test.name in {t.name for t in ran}]
     if caught:
         return Verdict(True, "proves", "Your test proves the constraint.",

@@ -71,6 +71,10 @@ def db(products_postgres: str) -> Iterator[psycopg2.extensions.connection]:
     # Autocommit: after a refused INSERT the connection is still usable, no rollback needed.
     conn.autocommit = True
     with conn.cursor() as cursor:
+        # One PostgreSQL schema per variant, so the workshop can run both checks at the same time.
+        namespace = f"exercise_{schema.replace('-', '_')}"
+        cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {namespace}")
+        cursor.execute(f"SET search_path TO {namespace}")
         cursor.execute("DROP TABLE IF EXISTS products")
         cursor.execute(SCHEMAS[schema])
     yield conn

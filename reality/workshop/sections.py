@@ -223,7 +223,9 @@ def _measure_postgres_quietly(session: Session) -> None:
 # -- 3. the comparison ---------------------------------------------------------------------------
 
 def _seconds(value: float | None) -> str:
-    return "not measured" if value is None else f"{value:.2f} s"
+    if value is None:
+        return "not measured"
+    return f"{value * 1000:.1f} ms" if value < 0.1 else f"{value:.2f} s"
 
 
 def the_comparison(session: Session) -> None:
@@ -249,7 +251,7 @@ def the_comparison(session: Session) -> None:
 
     table = Table(title="Mock vs Testcontainers — measured in this run", title_justify="left",
                   title_style="bold", header_style="bold", show_lines=True)
-    table.add_column("")
+    table.add_column("", style="bold")
     table.add_column("Mock (in-memory list)", ratio=1)
     table.add_column("Testcontainers (real PostgreSQL 15)", ratio=1)
     table.add_row("Test suite", f"{FANTASY_TESTS}\n{fantasy.summary()}", f"{REALITY_TESTS}\n{reality.summary()}")

@@ -1,0 +1,192 @@
+"""workshop.py: every section for real, driven non-interactively and by scripted keystrokes.
+
+Each run starts real PostgreSQL containers through Infrastructure and runs real pytest subprocesses;
+the transcripts are kept in artifacts/ for people to read.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from reality.config import LABEL_PID, LABEL_ROLE
+from reality.workshop import Workshop
+from reality.workshop.exercise import SKELETON, SOLUTION, Exercise, check
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_workshop(exercise_dir: Path, keys: str = "", interactive: bool = True, **options) -> tuple[int, str]:
+    """Run the workshop in this process with scripted input; returns (exit code, transcript)."""
+    out = io.StringIO()
+    console = Console(file=out, width=120, color_system=None)
+    code = Workshop(console, io.StringIO(keys), interactive=interactive, exercise_dir=exercise_dir, **options).run()
+    return code, out.getvalue()
+
+
+def workshop_containers(docker_client, pid: int | None = None) -> list:
+    labels = [f"{LABEL_PID}={pid or os.getpid()}", f"{LABEL_ROLE}=workshop"]
+    return docker_client.containers.list(all=True, filters={"label": labels})
+
+
+def test_non_interactive_runs_every_section_end_to_end(tmp_path, docker_client, artifacts_dir):
+    code, out = run_workshop(tmp_path / "exercise", interactive=False)
+    (artifacts_dir / "workshop_non_interactive.txt").write_text(out)
+
+    assert code == 0, out
+    # 1. The fantasy tests really ran, and the mock let the duplicate in.
+    assert "✓ The fantasy tests pass — 3 passed" in out
+    assert "✓ The mock accepts the duplicate vote — one phone, 2 votes counted" in out
+    # 2. A real container, its measured start time, PostgreSQL's own words, and then nothing left.
+    assert re.search(r"PostgreSQL ready in \d+\.\d\d s on port \d+", out)
+    assert 'duplicate key value violates unique constraint "one_vote_per_voter"' in out
+    assert "1 stored, 19 refused" in out
+    assert "✓ The container is gone: nothing left behind" in out
+    # 3. Both suites ran for real and the table carries this run's figures.
+    assert "Mock vs Testcontainers — measured in this run" in out
+    assert "4 passed" in out
+    # 4. The hands-on solution was checked with and without the constraint.
+    assert "✓ The solution proves the constraint" in out
+    assert "✗" not in out
+    assert "No container left behind (checked with Docker)." in out
+    assert workshop_containers(docker_client) == []
+    assert (tmp_path / "exercise" / "test_product_sku.py").read_text().startswith('"""Hands-on')
+    assert (tmp_path / "exercise" / "solution_product_sku.py").read_text() == SOLUTION
+
+
+def test_participant_jumps_to_hands_on_checks_the_skeleton_then_asks_for_the_solution(tmp_path, docker_client,
+                                                                                       artifacts_dir):
+    # 4: jump to hands-on · Enter: check my (unwritten) test · s: the solution · q: quit at the next pause
+    code, out = run_workshop(tmp_path / "exercise", keys="4\n\ns\nq\n")
+    (artifacts_dir / "workshop_scripted_hands_on.txt").write_text(out)
+
+    assert code == 0, out
+    assert "Your file is ready" in out
+    assert "✗ Your test is not written yet." in out
+    assert "One solution" in out
+    assert "✓ The solution proves the constraint" in out
+    assert "go on to 1. The problem" in out
+    assert "Bye!" in out
+    assert workshop_containers(docker_client) == []
+
+
+def test_a_participants_file_is_checked_and_never_overwritten(tmp_path, docker_client):
+    exercise = tmp_path / "exercise"
+    exercise.mkdir()
+    mine = ("def test_two_different_products(db):\n"
+            "    db.cursor().execute(\"INSERT INTO products (sku, name, price_cents) VALUES ('A', 'Mug', 1)\")\n"
+            "    db.cursor().execute(\"INSERT INTO products (sku, name, price_cents) VALUES ('B', 'Mug', 1)\")\n")
+    (exercise / "test_product_sku.py").write_text(mine)
+
+    code, out = run_workshop(exercise, keys="4\n\nq\n")
+
+    assert code == 0, out
+    assert "untouched by this run" in out
+    assert "✗ Your test passes even without the constraint, so it proves nothing yet." in out
+    assert (exercise / "test_product_sku.py").read_text() == mine
+    assert not (exercise / "solution_product_sku.py").exists()  # never forced on anyone
+    assert workshop_containers(docker_client) == []
+
+
+def test_menu_navigation_back_to_menu_mid_section_removes_its_container(tmp_path, docker_client):
+    # nonsense · 2: the magic · Enter: start PostgreSQL · m: back to the menu · q: quit
+    code, out = run_workshop(tmp_path / "exercise", keys="x\n2\n\nm\nq\n")
+
+    assert code == 0, out
+    assert "Type a section number (1-4), Enter, or q." in out
+    assert re.search(r"PostgreSQL ready in \d+\.\d\d s", out)
+    assert out.count("Reality Engine — the workshop") == 3  # start, after the typo, after m
+    assert workshop_containers(docker_client) == []
+
+
+def test_end_of_input_quits_cleanly(tmp_path):
+    code, out = run_workshop(tmp_path / "exercise", keys="")
+
+    assert code == 0
+    assert "Bye!" in out
+
+
+def test_ctrl_c_while_postgres_runs_stops_cleanly_and_leaves_no_container(tmp_path, docker_client):
+    workshop = subprocess.Popen(
+        [sys.executable, "workshop.py", "--section", "2", "--exercise-dir", str(tmp_path / "exercise")],
+        cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        workshop.stdin.write("\n")  # Enter: start PostgreSQL
+        workshop.stdin.flush()
+        deadline = time.monotonic() + 60
+        while not workshop_containers(docker_client, workshop.pid):
+            assert workshop.poll() is None, workshop.stdout.read()
+            assert time.monotonic() < deadline, "the workshop never started PostgreSQL"
+            time.sleep(0.1)
+        workshop.send_signal(signal.SIGINT)
+        out, _ = workshop.communicate(timeout=60)
+    finally:
+        if workshop.poll() is None:
+            workshop.kill()
+
+    assert workshop.returncode == 130, out
+    assert "Stopped (Ctrl+C)." in out
+    assert "Traceback" not in out
+    assert workshop_containers(docker_client, workshop.pid) == []
+
+
+def test_docker_unreachable_is_one_line_per_step_and_exit_1(tmp_path):
+    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock"}
+    result = subprocess.run(
+        [sys.executable, "workshop.py", "--non-interactive", "--section", "2", "--exercise-dir", str(tmp_path / "ex")],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == 1
+    assert "✗ The magic could not run — Docker is not running" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+# -- the exercise checker on its own: what it says about each kind of attempt ------------------------
+
+ATTEMPTS = {
+    "the skeleton, untouched": (SKELETON, "not-written"),
+    "the solution": (SOLUTION, "proves"),
+    "a test without a duplicate": (
+        "def test_insert(db):\n"
+        "    db.cursor().execute(\"INSERT INTO products (sku, name, price_cents) VALUES ('A', 'Mug', 1)\")\n",
+        "proves-nothing"),
+    "a test that fails anyway": ("def test_wrong(db):\n    assert 1 == 2\n", "fails-with-constraint"),
+    "a syntax error": ("def test_broken(db:\n    pass\n", "broken"),
+    "a misspelt fixture": ("def test_typo(dbb):\n    pass\n", "broken"),
+    "no test at all": ("SKU = 'MUG-001'\n", "no-tests"),
+}
+
+
+@pytest.mark.parametrize("attempt", ATTEMPTS)
+def test_exercise_checker_judges_each_kind_of_attempt(attempt, tmp_path, postgres_url):
+    text, expected = ATTEMPTS[attempt]
+    exercise = Exercise(tmp_path / "exercise")
+    exercise.create()
+    exercise.test_file.write_text(text)
+
+    verdict = check(exercise.test_file, postgres_url, REPO)
+
+    assert verdict.status == expected, (verdict.headline, verdict.advice)
+    assert verdict.proves == (expected == "proves")
+    assert not list(exercise.folder.glob("**/__pycache__")) and not (exercise.folder / ".pytest_cache").exists()
+
+
+def test_exercise_files_are_created_once(tmp_path):
+    exercise = Exercise(tmp_path / "exercise")
+
+    first = exercise.create()
+    exercise.test_file.write_text("# my work\n")
+    second = exercise.create()
+
+    assert {path.name for path in first} == {"conftest.py", "test_product_sku.py"}
+    assert second == []
+    assert exercise.test_file.read_text() == "# my work\n"
