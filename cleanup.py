@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         client = docker_engine.connect(timeout=5)
     except DockerUnavailable as exc:
         client = None
-        console.print(f"[bold red]{exc}[/] [dim](containers not checked; the show and caches still are)[/]")
+        console.print(f"[bold red]{exc}[/] [dim](containers not checked; the show and caches still are)[/]",
+                      soft_wrap=True)
 
     plan = cleanup.plan_cleanup(client, args.root.resolve(), force=args.force,
                                 include_testcontainers=args.include_testcontainers)

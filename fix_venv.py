@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _, after = venv_repair.repair(path, args.requirements, force=args.force, log=log)
     except RealityError as exc:
-        console.print(f"[bold red]{exc}[/]")
+        console.print(f"[bold red]{exc}[/]", soft_wrap=True)
         return 1
     assert after is not None
     console.print(f"[green]✓ Repaired:[/] {path} now runs {after.version} with {after.pip}, "

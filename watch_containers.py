@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = run_monitor(console, show_all=args.all, stop=stop)
     except RealityError as exc:
-        console.print(f"[bold red]{exc}[/]")
+        console.print(f"[bold red]{exc}[/]", soft_wrap=True)
         return 1
     console.print("[dim]Monitor stopped.[/]")
     return code

@@ -269,6 +269,7 @@ def build_table(state: MonitorState, now: float | None = None, title: str | None
         table.caption = empty or ("No containers yet." if state.show_all else
                                   "No containers yet — run pytest, workshop.py or reality_engine.py and watch them appear.")
         table.caption_justify = "left"
+        table.min_width = len(table.caption)  # an empty table is narrow: don't fold the one line it has
     return table
 
 
@@ -280,8 +281,9 @@ def build_log(state: MonitorState) -> RenderableType:
     log = Table.grid(padding=(0, 1))
     log.add_column(style="dim", no_wrap=True)
     log.add_column(no_wrap=True, min_width=7)
-    log.add_column(no_wrap=True, max_width=30, overflow="ellipsis")
-    log.add_column(style="dim", no_wrap=True, max_width=36, overflow="ellipsis")
+    # Names and images give way on a narrow terminal (single words: they are cut with an ellipsis).
+    log.add_column(max_width=30, overflow="ellipsis")
+    log.add_column(style="dim", max_width=36, overflow="ellipsis")
     log.add_column(no_wrap=True)
     for entry in entries:
         log.add_row(time.strftime("%H:%M:%S", time.localtime(entry.ts)),

@@ -1,0 +1,158 @@
+"""The container monitor: a real container appears in the table, gets killed, and disappears again.
+
+State comes from Docker's own event stream; the rendering is pure, so it is checked as text.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from rich.console import Console
+
+from reality.containers import Infrastructure
+from reality.monitor import DockerWatcher, MonitorState, build_table, build_view, format_age, started_by
+from reality.monitor import ContainerRow
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def render(renderable, width: int = 140) -> str:
+    out = io.StringIO()
+    Console(file=out, width=width, color_system=None).print(renderable)
+    return out.getvalue()
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    """Wait until ``condition()`` holds (a deadline against hanging, not a speed assertion)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_a_real_container_appears_is_killed_and_disappears(artifacts_dir):
+    state = MonitorState()
+    watcher = DockerWatcher(state).start()
+    try:
+        assert watcher.synced.wait(10), "the monitor never read Docker's container list"
+        with Infrastructure(role="tests-monitor") as infra:
+            infra.start("postgres")
+            container_id = infra.services["postgres"].container_id
+            port = infra.services["postgres"].host_port
+            wait_for(lambda: any(row.id == container_id and row.status == "running" for row in state.rows()),
+                     "the container to appear in the monitor")
+            row = next(row for row in state.rows() if row.id == container_id)
+            shown = render(build_view(state))
+            (artifacts_dir / "monitor_container_up.txt").write_text(shown)
+
+            assert row.name in shown
+            assert infra.services["postgres"].image.image in shown
+            assert f"{port}→5432" in shown
+            assert "Testcontainers · tests-monitor" in shown
+            assert "running" in shown
+
+            infra.kill("postgres")
+            wait_for(lambda: any(row.id == container_id and row.status == "exited" for row in state.rows()),
+                     "the killed container to show as exited")
+            killed = render(build_view(state))
+            assert "exited (137)" in killed
+            assert "signal 9" in killed and "exit code 137" in killed  # the event log: kill, then die
+        wait_for(lambda: all(row.id != container_id for row in state.rows()), "the container to disappear")
+        gone = render(build_view(state))
+        (artifacts_dir / "monitor_container_gone.txt").write_text(gone)
+
+        table = render(build_table(state))
+        assert row.name not in table
+        assert "destroy" in gone
+    finally:
+        watcher.stop()
+
+
+def test_no_container_yet_says_what_to_do():
+    shown = render(build_view(MonitorState()))
+
+    assert "No containers yet — run pytest, workshop.py or reality_engine.py and watch them appear." in shown
+    assert "--all shows every container" in shown
+
+
+def inspect_output(name: str, labels: dict[str, str], status: str = "running", exit_code: int = 0) -> dict:
+    """The fields of ``docker inspect`` the monitor reads, as the engine spells them."""
+    return {
+        "Id": uuid.uuid4().hex, "Name": f"/{name}", "Created": "2026-01-01T10:00:00.123456789Z",
+        "Config": {"Image": "redis:7-alpine", "Labels": labels},
+        "State": {"Status": status, "ExitCode": exit_code},
+        "NetworkSettings": {"Ports": {"6379/tcp": [{"HostIp": "0.0.0.0", "HostPort": "49153"},
+                                                    {"HostIp": "::", "HostPort": "49153"}]}},
+    }
+
+
+def test_only_the_kits_containers_unless_all():
+    foreign = ContainerRow.from_inspect(inspect_output("someone-elses-nginx", {}))
+    ours = ContainerRow.from_inspect(inspect_output("tc-redis", {"org.testcontainers": "true"}))
+    kit, everything = MonitorState(), MonitorState(show_all=True)
+    for state in (kit, everything):
+        state.replace_all([foreign, ours])
+
+    assert [row.name for row in kit.rows()] == ["tc-redis"]
+    assert {row.name for row in everything.rows()} == {"tc-redis", "someone-elses-nginx"}
+    assert ours.ports == [("49153", "6379")]  # one host port, however many address families bind it
+    assert started_by(ours).plain == "Testcontainers"
+    assert started_by(foreign).plain == "—"
+    assert "49153→6379" in render(build_table(kit, now=ours.created + 75))
+    assert "1m 15s" in render(build_table(kit, now=ours.created + 75))
+
+
+def test_ages_read_like_a_person_would_say_them():
+    assert [format_age(s) for s in (0, 42, 187, 7500, 3 * 86400 + 4 * 3600)] == ["0s", "42s", "3m 07s", "2h 05m",
+                                                                                "3d 04h"]
+
+
+def test_docker_unreachable_is_one_clear_line(tmp_path):
+    result = subprocess.run([sys.executable, "watch_containers.py"], cwd=REPO, capture_output=True, text=True,
+                            env={**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock"}, timeout=60)
+
+    assert result.returncode == 1
+    assert result.stdout.strip().startswith("Docker is not running")
+    assert len(result.stdout.strip().splitlines()) == 1
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (apt-get install tmux)")
+def test_watch_containers_in_a_real_terminal(artifacts_dir):
+    """The script itself, in tmux at 120x40: a container appears, then Ctrl+C leaves the screen readable."""
+    session = f"monitor-{uuid.uuid4().hex[:8]}"
+
+    def pane() -> str:
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+
+    # os.environ, not the process's raw environment: something in the test run exports COLUMNS=80 at the
+    # C level, and the terminal under test must take its size from tmux.
+    environment = {key: value for key, value in os.environ.items() if key not in ("COLUMNS", "LINES")}
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", "-c", str(REPO),
+                    f"{sys.executable} watch_containers.py"], check=True, env=environment)
+    subprocess.run(["tmux", "set-option", "-t", session, "remain-on-exit", "on"], check=True)
+    try:
+        wait_for(lambda: "Docker engine: connected" in pane(), "the monitor to draw its first screen")
+        with Infrastructure(role="tests-tmux") as infra:
+            infra.start("postgres")
+            wait_for(lambda: any("tests-tmux" in line and "running" in line for line in pane().splitlines()),
+                     "the container to appear on screen, running")
+            (artifacts_dir / "watch_containers_tmux.txt").write_text(pane())
+        wait_for(lambda: "destroy" in pane() and "tests-tmux" not in pane().split("Recent Docker events")[0],
+                 "the container to leave the table")
+        subprocess.run(["tmux", "send-keys", "-t", session, "C-c"], check=True)
+        wait_for(lambda: "Monitor stopped." in pane(), "the monitor to stop on Ctrl+C")
+        final = pane()
+        (artifacts_dir / "watch_containers_tmux_after_ctrl_c.txt").write_text(final)
+        assert "Traceback" not in final
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
