@@ -137,10 +137,10 @@ def find_show_process(path: Path | None = None) -> Item | None:
                     "stale: the show is not running; the file is removed", target=(None, path))
     if SHOW_SCRIPT not in info.cmdline:
         # The show died and the system gave its pid to something else: never signal that.
-        return Item("pid file", str(path), f"pid {pid} is now `{_shorten(info.cmdline)}`", True,
+        return Item("pid file", str(path), f"pid {pid} is now `{_describe(info.cmdline)}`", True,
                     f"stale: pid {pid} is another program now; it is left alone, the file is removed",
                     target=(None, path))
-    return Item("process", f"{SHOW_SCRIPT} (pid {pid})", _shorten(info.cmdline), True,
+    return Item("process", f"{SHOW_SCRIPT} (pid {pid})", _describe(info.cmdline), True,
                 "the show is running: SIGTERM, then wait for it to stop", target=(pid, path))
 
 
@@ -162,6 +162,12 @@ def _wait_gone(pid: int, timeout: float) -> bool:
             return True
         time.sleep(0.05)
     return process_info(pid) is None
+
+
+def _describe(cmdline: str) -> str:
+    """``python3.11 -m pytest tests/`` rather than the interpreter's full path."""
+    words = cmdline.split()
+    return _shorten(" ".join([os.path.basename(words[0]), *words[1:]]) if words else "?", 50)
 
 
 def _shorten(text: str, limit: int = 60) -> str:
@@ -189,7 +195,7 @@ def owner_verdict(labels: dict[str, str], created: float | None, stopping: set[i
         info = process_info(pid)
         # A live pid that started after the object was created is a reused pid, not the owner.
         if info is not None and not (info.started and created and info.started > created + 1):
-            return False, f"in use by running pid {pid} ({_shorten(info.cmdline, 40)}) — --force removes it"
+            return False, f"in use by running pid {pid} ({_describe(info.cmdline)}) — --force removes it"
         return True, f"left behind: its process (pid {pid}) is gone"
     if labels.get(LABEL_TESTCONTAINERS) == "true":
         if include_testcontainers:
@@ -229,7 +235,7 @@ def find_docker_objects(client: docker.DockerClient, stopping: set[int], force: 
             status = (attrs.get("State") or {}).get("Status", "")
             if labels.get(LABEL_TESTCONTAINERS) == "true" and LABEL_TC_SESSION not in labels:
                 image += " (Ryuk, Testcontainers' reaper)"
-            items.append(Item("container", container.name, f"{image}, {status}", remove, reason, target=container))
+            items.append(Item("container", container.name, f"{image} · {status}", remove, reason, target=container))
         for network in client.networks.list(filters=filters):
             if network.id in seen:
                 continue
@@ -369,7 +375,7 @@ def build_report(plan: Plan, outcomes: list[Outcome] | None = None) -> Table:
     title = "Cleanup — dry run: nothing changed" if dry_run else "Cleanup"
     table = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, header_style="bold")
     table.add_column("What", no_wrap=True)
-    table.add_column("Name", max_width=38, overflow="fold")
+    table.add_column("Name", max_width=48, overflow="fold")
     table.add_column("Action", no_wrap=True)
     table.add_column("Why", ratio=1)
     for item in plan.items:

@@ -1,0 +1,227 @@
+"""cleanup.py: removes what the kit left behind, and nothing else.
+
+Leftovers here are real: a child process starts PostgreSQL through Infrastructure and is killed with
+SIGKILL (a crash: no cleanup ran), a stand-in reality_engine.py runs with a pid file. Next to them sit
+things cleanup must never remove: this test session's own container (its process is alive), a
+container of "another project" with only Testcontainers' labels, and a container with no label at all.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+from docker.errors import NotFound
+
+from reality import cleanup
+from reality.config import LABEL_HOST, LABEL_PID, LABEL_PROJECT, LABEL_ROLE, PROJECT
+from reality.provision import resolve_image
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_cleanup(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "cleanup.py", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "COLUMNS": "200", **(env or {})})
+
+
+def exists(docker_client, container_id: str) -> bool:
+    try:
+        docker_client.containers.get(container_id)
+    except NotFound:
+        return False
+    return True
+
+
+@pytest.fixture
+def crashed_run(docker_client):
+    """A PostgreSQL container whose run was killed with SIGKILL; yields (container, the dead pid)."""
+    code = ("import sys; from reality.containers import Infrastructure; "
+            "infra = Infrastructure(role='cleanup-test'); infra.start('postgres'); "
+            "print(infra.services['postgres'].container_id, flush=True); sys.stdin.read()")
+    with subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          text=True) as child:
+        container_id = child.stdout.readline().strip()
+        child.kill()
+    assert container_id, "the child did not start PostgreSQL"
+    yield docker_client.containers.get(container_id), child.pid
+    if exists(docker_client, container_id):
+        docker_client.containers.get(container_id).remove(force=True, v=True)
+
+
+@pytest.fixture
+def bystanders(docker_client):
+    """Containers cleanup must leave alone: another project's Testcontainers container, an unlabelled one."""
+    image = resolve_image(docker_client, "redis").image
+    tag = uuid.uuid4().hex[:8]
+    foreign = docker_client.containers.create(image, name=f"other-project-{tag}", labels={
+        "org.testcontainers": "true", "org.testcontainers.session-id": f"other-project-{tag}"})
+    unlabelled = docker_client.containers.create(image, name=f"not-ours-{tag}")
+    yield foreign, unlabelled
+    for container in (foreign, unlabelled):
+        if exists(docker_client, container.id):
+            container.remove(force=True)
+
+
+def make_caches(root: Path) -> dict[str, Path]:
+    paths = {
+        "pycache": root / "pkg" / "__pycache__",
+        "pytest_cache": root / ".pytest_cache",
+        "venv": root / ".venv" / "lib" / "__pycache__",
+        "git": root / ".git" / "hooks" / "__pycache__",
+    }
+    for path in paths.values():
+        path.mkdir(parents=True)
+        (path / "cached.pyc").write_bytes(b"\0" * 100)
+    (root / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    return paths
+
+
+def test_dry_run_lists_and_real_run_removes_only_what_the_kit_left_behind(tmp_path, docker_client, postgres_url,
+                                                                         crashed_run, bystanders, artifacts_dir):
+    leftover, dead_pid = crashed_run
+    foreign, unlabelled = bystanders
+    session_container = docker_client.containers.list(filters={"label": [f"{LABEL_PID}={os.getpid()}",
+                                                                         f"{LABEL_ROLE}=tests"]})[0]
+    dead_labels = {LABEL_PROJECT: PROJECT, LABEL_PID: str(dead_pid), LABEL_HOST: socket.gethostname()}
+    network = docker_client.networks.create(f"cleanup-test-{uuid.uuid4().hex[:8]}", labels=dead_labels)
+    volume = docker_client.volumes.create(f"cleanup-test-{uuid.uuid4().hex[:8]}", labels=dead_labels)
+    caches = make_caches(tmp_path)
+
+    dry = run_cleanup("--dry-run", "--root", str(tmp_path))
+    (artifacts_dir / "cleanup_dry_run.txt").write_text(dry.stdout)
+
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert "dry run: nothing changed" in dry.stdout
+    lines = {name: next((line for line in dry.stdout.splitlines() if name in line), "")
+             for name in (leftover.name, network.name, volume.name[:24], foreign.name, session_container.name)}
+    assert "would remove" in lines[leftover.name] and f"(pid {dead_pid}) is gone" in lines[leftover.name]
+    assert "would remove" in lines[network.name]
+    assert "would remove" in lines[volume.name[:24]]
+    assert "kept" in lines[foreign.name] and "not ours" in lines[foreign.name]
+    assert "kept" in lines[session_container.name] and "in use by running pid" in lines[session_container.name]
+    assert unlabelled.name not in dry.stdout
+    assert exists(docker_client, leftover.id) and all(path.exists() for path in caches.values())
+
+    real = run_cleanup("--root", str(tmp_path))
+    (artifacts_dir / "cleanup.txt").write_text(real.stdout)
+
+    assert real.returncode == 0, real.stdout + real.stderr
+    assert "Removed" in real.stdout and "Images are kept" in real.stdout
+    assert not exists(docker_client, leftover.id)
+    assert network.name not in [n.name for n in docker_client.networks.list()]
+    assert volume.name not in [v.name for v in docker_client.volumes.list()]
+    for survivor in (foreign, unlabelled, session_container):
+        assert exists(docker_client, survivor.id), f"{survivor.name} must not be touched"
+    assert not caches["pycache"].exists() and not caches["pytest_cache"].exists()
+    assert caches["venv"].exists() and caches["git"].exists()  # a virtualenv's and git's own files stay
+
+
+def test_testcontainers_only_objects_go_only_when_asked(tmp_path, docker_client, bystanders):
+    foreign, _ = bystanders
+    scope = {"org.testcontainers.session-id": foreign.labels["org.testcontainers.session-id"]}
+
+    default = cleanup.plan_cleanup(docker_client, tmp_path, scope=scope, pid_path=tmp_path / "none.pid")
+    asked = cleanup.plan_cleanup(docker_client, tmp_path, include_testcontainers=True, scope=scope,
+                                 pid_path=tmp_path / "none.pid")
+    outcomes = cleanup.execute(asked)
+
+    assert [(item.name, item.remove) for item in default.items] == [(foreign.name, False)]
+    assert [(item.name, item.remove) for item in asked.items] == [(foreign.name, True)]
+    assert [outcome.done for outcome in outcomes] == [True]
+    assert not exists(docker_client, foreign.id)
+
+
+STAND_IN_SHOW = textwrap.dedent('''
+    """Stands in for reality_engine.py: says when it is asked to stop."""
+    import pathlib, signal, sys, time
+
+    def stop(signum, frame):
+        pathlib.Path(sys.argv[1]).write_text("stopped cleanly")
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    print("ready", flush=True)
+    while True:
+        time.sleep(0.05)
+''')
+
+
+def test_a_running_show_is_stopped_through_its_pid_file(tmp_path):
+    script = tmp_path / "reality_engine.py"
+    script.write_text(STAND_IN_SHOW)
+    marker = tmp_path / "marker"
+    show = subprocess.Popen([sys.executable, str(script), str(marker)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert show.stdout.readline().strip() == "ready"
+        runtime = tmp_path / "run"
+        runtime.mkdir()
+        (runtime / "reality_engine.pid").write_text(f"{show.pid}\n")
+        env = {"REALITY_RUNTIME_DIR": str(runtime)}
+
+        dry = run_cleanup("--dry-run", "--root", str(tmp_path), env=env)
+        assert f"reality_engine.py (pid {show.pid})" in dry.stdout and "would remove" in dry.stdout
+        assert show.poll() is None  # a dry run signals nothing
+
+        real = run_cleanup("--root", str(tmp_path), env=env)
+
+        assert real.returncode == 0, real.stdout + real.stderr
+        assert "stopped (SIGTERM)" in real.stdout
+        assert show.wait(timeout=10) == 0
+        assert marker.read_text() == "stopped cleanly"
+        assert not (runtime / "reality_engine.pid").exists()
+    finally:
+        if show.poll() is None:
+            show.kill()
+        show.wait()
+        show.stdout.close()
+
+
+def test_a_reused_pid_is_never_signalled(tmp_path):
+    # The show died; its pid now belongs to an unrelated program: cleanup must leave that program alone.
+    unrelated = subprocess.Popen(["sleep", "60"])
+    try:
+        runtime = tmp_path / "run"
+        runtime.mkdir()
+        (runtime / "reality_engine.pid").write_text(str(unrelated.pid))
+
+        result = run_cleanup("--root", str(tmp_path), env={"REALITY_RUNTIME_DIR": str(runtime)})
+
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "another program" in result.stdout
+        assert unrelated.poll() is None
+        assert not (runtime / "reality_engine.pid").exists()  # the stale file is gone
+    finally:
+        unrelated.kill()
+        unrelated.wait()
+
+
+def test_a_stale_or_garbled_pid_file_is_removed_without_signalling_anyone(tmp_path):
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    stale, garbled = tmp_path / "stale.pid", tmp_path / "garbled.pid"
+    stale.write_text(str(gone.pid))
+    garbled.write_text("not a pid")
+
+    for path, reason in ((stale, "not running"), (garbled, "unreadable")):
+        item = cleanup.find_show_process(path)
+        assert item.kind == "pid file" and reason in item.detail
+        cleanup.execute(cleanup.Plan(items=[item]))
+        assert not path.exists()
+
+
+def test_docker_unreachable_still_clears_caches_and_says_so_in_one_line(tmp_path):
+    caches = make_caches(tmp_path)
+
+    result = run_cleanup("--root", str(tmp_path), env={"DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock"})
+
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[0].startswith("Docker is not running")
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not caches["pycache"].exists()
