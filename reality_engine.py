@@ -8,12 +8,16 @@ REALITY_PRESENTER_TOKEN sets the presenter token (else a random one is printed);
 REALITY_SECRET_KEY the cookie key (else random per run); REALITY_ASYNC_MODE threading|gevent.
 """
 
+import sys
+
 from reality.concurrency import prepare
 
-prepare()  # gevent, when chosen, must patch the standard library before anything else loads
+try:
+    prepare()  # gevent, when chosen, must patch the standard library before anything else loads
+except ValueError as problem:  # an unknown REALITY_ASYNC_MODE
+    sys.exit(f"✗ {problem}")
 
 import argparse  # noqa: E402
-import sys  # noqa: E402
 
 from reality.poll import DEFAULT_OPTIONS, DEFAULT_QUESTION, InvalidPoll, Poll  # noqa: E402
 from reality.public_url import InvalidPublicUrl, normalise_public_url  # noqa: E402

@@ -24,13 +24,7 @@ def prepare() -> str:
     """Patch the process for the selected mode (a no-op for threading); returns the mode."""
     mode = selected_mode()
     if mode == "gevent":
-        from gevent import monkey
+        from .green import use_gevent
 
-        monkey.patch_all()
-        # psycopg2 is C code that blocks the whole process on a slow query unless it is told to
-        # wait the gevent way; the patched select() makes psycopg2's own helper cooperative.
-        import psycopg2.extensions
-        import psycopg2.extras
-
-        psycopg2.extensions.set_wait_callback(psycopg2.extras.wait_select)
+        use_gevent()  # monkey-patching, and psycopg2 made cooperative
     return mode

@@ -176,7 +176,10 @@ def run(options: ShowOptions, out: Print = print, err: Print = _stderr,
         if swept:
             out(f"Removed {len(swept)} container(s) left by an earlier run that was killed.")
         out("Starting PostgreSQL and Redis…")
-        infra = Infrastructure(bus, role="show", client=client)
+        # Durable storage: the test-suite shortcuts (synchronous_commit=off) lose the last acknowledged
+        # votes when PostgreSQL is killed, and "data kept" after chaos must be true. Measured here:
+        # 0.9 ms per commit instead of 0.3 ms.
+        infra = Infrastructure(bus, role="show", client=client, fast_storage=False)
         infra.start()
         infra.watch()
 

@@ -29,23 +29,31 @@ RUN_TIMEOUT = 180.0
 
 # -- the pytest plugin (runs inside the pytest process) -----------------------------------------------
 
+_phases: dict[str, dict[str, Any]] = {}
+
+
 def pytest_runtest_logreport(report: Any) -> None:
-    """Print one JSON line per test, once its outcome is known."""
-    # A test is decided by its call phase, or by a setup that failed or skipped (no call phase then).
-    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
-        line = {
-            "nodeid": report.nodeid,
-            "outcome": "error" if report.when == "setup" and report.outcome == "failed" else report.outcome,
-            "duration": round(report.duration, 4),
-            "message": _short_failure(report),
-        }
-        sys.stdout.write(MARKER + json.dumps(line) + "\n")
+    """Print one JSON line per test once it is over, timed from setup to teardown.
+
+    Setup counts: that is where a reality test waits for its container, the honest cost of reality.
+    """
+    state = _phases.setdefault(report.nodeid, {"duration": 0.0, "outcome": "passed", "message": ""})
+    state["duration"] += report.duration
+    if report.failed and state["outcome"] == "passed":
+        state["outcome"] = "failed" if report.when == "call" else "error"
+        state["message"] = _short_failure(report)
+    elif report.skipped and state["outcome"] == "passed":
+        state["outcome"] = "skipped"
+    if report.when == "teardown":
+        del _phases[report.nodeid]
+        line = {"nodeid": report.nodeid, "outcome": state["outcome"], "duration": round(state["duration"], 4),
+                "message": state["message"]}
+        # On a line of its own: pytest's progress dots have no newline after them.
+        sys.stdout.write("\n" + MARKER + json.dumps(line) + "\n")
         sys.stdout.flush()
 
 
 def _short_failure(report: Any) -> str:
-    if report.outcome == "passed":
-        return ""
     crash = getattr(report.longrepr, "reprcrash", None)
     text = crash.message if crash is not None else str(report.longrepr)
     return text.strip().splitlines()[0][:200] if text.strip() else report.outcome
@@ -96,32 +104,46 @@ class TestRun:
     def run(self) -> dict[str, Any]:
         """Run the tests (after :meth:`claim`) and publish each result; returns the summary."""
         began = time.perf_counter()
-        self.bus.publish("test", "started", "Running the fantasy and the reality tests…", files=list(self.files))
         counts = {"passed": 0, "failed": 0, "skipped": 0, "error": 0}
         tail: list[str] = []
+        code = -1
         try:
-            env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1")
-            command = [self.python, "-m", "pytest", "-q", "-p", "reality.testrun", "-p", "no:cacheprovider",
-                       "--color=no", *self.files]
-            self._process = subprocess.Popen(command, cwd=self.root, env=env, stdout=subprocess.PIPE,
-                                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, bufsize=1)
-            watchdog = threading.Timer(RUN_TIMEOUT, self.stop)
-            watchdog.daemon = True
-            watchdog.start()
-            assert self._process.stdout is not None
-            for line in self._process.stdout:
-                if line.startswith(MARKER):
-                    self._report(json.loads(line[len(MARKER):]), counts)
-                elif line.strip():
-                    tail = (tail + [line.rstrip()])[-5:]
-            code = self._process.wait()
-            watchdog.cancel()
-        except OSError as exc:
-            code = -1
-            tail = [f"could not start pytest: {exc}"]
+            self.bus.publish("test", "started", "Running the fantasy and the reality tests…", files=list(self.files))
+            code = self._run_pytest(counts, tail)
+        except Exception as exc:  # whatever happens, the run ends and says so
+            tail.append(f"{type(exc).__name__}: {exc}")
         finally:
             self._process = None
-        seconds = time.perf_counter() - began
+            summary = self._finish(counts, tail, code, time.perf_counter() - began)
+        return summary
+
+    def _run_pytest(self, counts: dict[str, int], tail: list[str]) -> int:
+        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1")
+        command = [self.python, "-m", "pytest", "-q", "-p", "reality.testrun", "-p", "no:cacheprovider",
+                   "--color=no", *self.files]
+        try:
+            self._process = subprocess.Popen(command, cwd=self.root, env=env, stdout=subprocess.PIPE,
+                                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, bufsize=1)
+        except OSError as exc:
+            tail.append(f"could not start pytest: {exc}")
+            return -1
+        watchdog = threading.Timer(RUN_TIMEOUT, self.stop)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            assert self._process.stdout is not None
+            for line in self._process.stdout:
+                if MARKER in line:
+                    self._report(json.loads(line.split(MARKER, 1)[1]), counts)
+                elif line.strip():
+                    tail[:] = (tail + [line.rstrip()])[-5:]
+            return self._process.wait()
+        finally:
+            watchdog.cancel()
+            if self._process.poll() is None:  # we stopped reading early: do not leave it behind
+                self.stop()
+
+    def _finish(self, counts: dict[str, int], tail: list[str], code: int, seconds: float) -> dict[str, Any]:
         ran = sum(counts.values())
         fantasy = [r for r in self.results if r["suite"] == "fantasy"]
         reality = [r for r in self.results if r["suite"] == "reality"]
@@ -146,9 +168,9 @@ class TestRun:
         outcome = line["outcome"] if line["outcome"] in counts else "error"
         counts[outcome] += 1
         result = {"suite": suite, "name": name, "nodeid": line["nodeid"], "outcome": outcome,
-                  "duration_ms": round(line["duration"] * 1000, 1), "message": line.get("message", "")}
+                  "duration_ms": round(line["duration"] * 1000, 1), "failure": line.get("message", "")}
         self.results.append(result)
-        detail = f" — {result['message']}" if result["message"] else ""
+        detail = f" — {result['failure']}" if result["failure"] else ""
         self.bus.publish("test", outcome, f"{suite}: {name} {outcome.upper()} in {result['duration_ms']:.0f} ms{detail}",
                          **result)
 

@@ -81,3 +81,40 @@ def artifacts_dir() -> Path:
     """``artifacts/`` (gitignored): terminal screens captured by the tests, kept for people to look at."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+# -- The show's tests (test_show_*.py): one running reality_engine.py shared by the whole session ----
+# Booting the show (two containers and the web server) is the slow part, so it happens once; tests
+# that need a clean slate use `fresh_show`, which resets it through the presenter API.
+
+@pytest.fixture(scope="session")
+def show(docker_client: docker.DockerClient, artifacts_dir: Path):
+    """A real ``reality_engine.py`` on a free port, with its own PostgreSQL and Redis containers."""
+    from show_helpers import ShowProcess
+
+    running = ShowProcess.start(docker_client, artifacts_dir / "show-server.log")
+    yield running
+    running.stop()  # SIGTERM, as a presenter's terminal would; removes its containers
+
+
+@pytest.fixture
+def presenter(show):
+    """The presenter's API client, authorized with the token."""
+    from show_helpers import Presenter
+
+    return Presenter(show)
+
+
+@pytest.fixture
+def fresh_show(show, presenter):
+    """The shared show after a reset: no votes, no limits, an empty feed, reality mode, first scene."""
+    presenter.reset()
+    return show
+
+
+@pytest.fixture
+def new_phone(show):
+    """Makes audience members: ``new_phone()`` is a phone that has opened /qr (and got its cookie)."""
+    from show_helpers import Phone
+
+    return lambda: Phone(show)

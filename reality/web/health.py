@@ -142,7 +142,8 @@ class HealthMonitor:
                         note = hook()
                     except Exception:
                         continue  # not really back yet (schema, pool): next round
-                if self._set(name, "up"):
+                # An empty note means the hook's own events already said it.
+                if self._set(name, "up") and note != "":
                     self.bus.publish("service", "up", note or f"{NAMES[name]} answers", service=name)
 
     def run(self) -> None:

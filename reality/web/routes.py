@@ -132,7 +132,7 @@ def vote() -> Response:
     state = _state()
     if not request.is_json:
         return api_error(415, "Send the vote as JSON (Content-Type: application/json).")
-    body = request.get_json(silent=True)
+    body = _parse_json()
     if body is None:
         return api_error(400, 'The body is not valid JSON: send {"choice": "<one of the options>"}.')
     if not isinstance(body, dict) or "choice" not in body:
@@ -188,10 +188,18 @@ def tests() -> Response:
 
 # -- presenter ---------------------------------------------------------------------------------------
 
+def _parse_json() -> Any:
+    """The request's JSON body, or None when it is not valid JSON (in UTF-8, UTF-16 or UTF-32)."""
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:  # "[[[[…" nested past Python's limit is not a ValueError: still bad input
+        return None
+
+
 def _json_object() -> dict[str, Any]:
     if not request.is_json:
         raise ShowError(415, "Send JSON (Content-Type: application/json).")
-    body = request.get_json(silent=True)
+    body = _parse_json()
     if not isinstance(body, dict):
         raise ShowError(400, "The body must be a JSON object.")
     return body
@@ -293,7 +301,7 @@ def http_error(exc: HTTPException) -> Any:
         400: "Bad request.",
         404: "Nothing here. The dashboard is at /, the phone page at /qr.",
         405: "That method is not allowed here.",
-        413: "Request too large.",
+        413: "Too large: a vote is a few bytes of JSON.",
         415: "Unsupported content type: send JSON.",
     }
     message = messages.get(exc.code or 500, exc.description or "Error.")

@@ -96,6 +96,7 @@ class ShowState:
         self._active: tuple[str, Store] = ("reality", store)
         self._control = threading.Lock()  # one presenter action at a time
         self._seen_postgres_up = False
+        self._seen_redis_up = False
         if postgres_probe is None and isinstance(store, VoteStore):
             postgres_probe = PostgresProbe(store.dsn)
         self._postgres_probe = postgres_probe
@@ -110,7 +111,8 @@ class ShowState:
         initial = {name: ("starting" if state == "up" else state) for name, state in initial.items()}
         if "redis" not in probes:
             initial["redis"] = "stopped"
-        self.health = HealthMonitor(bus, probes, on_up={"postgres": self._postgres_back}, initial=initial,
+        self.health = HealthMonitor(bus, probes, on_up={"postgres": self._postgres_back, "redis": self._redis_back},
+                                    initial=initial,
                                     after_round=self.reload_if_wanted)
 
     # -- votes ------------------------------------------------------------------------------------
@@ -296,6 +298,12 @@ class ShowState:
         if before is not None and total < before:
             return f"PostgreSQL answers again: {total} of {before} vote(s) kept"
         return f"PostgreSQL answers again: votes are accepted, all {total} vote(s) kept"
+
+    def _redis_back(self) -> str:
+        first = not self._seen_redis_up
+        self._seen_redis_up = True
+        # After an outage the rate limiter announces the return itself ("counted in Redis again").
+        return "Redis answers: the rate limit is counted in Redis" if first else ""
 
     def _notice(self, text: str) -> None:
         if text not in self.notices:

@@ -99,6 +99,7 @@
   function drawResults(results) {
     Live.drawChart($("chart"), results);
     $("total").textContent = String(results.total || 0);
+    $("total-unit").textContent = results.total === 1 ? "vote" : "votes";
     document.body.dataset.total = String(results.total || 0);
   }
 

@@ -19,7 +19,7 @@
 
   function drawResults(results) {
     Live.drawChart($("phone-chart"), results);
-    $("phone-total").textContent = "· " + (results.total || 0) + " votes";
+    $("phone-total").textContent = "· " + (results.total || 0) + (results.total === 1 ? " vote" : " votes");
   }
 
   function show(kind, title, detail) {

@@ -1,0 +1,204 @@
+"""Helpers for the show's tests: a real ``reality_engine.py`` process, phones and a presenter.
+
+The show runs as a subprocess on a free port, exactly as a presenter starts it, with real PostgreSQL
+and Redis containers. :class:`Phone` is one audience member (its own cookie jar), :class:`Presenter`
+holds the token. Waiting is always a bounded poll (:func:`wait_for`), never a bare sleep.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import docker
+import psycopg2
+import requests
+
+from reality.config import LABEL_PID, LABEL_SERVICE
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "presenter-token-for-tests"
+QUESTION = "Which language do you write tests in?"
+OPTIONS = ("Python", "JavaScript", "Go", "Rust", "Java")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
+    """Poll ``condition`` until it returns something truthy (returned), or fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def show_command(port: int, *extra: str, host: str = "127.0.0.1") -> list[str]:
+    return [sys.executable, str(ROOT / "reality_engine.py"), "--host", host, "--port", str(port), *extra]
+
+
+def show_env(runtime_dir: str, **extra: str) -> dict[str, str]:
+    """The environment of a show under test: its own runtime dir (pid file), a known token."""
+    env = dict(os.environ, REALITY_PRESENTER_TOKEN=TOKEN, REALITY_RUNTIME_DIR=runtime_dir, PYTHONUNBUFFERED="1")
+    env.update(extra)
+    return env
+
+
+def containers_of(client: docker.DockerClient, pid: int) -> list:
+    """Containers labelled as started by process ``pid``."""
+    return client.containers.list(all=True, filters={"label": f"{LABEL_PID}={pid}"})
+
+
+@dataclass
+class ShowProcess:
+    """A running ``reality_engine.py`` and what the tests need to reach it."""
+
+    process: subprocess.Popen
+    port: int
+    runtime_dir: str
+    log_path: Path
+    docker: docker.DockerClient
+    base_url: str = ""
+    token: str = TOKEN
+    log_file: Any = field(default=None, repr=False)
+
+    @classmethod
+    def start(cls, client: docker.DockerClient, log_path: Path, *extra: str) -> "ShowProcess":
+        port = free_port()
+        runtime_dir = tempfile.mkdtemp(prefix="reality-show-test-")
+        log = open(log_path, "w")
+        process = subprocess.Popen(show_command(port, *extra, "--question", QUESTION, "--options", ",".join(OPTIONS)),
+                                   cwd=ROOT, env=show_env(runtime_dir), stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL)
+        log.close()  # the child holds its own copy of the descriptor
+        show = cls(process, port, runtime_dir, log_path, client, base_url=f"http://127.0.0.1:{port}")
+        try:
+            wait_for(show.ready, 90, "the show to boot (see " + str(log_path) + ")", interval=0.1)
+        except BaseException:
+            show.stop()
+            raise
+        return show
+
+    def ready(self) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError(f"reality_engine.py exited with {self.process.returncode}:\n{self.log()}")
+        try:
+            health = requests.get(self.url("/api/health"), timeout=2).json()
+        except requests.RequestException:
+            return False
+        return health["services"] == {"postgres": "up", "redis": "up"}
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def health(self) -> dict:
+        return requests.get(self.url("/api/health"), timeout=5).json()
+
+    def results(self) -> dict:
+        return requests.get(self.url("/api/results"), timeout=5).json()
+
+    def feed(self, since: int = 0) -> list[dict]:
+        return requests.get(self.url(f"/api/feed?since={since}"), timeout=5).json()["events"]
+
+    def last_seq(self) -> int:
+        events = self.feed()
+        return events[-1]["seq"] if events else 0
+
+    def wait_for_event(self, since: int, kind: str, action: str, timeout: float = 15) -> dict:
+        """The first event of ``kind``/``action`` after ``since``."""
+        def found() -> dict | None:
+            return next((e for e in self.feed(since) if e["kind"] == kind and e["action"] == action), None)
+        return wait_for(found, timeout, f"a {kind}/{action} event")
+
+    def wait_for_service(self, name: str, state: str, timeout: float = 20) -> None:
+        wait_for(lambda: self.health()["services"][name] == state, timeout, f"{name} to be {state}")
+
+    def container(self, service: str):
+        """The show's container for ``service`` (found by label, as cleanup.py finds it)."""
+        found = self.docker.containers.list(all=True, filters={"label": [f"{LABEL_PID}={self.process.pid}",
+                                                                         f"{LABEL_SERVICE}={service}"]})
+        assert len(found) == 1, f"expected one {service} container, found {len(found)}"
+        return found[0]
+
+    def database_rows(self) -> int:
+        """Rows in the show's real ``votes`` table, read straight from PostgreSQL."""
+        container = self.container("postgres")
+        container.reload()
+        port = container.ports["5432/tcp"][0]["HostPort"]
+        with psycopg2.connect(host="127.0.0.1", port=port, user="test", password="test", dbname="test",
+                              connect_timeout=5) as conn, conn.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM votes")
+            count = cursor.fetchone()[0]
+        conn.close()
+        return count
+
+    def pid_file(self) -> Path:
+        return Path(self.runtime_dir) / "reality_engine.pid"
+
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = 15) -> int:
+        """Signal the show and wait for it; whatever happens, no container of it is left."""
+        try:
+            if self.process.poll() is None:
+                self.process.send_signal(signum)
+                try:
+                    self.process.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+                    self.process.wait(5)
+        finally:
+            for container in containers_of(self.docker, self.process.pid):
+                container.remove(force=True, v=True)  # a safety net only: tests assert there are none
+        return self.process.returncode
+
+
+class Phone:
+    """One audience member: a browser-like session with its own voter cookie."""
+
+    def __init__(self, show: ShowProcess, open_page: bool = True) -> None:
+        self.show = show
+        self.http = requests.Session()
+        if open_page:
+            response = self.http.get(show.url("/qr"), timeout=5)
+            assert response.status_code == 200
+            assert self.http.cookies.get("reality"), "the phone page must give the phone a voter cookie"
+
+    def vote(self, choice: str = "Python") -> requests.Response:
+        return self.http.post(self.show.url("/api/vote"), json={"choice": choice}, timeout=10)
+
+
+class Presenter:
+    """The presenter's API client (Bearer token)."""
+
+    def __init__(self, show: ShowProcess, token: str = TOKEN) -> None:
+        self.show = show
+        self.http = requests.Session()
+        self.http.headers["Authorization"] = f"Bearer {token}"
+
+    def post(self, action: str, body: dict | None = None, timeout: float = 30) -> requests.Response:
+        return self.http.post(self.show.url(f"/api/presenter/{action}"), json=body or {}, timeout=timeout)
+
+    def ok(self, action: str, body: dict | None = None, timeout: float = 30) -> dict:
+        response = self.post(action, body, timeout)
+        assert response.status_code in (200, 202), f"{action}: {response.status_code} {response.text}"
+        return response.json()
+
+    def reset(self) -> None:
+        self.ok("reset", timeout=60)
