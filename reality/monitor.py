@@ -379,6 +379,7 @@ class DockerWatcher:
                     self.state.apply_event(event, inspect)
                 # The stream ends when the engine shuts down.
                 raise DockerException("event stream ended")
+            # ValueError: a half-written JSON event when the engine dies mid-stream.
             except (DockerUnavailable, DockerException, OSError, ValueError):
                 if self._stop.is_set():
                     return

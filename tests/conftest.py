@@ -56,7 +56,13 @@ def votes(_vote_store: VoteStore) -> VoteStore:
 
 # -- Shared by the workshop tools' tests (workshop, monitor, cleanup): Docker access and artifacts --
 
+import os  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Callable  # noqa: E402
 
 import docker  # noqa: E402
 
@@ -118,3 +124,48 @@ def new_phone(show):
     from show_helpers import Phone
 
     return lambda: Phone(show)
+
+
+class Terminal:
+    """A real terminal (tmux, 120x40) running one command, to see screens as a person would."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def start(self, command: str, cwd: Path) -> None:
+        # os.environ, not the raw process environment: something in a test run exports COLUMNS=80 at
+        # the C level, and the program under test must take its size from the terminal.
+        environment = {key: value for key, value in os.environ.items() if key not in ("COLUMNS", "LINES")}
+        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", "120", "-y", "40", "-c", str(cwd),
+                        command], check=True, env=environment)
+        subprocess.run(["tmux", "set-option", "-t", self.name, "remain-on-exit", "on"], check=True)
+
+    def keys(self, *keys: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+
+    def screen(self) -> str:
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True).stdout
+
+    def wait_for(self, condition: Callable[[str], bool] | str, what: str = "", timeout: float = 60) -> str:
+        """The screen, once ``condition`` (a text on screen, or a test of the screen) holds."""
+        check = (lambda screen: condition in screen) if isinstance(condition, str) else condition
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if check(screen):
+                return screen
+            assert time.monotonic() < deadline, f"timed out waiting for {what or condition!r}; screen:\n{screen}"
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+
+
+@pytest.fixture
+def terminal() -> Iterator[Terminal]:
+    """A tmux terminal of 120x40 (skipped where tmux is not installed: `apt-get install tmux`)."""
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed (apt-get install tmux)")
+    term = Terminal(f"reality-test-{uuid.uuid4().hex[:8]}")
+    yield term
+    term.close()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -15,7 +14,6 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
-import pytest
 from rich.console import Console
 
 from reality.containers import Infrastructure
@@ -126,33 +124,20 @@ def test_docker_unreachable_is_one_clear_line(tmp_path):
     assert "Traceback" not in result.stdout + result.stderr
 
 
-@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (apt-get install tmux)")
-def test_watch_containers_in_a_real_terminal(artifacts_dir):
-    """The script itself, in tmux at 120x40: a container appears, then Ctrl+C leaves the screen readable."""
-    session = f"monitor-{uuid.uuid4().hex[:8]}"
+def test_watch_containers_in_a_real_terminal(terminal, artifacts_dir):
+    """The script itself, in tmux at 120x40: a container appears, leaves, then Ctrl+C leaves the screen readable."""
+    terminal.start(f"{sys.executable} watch_containers.py", cwd=REPO)
+    terminal.wait_for("Docker engine: connected", "the monitor's first screen")
+    with Infrastructure(role="tests-tmux") as infra:
+        infra.start("postgres")
+        screen = terminal.wait_for(lambda screen: any("tests-tmux" in line and "running" in line
+                                                      for line in screen.splitlines()), "the container, running")
+        (artifacts_dir / "watch_containers_tmux.txt").write_text(screen)
+    terminal.wait_for(lambda screen: "destroy" in screen and "tests-tmux" not in screen.split("Recent Docker events")[0],
+                      "the container to leave the table")
+    terminal.keys("C-c")
+    final = terminal.wait_for("Monitor stopped.", "the monitor to stop on Ctrl+C")
+    (artifacts_dir / "watch_containers_tmux_after_ctrl_c.txt").write_text(final)
 
-    def pane() -> str:
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
-
-    # os.environ, not the process's raw environment: something in the test run exports COLUMNS=80 at the
-    # C level, and the terminal under test must take its size from tmux.
-    environment = {key: value for key, value in os.environ.items() if key not in ("COLUMNS", "LINES")}
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", "-c", str(REPO),
-                    f"{sys.executable} watch_containers.py"], check=True, env=environment)
-    subprocess.run(["tmux", "set-option", "-t", session, "remain-on-exit", "on"], check=True)
-    try:
-        wait_for(lambda: "Docker engine: connected" in pane(), "the monitor to draw its first screen")
-        with Infrastructure(role="tests-tmux") as infra:
-            infra.start("postgres")
-            wait_for(lambda: any("tests-tmux" in line and "running" in line for line in pane().splitlines()),
-                     "the container to appear on screen, running")
-            (artifacts_dir / "watch_containers_tmux.txt").write_text(pane())
-        wait_for(lambda: "destroy" in pane() and "tests-tmux" not in pane().split("Recent Docker events")[0],
-                 "the container to leave the table")
-        subprocess.run(["tmux", "send-keys", "-t", session, "C-c"], check=True)
-        wait_for(lambda: "Monitor stopped." in pane(), "the monitor to stop on Ctrl+C")
-        final = pane()
-        (artifacts_dir / "watch_containers_tmux_after_ctrl_c.txt").write_text(final)
-        assert "Traceback" not in final
-    finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    assert "Traceback" not in final
+    assert max(len(line) for line in screen.splitlines()) <= 120

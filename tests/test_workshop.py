@@ -108,6 +108,25 @@ def test_menu_navigation_back_to_menu_mid_section_removes_its_container(tmp_path
     assert workshop_containers(docker_client) == []
 
 
+def test_in_a_real_terminal_each_section_gets_a_clean_screen(tmp_path, terminal, artifacts_dir):
+    terminal.start(f"{sys.executable} workshop.py --exercise-dir {tmp_path / 'exercise'}", cwd=REPO)
+    menu = terminal.wait_for("Enter: start 1. The problem", "the menu")
+    (artifacts_dir / "workshop_tmux_menu.txt").write_text(menu)
+    terminal.keys("1", "Enter")
+    terminal.wait_for("Enter: run  pytest tests/test_fantasy.py", "section 1's first prompt")
+    terminal.keys("Enter")
+    problem = terminal.wait_for("Enter: vote twice from phone-1", "the fantasy tests' results")
+    (artifacts_dir / "workshop_tmux_problem.txt").write_text(problem)
+    terminal.keys("q", "Enter")
+    bye = terminal.wait_for("Bye!", "the goodbye")
+
+    assert "Reality Engine — the workshop" in menu and "≈15 min to go" in menu
+    assert problem.lstrip().startswith("─")  # the section starts on a fresh screen, its title rule on top
+    assert "Reality Engine — the workshop" not in problem
+    assert "✓ The fantasy tests pass — 3 passed" in problem
+    assert "Traceback" not in bye
+
+
 def test_end_of_input_quits_cleanly(tmp_path):
     code, out = run_workshop(tmp_path / "exercise", keys="")
 

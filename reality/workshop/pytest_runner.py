@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import LABEL_PID
+from ..containers import remove_containers
+from ..docker_engine import connect
+from ..errors import RealityError
 
 #: pytest's exit codes that the workshop explains.
 NO_TESTS_COLLECTED = 5
@@ -132,11 +135,8 @@ def _stop_gently(process: subprocess.Popen[str]) -> None:
 def _remove_child_containers(pid: int) -> None:
     """Whatever containers the child labelled with its pid must not outlive it."""
     try:
-        from ..containers import remove_containers
-        from ..docker_engine import connect
-
         client = connect(timeout=3)
-    except Exception:  # no Docker, nothing the child could have started
+    except RealityError:  # no Docker: nothing the child could have started
         return
     try:
         remove_containers(client, {LABEL_PID: str(pid)})

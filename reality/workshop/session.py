@@ -62,6 +62,7 @@ class Session:
         while True:
             answer = self.ask(f"[bold cyan]⏎ Enter[/]: {next_step}  [dim]·  m: menu  ·  q: quit[/]")
             if answer == "":
+                self.console.print()
                 return
             if answer in ("m", "menu"):
                 raise BackToMenu()
