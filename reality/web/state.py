@@ -297,6 +297,8 @@ class ShowState:
             return f"PostgreSQL answers again, as a fresh, empty database: the {before} earlier vote(s) are gone"
         if before is not None and total < before:
             return f"PostgreSQL answers again: {total} of {before} vote(s) kept"
+        if total == 0:
+            return "PostgreSQL answers again: votes are accepted"
         return f"PostgreSQL answers again: votes are accepted, all {total} vote(s) kept"
 
     def _redis_back(self) -> str:

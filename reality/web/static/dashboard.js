@@ -19,7 +19,7 @@
   /* ---------------------------------------------------------------- feed */
 
   const ICONS = {
-    container: "◼", vote: "●", ratelimit: "⏱", chaos: "⚡", service: "◆", system: "•", test: "✓", mode: "◐",
+    container: "◼", vote: "●", ratelimit: "◷", chaos: "⚡", service: "◆", system: "•", test: "✓", mode: "◐",
   };
 
   function clock(ts) {

@@ -1,0 +1,148 @@
+"""Starting and stopping reality_engine.py as a presenter does, in a real subprocess.
+
+Pre-flight failures (bad options, Docker unreachable, images missing, port taken) end with one line
+that says what to do, a non-zero exit code and no traceback. Ctrl+C or SIGTERM — while the containers
+start or while the show runs — stop it within seconds, with no container left (the reaper is off here)
+and the pid file gone.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from show_helpers import ROOT, TOKEN, containers_of, free_port, show_command, show_env, wait_for
+
+
+def run_to_exit(*args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess:
+    with tempfile.TemporaryDirectory() as runtime:
+        return subprocess.run(show_command(free_port(), *args), cwd=ROOT, env=show_env(runtime, **env),
+                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, code: int, *words: str) -> str:
+    assert result.returncode == code, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    line = lines[0]
+    assert line.startswith("✗ ")
+    for word in words:
+        assert word in line
+    return line
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--options", "Go"], ["between 2 and 8"]),
+    (["--options", "Go,,Rust"], ["empty option"]),
+    (["--options", "Go,Rust,go"], ['"go" twice']),
+    (["--options", "A,B,C,D,E,F,G,H,I"], ["9 option(s)"]),
+    (["--options", "Go," + "x" * 40], ["too long"]),
+    (["--question", "   "], ["--question is empty"]),
+    (["--port", "0"], ["--port 0"]),
+    (["--public-url", "ftp://example.org"], ["--public-url"]),
+    (["--public-url", "not a url"], ["--public-url"]),
+], ids=["one-option", "empty-option", "duplicate", "too-many", "too-long", "blank-question", "port-zero",
+        "ftp-url", "not-a-url"])
+def test_bad_arguments_get_one_line(args, words):
+    assert_one_line_error(run_to_exit(*args), 2, *words)
+
+
+def test_docker_unreachable_gets_one_line(tmp_path):
+    result = run_to_exit(DOCKER_HOST=f"unix://{tmp_path}/no-docker.sock")
+    assert_one_line_error(result, 1, "Docker")
+
+
+def test_missing_images_point_to_setup(docker_client):
+    result = run_to_exit(REALITY_POSTGRES_IMAGE="reality-engine/never-built:0")
+    assert_one_line_error(result, 1, "reality-engine/never-built:0", "setup.py")
+
+
+def test_a_taken_port_gets_one_line_and_starts_nothing(docker_client):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with tempfile.TemporaryDirectory() as runtime:
+            process = subprocess.Popen(show_command(port), cwd=ROOT, env=show_env(runtime), stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+            out, err = process.communicate(timeout=60)
+    result = subprocess.CompletedProcess(process.args, process.returncode, out, err)
+    line = assert_one_line_error(result, 1, f"Port {port} is already in use", "--port")
+    assert "cleanup.py" in line
+    assert containers_of(docker_client, process.pid) == []
+
+
+def start(runtime: str, port: int) -> subprocess.Popen:
+    return subprocess.Popen(show_command(port), cwd=ROOT, env=show_env(runtime), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_stopping_during_boot_leaves_no_container(docker_client, signum):
+    with tempfile.TemporaryDirectory() as runtime:
+        process = start(runtime, free_port())
+        try:
+            wait_for(lambda: containers_of(docker_client, process.pid), 60, "a container to be created",
+                     interval=0.02)
+            process.send_signal(signum)
+            signalled = time.monotonic()
+            out, _ = process.communicate(timeout=15)
+            wait_for(lambda: not containers_of(docker_client, process.pid), 5, "every container to be removed")
+            assert time.monotonic() - signalled < 8
+            assert not (Path(runtime) / "reality_engine.pid").exists()
+            assert "Traceback" not in out and process.returncode == 0, out
+        finally:
+            if process.poll() is None:
+                process.kill()
+            for container in containers_of(docker_client, process.pid):
+                container.remove(force=True)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_running_show_stops_within_seconds_and_removes_everything(docker_client, signum):
+    port = free_port()
+    with tempfile.TemporaryDirectory() as runtime:
+        process = start(runtime, port)
+        try:
+            wait_for(lambda: _healthy(port), 60, "the show to be ready", interval=0.05)
+            pid_file = Path(runtime) / "reality_engine.pid"
+            assert pid_file.read_text().strip() == str(process.pid)  # what cleanup.py reads
+            assert len(containers_of(docker_client, process.pid)) == 2
+
+            process.send_signal(signum)
+            signalled = time.monotonic()
+            out, _ = process.communicate(timeout=15)
+
+            assert process.returncode == 0
+            assert time.monotonic() - signalled < 5
+            assert containers_of(docker_client, process.pid) == []
+            assert not pid_file.exists()
+            assert "Traceback" not in out
+            assert "Stopped." in out
+            lines = {line.split()[0]: line.split()[1] for line in out.splitlines()
+                     if line.strip().startswith(("Dashboard", "Phones", "Presenter"))}
+            assert lines["Dashboard"] == f"http://127.0.0.1:{port}/"
+            assert lines["Presenter"] == f"http://127.0.0.1:{port}/?token={TOKEN}"
+            assert lines["Phones"].endswith(f":{port}/qr") and "127.0.0.1" not in lines["Phones"]
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate(timeout=10)
+            for container in containers_of(docker_client, process.pid):
+                container.remove(force=True)
+
+
+def _healthy(port: int) -> bool:
+    try:
+        health = requests.get(f"http://127.0.0.1:{port}/api/health", timeout=2).json()
+    except requests.RequestException:
+        return False
+    return health["services"] == {"postgres": "up", "redis": "up"}

@@ -1,0 +1,259 @@
+"""The show in a real browser: Debian's Chromium, driven by Playwright, against the real show.
+
+A phone votes on /qr and the dashboard's chart and feed change over the websocket; the second vote
+says "You already voted!"; the QR code on the dashboard decodes (with zbar) to the phone URL; the
+presenter runs the show from the dashboard with the keyboard and the buttons; markup in the question
+or the options is shown as text and never runs. Screenshots land in artifacts/ for people to look at.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+import requests
+from playwright.sync_api import Page, expect, sync_playwright
+
+from show_helpers import TOKEN, free_port
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+TIMEOUT_MS = 15_000
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium", pytrace=False)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def open_page(browser):
+    contexts = []
+
+    def open_page(url: str, **context_options) -> Page:
+        context = browser.new_context(**context_options)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(url)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def bar_count(page: Page, option: str):
+    return page.locator(".bar-row", has=page.locator(".bar-label", has_text=re.compile(f"^{re.escape(option)}$")))\
+        .locator(".bar-count")
+
+
+def test_a_phone_vote_reaches_the_dashboard_over_the_websocket(fresh_show, open_page, artifacts_dir):
+    sockets, polls = [], []
+    dashboard = open_page("about:blank", viewport={"width": 1280, "height": 720})
+    dashboard.on("websocket", lambda ws: sockets.append(ws.url))
+    dashboard.on("request", lambda r: polls.append(r.url) if "/api/feed" in r.url or "/api/results" in r.url else None)
+    dashboard.goto(fresh_show.url("/"))
+    expect(dashboard.locator("#feed-live")).to_have_text("● live")
+
+    phone = open_page(fresh_show.url("/qr"), **PHONE)
+    phone.screenshot(path=artifacts_dir / "phone-390x844.png")
+    phone.get_by_role("button", name="Rust").click()
+
+    expect(phone.locator("#feedback-title")).to_have_text("Vote recorded")
+    expect(phone.get_by_role("button", name="Vote again")).to_be_visible()
+    expect(bar_count(phone, "Rust")).to_have_text("1")  # the phone's own live results
+    expect(bar_count(dashboard, "Rust")).to_have_text("1")
+    expect(dashboard.locator("#total")).to_have_text("1")
+    expect(dashboard.locator("#feed .feed-item").first).to_contain_text("voted Rust")
+    assert any("/socket.io/" in url and "transport=websocket" in url for url in sockets)
+    assert polls == [], "the dashboard polled instead of listening to the websocket"
+    phone.screenshot(path=artifacts_dir / "phone-voted.png")
+    dashboard.screenshot(path=artifacts_dir / "dashboard-1280x720.png")
+
+
+def test_the_second_vote_shows_you_already_voted(fresh_show, open_page, artifacts_dir):
+    phone = open_page(fresh_show.url("/qr"), **PHONE)
+    phone.get_by_role("button", name="Go").click()
+    expect(phone.locator("#feedback-title")).to_have_text("Vote recorded")
+
+    phone.get_by_role("button", name="Vote again").click()
+    phone.get_by_role("button", name="Python").click()
+
+    expect(phone.locator("#feedback-title")).to_have_text("You already voted!")
+    expect(phone.locator("#feedback-detail")).to_contain_text("PostgreSQL refused it")
+    expect(bar_count(phone, "Python")).to_have_text("0")
+    expect(bar_count(phone, "Go")).to_have_text("1")
+    phone.screenshot(path=artifacts_dir / "phone-already-voted.png")
+
+    phone.get_by_role("button", name="Vote again").click()
+    phone.get_by_role("button", name="Python").click()
+    phone.get_by_role("button", name="Vote again").click()
+    phone.get_by_role("button", name="Python").click()
+    expect(phone.locator("#feedback-title")).to_have_text("Slow down!")
+
+
+def test_the_qr_code_decodes_to_the_phone_url(fresh_show, open_page, artifacts_dir):
+    zbarimg = shutil.which("zbarimg")
+    if zbarimg is None:
+        pytest.fail("zbarimg is missing: apt-get install zbar-tools", pytrace=False)
+    dashboard = open_page(fresh_show.url(f"/?token={TOKEN}"), viewport={"width": 1920, "height": 1080})
+    expect(dashboard.locator("#controls")).to_be_visible()
+    assert "token" not in dashboard.url  # logging in drops the token from the address bar
+    expect(dashboard.locator("#qr")).to_be_visible()
+    dashboard.wait_for_function("document.getElementById('qr').naturalWidth > 0")
+    dashboard.screenshot(path=artifacts_dir / "dashboard-1920x1080-presenter.png")
+    qr_png = artifacts_dir / "qr.png"
+    dashboard.locator("#qr").screenshot(path=qr_png)
+
+    decoded = subprocess.run([zbarimg, "--raw", "-q", str(qr_png)], capture_output=True, text=True, timeout=30)
+
+    phone_url = fresh_show.health()["phone_url"]
+    assert decoded.returncode == 0, decoded.stderr
+    assert decoded.stdout.strip() == phone_url
+    assert phone_url.endswith("/qr") and "localhost" not in phone_url and "127.0.0.1" not in phone_url
+    expect(dashboard.locator("#phone-url")).to_have_text(phone_url)
+
+
+def test_the_projector_view_at_both_sizes(fresh_show, open_page, new_phone, artifacts_dir):
+    for choice, votes in (("Python", 5), ("Go", 3), ("Rust", 2), ("JavaScript", 1)):
+        for _ in range(votes):
+            assert new_phone().vote(choice).status_code == 201
+    for width, height in ((1280, 720), (1920, 1080)):
+        page = open_page(fresh_show.url("/"), viewport={"width": width, "height": height})
+        expect(page.locator("#total")).to_have_text("11")
+        expect(bar_count(page, "Python")).to_have_text("5")
+        # Everything the room must read is on screen, nothing cut off or scrolled away.
+        for selector in ("#question", "#chart", "#qr", "#phone-url", "#feed"):
+            box = page.locator(selector).bounding_box()
+            assert box and box["x"] >= 0 and box["y"] >= 0, selector
+            assert box["x"] + box["width"] <= width + 1 and box["y"] + box["height"] <= height + 1, selector
+        assert page.evaluate("document.documentElement.scrollHeight") <= height
+        page.screenshot(path=artifacts_dir / f"dashboard-{width}x{height}.png")
+
+
+def test_the_presenter_runs_the_show_from_the_dashboard(fresh_show, open_page, artifacts_dir):
+    projector = open_page(fresh_show.url("/"), viewport={"width": 1280, "height": 720})
+    laptop = open_page(fresh_show.url(f"/?token={TOKEN}"), viewport={"width": 1280, "height": 720})
+    expect(projector.locator("#controls")).to_have_count(0)  # read-only for everyone else
+    expect(laptop.locator("#feed-live")).to_have_text("● live")
+
+    laptop.keyboard.press("ArrowRight")
+    expect(projector.locator("#scene-title")).to_have_text("Scan and vote")
+    expect(laptop.locator("#scene-step")).to_have_text("2/6")
+    laptop.keyboard.press("PageDown")  # what a presentation clicker sends
+    expect(projector.locator("#scene-title")).to_have_text("The magic moment")
+    laptop.keyboard.press("ArrowLeft")
+    expect(projector.locator("#scene-title")).to_have_text("Scan and vote")
+
+    laptop.get_by_role("button", name="Switch to fantasy").click()
+    expect(projector.locator("#pill-mode")).to_contain_text("FANTASY")
+    expect(projector.locator(".banner-fantasy")).to_be_visible()
+    laptop.get_by_role("button", name="Back to reality").click()
+    expect(projector.locator("#pill-mode")).to_contain_text("REALITY")
+
+    laptop.get_by_role("button", name="Kill Redis").click()
+    expect(projector.locator("#pill-limit")).to_contain_text("LOCAL FALLBACK")
+    expect(projector.locator(".banner-warn")).to_contain_text("Redis is down")
+    projector.screenshot(path=artifacts_dir / "dashboard-redis-killed.png")
+    laptop.get_by_role("button", name="Recover Redis").click()
+    expect(projector.locator("#pill-limit")).to_contain_text("Redis")
+    expect(projector.locator("#pill-redis")).to_have_attribute("data-state", "up")
+
+    laptop.get_by_role("button", name="Kill PostgreSQL").click()
+    expect(projector.locator(".banner-down")).to_contain_text("PostgreSQL is down")
+    expect(projector.locator("#pill-postgres")).to_have_attribute("data-state", "down")
+    projector.screenshot(path=artifacts_dir / "dashboard-postgres-killed.png")
+    laptop.get_by_role("button", name="Recover PostgreSQL").click()
+    expect(projector.locator("#pill-postgres")).to_have_attribute("data-state", "up")
+    expect(projector.locator(".banner-down")).to_have_count(0)
+
+    laptop.get_by_role("button", name="Run tests").click()
+    expect(projector.locator("#tests-panel")).to_be_visible()
+    expect(projector.locator('.tests-col[data-suite="reality"] .tests-list li')).to_have_count(4, timeout=120_000)
+    expect(projector.locator('.tests-col[data-suite="fantasy"] .tests-list li')).to_have_count(3)
+    expect(projector.locator('.tests-col[data-suite="fantasy"] .tests-sum')).to_contain_text("all green, all wrong")
+    projector.screenshot(path=artifacts_dir / "dashboard-tests.png")
+
+    reset = laptop.get_by_role("button", name="Reset")
+    reset.click()
+    expect(laptop.locator("#btn-reset")).to_have_text("Click again to reset")  # a slip cannot wipe the votes
+    laptop.locator("#btn-reset").click()
+    expect(projector.locator("#scene-step")).to_have_text("1/6")
+    expect(projector.locator("#feed .feed-item")).to_have_count(1)
+    expect(projector.locator("#feed .feed-item").first).to_contain_text("Clean slate")
+
+
+def test_without_the_socket_client_the_pages_poll_and_say_so(fresh_show, browser, new_phone):
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    # What a machine without `npm ci` serves: no Socket.IO client.
+    context.route("**/vendor/socket.io.min.js", lambda route: route.fulfill(status=404, body="not installed"))
+    try:
+        dashboard = context.new_page()
+        dashboard.set_default_timeout(TIMEOUT_MS)
+        dashboard.goto(fresh_show.url("/"))
+        expect(dashboard.locator(".banners")).to_contain_text("Live updates unavailable")
+        expect(dashboard.locator("#feed-live")).to_have_text("● polling")
+
+        assert new_phone().vote("Java").status_code == 201
+
+        expect(bar_count(dashboard, "Java")).to_have_text("1")
+        expect(dashboard.locator("#feed .feed-item").first).to_contain_text("voted Java")
+    finally:
+        context.close()
+
+
+# -- markup is text: an app in this process, with markup in its question and options -------------------
+
+MARKUP_QUESTION = 'Which <b>is</b> best? <img src=x onerror="window.__owned=1">'
+MARKUP_OPTIONS = ["<script>__owned=2</script>", "Go", "<img src=y onerror=__owned=3>"]
+
+
+@pytest.fixture
+def markup_app(votes):
+    from werkzeug.serving import make_server
+
+    from reality.events import EventBus
+    from reality.web import create_app, shutdown
+
+    app = create_app({"QUESTION": MARKUP_QUESTION, "OPTIONS": MARKUP_OPTIONS, "PRESENTER_TOKEN": TOKEN,
+                      "ASYNC_MODE": "threading"}, bus=EventBus(), store=votes)
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    yield base
+    server.shutdown()
+    shutdown(app)
+
+
+def test_markup_in_the_question_and_options_is_shown_as_text_and_never_runs(markup_app, open_page, artifacts_dir):
+    dialogs = []
+    phone = open_page(markup_app + "/qr", **PHONE)
+    phone.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    expect(phone.locator(".phone-question")).to_have_text(MARKUP_QUESTION)
+
+    phone.get_by_role("button", name=MARKUP_OPTIONS[0]).click()
+    expect(phone.locator("#feedback-title")).to_have_text("Vote recorded")
+
+    dashboard = open_page(markup_app + "/", viewport={"width": 1280, "height": 720})
+    expect(dashboard.locator("#question")).to_have_text(MARKUP_QUESTION)
+    expect(dashboard.locator("#feed")).to_contain_text(f"voted {MARKUP_OPTIONS[0]}")
+    expect(bar_count(dashboard, MARKUP_OPTIONS[2])).to_have_text("0")
+    for page in (phone, dashboard):
+        assert page.evaluate("window.__owned") is None
+        assert page.locator("img[src='x'], img[src='y'], h1 b, .chart script").count() == 0
+    assert dialogs == []
+    dashboard.screenshot(path=artifacts_dir / "dashboard-markup-as-text.png")
+    assert requests.get(markup_app + "/api/results", timeout=5).json()["counts"][MARKUP_OPTIONS[0]] == 1
