@@ -363,6 +363,7 @@ class DockerWatcher:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            client = None
             try:
                 client = self._connect()
                 # Subscribe from just before the snapshot, so nothing between the two is missed;
@@ -385,6 +386,12 @@ class DockerWatcher:
                     return
                 self.state.set_engine(False)
                 self._stop.wait(1.0)
+            finally:
+                if self._stream is not None:
+                    self._stream.close()
+                    self._stream = None
+                if client is not None:
+                    client.close()
 
 
 def run_monitor(console: Console, show_all: bool = False, stop: threading.Event | None = None,

@@ -225,3 +225,22 @@ def test_docker_unreachable_still_clears_caches_and_says_so_in_one_line(tmp_path
     assert result.stdout.splitlines()[0].startswith("Docker is not running")
     assert "Traceback" not in result.stdout + result.stderr
     assert not caches["pycache"].exists()
+
+
+def test_the_removal_rule_for_each_kind_of_owner():
+    """The one rule behind every decision above, case by case."""
+    here = socket.gethostname()
+    ours = {LABEL_PROJECT: PROJECT, LABEL_HOST: here}
+    alive = {**ours, LABEL_PID: str(os.getpid())}
+
+    def verdict(labels, stopping=(), force=False, include=False):
+        return cleanup.owner_verdict(labels, None, set(stopping), force, include)[0]
+
+    assert verdict(alive) is False                              # its run is still going
+    assert verdict(alive, force=True) is True                   # unless forced
+    assert verdict(alive, stopping=[os.getpid()]) is True       # or its show is being stopped
+    assert verdict({**alive, LABEL_HOST: "another-machine"}) is False  # can't tell from here
+    assert verdict(ours) is False                               # no owner recorded: made by hand
+    assert verdict({"org.testcontainers": "true"}) is False     # another project's Testcontainers
+    assert verdict({"org.testcontainers": "true"}, include=True) is True
+    assert verdict({}, force=True, include=True) is False       # never anything unlabelled

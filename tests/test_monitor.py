@@ -16,7 +16,7 @@ from typing import Callable
 
 from rich.console import Console
 
-from reality.containers import Infrastructure
+from reality.containers import Infrastructure, free_port
 from reality.monitor import DockerWatcher, MonitorState, build_table, build_view, format_age, started_by
 from reality.monitor import ContainerRow
 
@@ -141,3 +141,20 @@ def test_watch_containers_in_a_real_terminal(terminal, artifacts_dir):
 
     assert "Traceback" not in final
     assert max(len(line) for line in screen.splitlines()) <= 120
+
+
+def test_the_monitor_says_when_docker_goes_away_and_recovers_when_it_is_back(monkeypatch):
+    state = MonitorState()
+    # A loopback port nobody listens on: every connect is refused from now (docker-py leaks the socket
+    # of a refused unix:// connection, so the "engine" here is reached over TCP).
+    monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{free_port()}")
+    watcher = DockerWatcher(state).start()
+    try:
+        wait_for(lambda: not state.engine_up, "the monitor to notice Docker is unreachable")
+        assert "Docker engine: unreachable — retrying every second" in render(build_view(state))
+
+        monkeypatch.delenv("DOCKER_HOST")  # the engine is "back": the next retry reaches it
+        wait_for(lambda: state.engine_up and watcher.synced.is_set(), "the monitor to reconnect")
+        assert "Docker engine: connected" in render(build_view(state))
+    finally:
+        watcher.stop()
