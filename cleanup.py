@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--include-testcontainers", action="store_true",
                         help="also remove containers, networks and volumes that carry only Testcontainers' labels "
                              "(they may belong to another project's tests)")
-    parser.add_argument("--root", type=Path, default=REPO, help="where to clear pytest caches (default: this repository)")
+    parser.add_argument("--root", type=Path, default=REPO,
+                        help="where to clear pytest caches (default: this repository)")
     args = parser.parse_args(argv)
 
     console = Console()

@@ -39,6 +39,7 @@ TRACKED_ACTIONS = {"create", "start", "restart", "pause", "unpause", "die", "kil
 #: Actions worth a line in the event log (the lifecycle a participant wants to see).
 LOGGED_ACTIONS = {"create", "start", "restart", "die", "kill", "stop", "destroy", "oom", "pause", "unpause"}
 LOG_LENGTH = 8
+NO_CONTAINERS_YET = "No containers yet — run pytest, workshop.py or reality_engine.py and watch them appear."
 
 ACTION_STYLES = {"create": "cyan", "start": "green", "restart": "green", "unpause": "green", "die": "red",
                  "kill": "bold red", "oom": "bold red", "stop": "yellow", "pause": "yellow", "destroy": "magenta"}
@@ -266,8 +267,7 @@ def build_table(state: MonitorState, now: float | None = None, title: str | None
             owner,
         )
     if not rows:
-        table.caption = empty or ("No containers yet." if state.show_all else
-                                  "No containers yet — run pytest, workshop.py or reality_engine.py and watch them appear.")
+        table.caption = empty or ("No containers yet." if state.show_all else NO_CONTAINERS_YET)
         table.caption_justify = "left"
         table.min_width = len(table.caption)  # an empty table is narrow: don't fold the one line it has
     return table

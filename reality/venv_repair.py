@@ -120,7 +120,8 @@ def recreate(path: Path, log: Log) -> None:
     """Create a fresh virtualenv with pip at ``path`` (its old content is removed)."""
     if path.exists() and not (path / "pyvenv.cfg").is_file() and any(path.iterdir()):
         # Never delete a folder we cannot recognise as a virtualenv: it may be someone's work.
-        raise RealityError(f"{path} exists and is not a virtualenv: not touching it. Use --venv to choose another path.")
+        raise RealityError(f"{path} exists and is not a virtualenv: not touching it. "
+                           "Use --venv to choose another path.")
     log(f"Creating a fresh virtualenv at {path} with Python {sys.version.split()[0]} ({sys.executable})")
     venv.EnvBuilder(clear=True, with_pip=True, symlinks=os.name != "nt").create(path)
 
@@ -129,13 +130,15 @@ def install_requirements(path: Path, requirements: Path, log: Log) -> None:
     """``pip install -r requirements`` inside the virtualenv."""
     if not requirements.is_file():
         raise RealityError(f"No requirements file at {requirements}.")
-    wanted = [line for line in requirements.read_text().splitlines() if line.strip() and not line.lstrip().startswith(("#", "-"))]
+    wanted = [line for line in requirements.read_text().splitlines()
+              if line.strip() and not line.lstrip().startswith(("#", "-"))]  # packages, not options
     log(f"Installing {len(wanted)} package{'s' if len(wanted) != 1 else ''} from {requirements.name}"
         + (" (this can take a minute)" if len(wanted) > 3 else ""))
     result = subprocess.run([str(venv_python(path)), "-m", "pip", "install", "--disable-pip-version-check", "-q",
                              "-r", str(requirements)], capture_output=True, text=True)
     if result.returncode != 0:
-        raise RealityError(f"pip could not install {requirements.name}: {_last_line(result.stderr) or _last_line(result.stdout)}")
+        reason = _last_line(result.stderr) or _last_line(result.stdout)
+        raise RealityError(f"pip could not install {requirements.name}: {reason}")
 
 
 def repair(path: Path, requirements: Path, force: bool = False, log: Log = print) -> tuple[Diagnosis, Diagnosis | None]:
@@ -147,9 +150,11 @@ def repair(path: Path, requirements: Path, force: bool = False, log: Log = print
     if before.healthy and not force:
         return before, None
     if before.exists and not before.is_venv and any(path.iterdir()):
-        raise RealityError(f"{path} exists and is not a virtualenv: not touching it. Use --venv to choose another path.")
+        raise RealityError(f"{path} exists and is not a virtualenv: not touching it. "
+                           "Use --venv to choose another path.")
     if running_inside(path):
-        raise RealityError("This Python runs from the virtualenv being repaired: run `deactivate`, then `python3 fix_venv.py`.")
+        raise RealityError("This Python runs from the virtualenv being repaired: "
+                           "run `deactivate`, then `python3 fix_venv.py`.")
     recreate(path, log)
     install_requirements(path, requirements, log)
     after = diagnose(path)

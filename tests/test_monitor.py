@@ -17,8 +17,15 @@ from typing import Callable
 from rich.console import Console
 
 from reality.containers import Infrastructure, free_port
-from reality.monitor import DockerWatcher, MonitorState, build_table, build_view, format_age, started_by
-from reality.monitor import ContainerRow
+from reality.monitor import (
+    ContainerRow,
+    DockerWatcher,
+    MonitorState,
+    build_table,
+    build_view,
+    format_age,
+    started_by,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -133,7 +140,8 @@ def test_watch_containers_in_a_real_terminal(terminal, artifacts_dir):
         screen = terminal.wait_for(lambda screen: any("tests-tmux" in line and "running" in line
                                                       for line in screen.splitlines()), "the container, running")
         (artifacts_dir / "watch_containers_tmux.txt").write_text(screen)
-    terminal.wait_for(lambda screen: "destroy" in screen and "tests-tmux" not in screen.split("Recent Docker events")[0],
+    terminal.wait_for(lambda screen: "destroy" in screen
+                      and "tests-tmux" not in screen.split("Recent Docker events")[0],
                       "the container to leave the table")
     terminal.keys("C-c")
     final = terminal.wait_for("Monitor stopped.", "the monitor to stop on Ctrl+C")

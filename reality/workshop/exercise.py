@@ -224,7 +224,8 @@ def render_verdict(verdict: Verdict) -> RenderableType:
         table.add_column("proves it?", justify="center", no_wrap=True)
         for name, real, fake in verdict.rows:
             proves = real == "passed" and fake in ("failed", "error")
-            table.add_row(name, Text(real, style=OUTCOME_STYLE.get(real, "")), Text(fake, style=OUTCOME_STYLE.get(fake, "")),
+            table.add_row(name, Text(real, style=OUTCOME_STYLE.get(real, "")),
+                          Text(fake, style=OUTCOME_STYLE.get(fake, "")),
                           Text("yes", style="bold green") if proves else Text("no", style="dim"))
         parts[:0] = [table, Text("")]
     style = "green" if verdict.proves else "yellow" if verdict.status in ("not-written", "proves-nothing") else "red"

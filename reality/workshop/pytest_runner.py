@@ -38,7 +38,9 @@ class TestOutcome:
     def explanation(self, limit: int = 4) -> str:
         """pytest's ``E`` lines (what went wrong, without the traceback), else the message."""
         lines = [line[1:] for line in self.details.splitlines() if line.startswith("E ")]
-        return textwrap.dedent("\n".join(lines[-limit:])).strip("\n") if lines else self.message.strip().splitlines()[0] if self.message.strip() else ""
+        if lines:
+            return textwrap.dedent("\n".join(lines[-limit:])).strip("\n")
+        return self.message.strip().split("\n", 1)[0]
 
 
 @dataclass

@@ -158,8 +158,9 @@ class Workshop:
         results.add_column("Section", no_wrap=True)
         results.add_column("Step")
         for result in self.session.results:
+            step = result.name + (f" — {result.detail}" if not result.ok and result.detail else "")
             results.add_row(Text("✓", style="bold green") if result.ok else Text("✗", style="bold red"),
-                            result.section, result.name + (f" — {result.detail}" if not result.ok and result.detail else ""))
+                            result.section, step)
         self.console.print()
         self.console.print(results)
         failed = self.session.failed

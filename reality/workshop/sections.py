@@ -23,7 +23,14 @@ from ..monitor import MonitorState, build_table, load_rows
 from ..votes import InMemoryVoteStore, VoteStore
 from .exercise import SOLUTION, Exercise, check, render_verdict
 from .measurements import (
-    FANTASY_TESTS, RACE_THREADS, REALITY_TESTS, docstrings_of_tests, race, refused_duplicate, run_suite, timed,
+    FANTASY_TESTS,
+    RACE_THREADS,
+    REALITY_TESTS,
+    docstrings_of_tests,
+    race,
+    refused_duplicate,
+    run_suite,
+    timed,
 )
 from .pytest_runner import PytestRun
 from .session import ROLE, BackToMenu, QuitWorkshop, Session
@@ -151,7 +158,8 @@ def the_magic(session: Session) -> None:
     """Start a real PostgreSQL, vote, vote again, read PostgreSQL's own refusal, watch the container go."""
     figures = session.figures
     session.say("[bold]Testcontainers[/] starts a real PostgreSQL 15 in a throwaway container, for this run only.\n"
-                "[dim]Tip: in a second terminal, run  python3 watch_containers.py  to watch it appear and disappear.[/]")
+                "[dim]Tip: in a second terminal, run  python3 watch_containers.py  "
+                "to watch it appear and disappear.[/]")
     session.pause("start PostgreSQL")
     with _infrastructure(session) as infra:
         _start_postgres(session, infra)
@@ -225,6 +233,8 @@ def _measure_postgres_quietly(session: Session) -> None:
 def _seconds(value: float | None) -> str:
     if value is None:
         return "not measured"
+    if value < 0.001:
+        return "under 1 ms"
     return f"{value * 1000:.1f} ms" if value < 0.1 else f"{value:.2f} s"
 
 
@@ -259,7 +269,8 @@ def the_comparison(session: Session) -> None:
                   f"{_seconds(reality.test_seconds)} (container start included)")
     table.add_row("Wall time, pytest's start-up included", _seconds(fantasy.seconds), _seconds(reality.seconds))
     table.add_row("Start-up", "none: a Python object",
-                  f"{_seconds(figures.start_seconds)} to start the container" + (f"\n({figures.image})" if figures.image else ""))
+                  f"{_seconds(figures.start_seconds)} to start the container"
+                  + (f"\n({figures.image})" if figures.image else ""))
     pg_duplicate = ("refused: " + (figures.duplicate_error or "").splitlines()[0].removeprefix("ERROR:").strip()
                     if figures.duplicate_error else "NOT refused")
     table.add_row("Same phone votes twice",
