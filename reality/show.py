@@ -61,6 +61,9 @@ def bind(host: str, port: int) -> socket.socket:
     listener = socket.socket(family, socket.SOCK_STREAM)
     # Reuse after a previous run's connections in TIME_WAIT, but never share a live listener.
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit TCP_NODELAY (on Linux). Without it a response written as headers
+    # then body waits for the phone's delayed ACK: 40 ms on every request after a connection's first.
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         listener.bind((host, port))
         listener.listen(1024)
