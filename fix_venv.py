@@ -3,6 +3,8 @@
 
     python3 fix_venv.py              # .venv here (or the active $VIRTUAL_ENV)
     python3 fix_venv.py --check      # only say what is wrong
+
+Standard library only, on purpose: this is what people run when their packages are broken.
 """
 
 from __future__ import annotations
@@ -11,8 +13,6 @@ import argparse
 import os
 import sys
 from pathlib import Path
-
-from rich.console import Console
 
 from reality import venv_repair
 from reality.errors import RealityError
@@ -29,48 +29,46 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="only diagnose; exit 1 when the virtualenv is broken")
     parser.add_argument("--force", action="store_true", help="recreate even when nothing looks broken")
     args = parser.parse_args(argv)
-    console = Console(highlight=False)
     path = args.venv.absolute()
 
     if not args.check and venv_repair.running_inside(path):
         # This interpreter lives in the virtualenv about to be recreated: start again from outside it.
         python = venv_repair.base_python()
-        console.print(f"[dim]Running from {path}; starting again with {python}.[/]")
+        print(f"Running from {path}; starting again with {python}.", flush=True)
         os.execv(python, [python, str(Path(__file__).resolve()), *(sys.argv[1:] if argv is None else argv)])
 
     diagnosis = venv_repair.diagnose(path)
     if diagnosis.healthy:
-        console.print(f"[green]✓[/] {path} is healthy: {diagnosis.version}, {diagnosis.pip}.")
+        print(f"✓ {path} is healthy: {diagnosis.version}, {diagnosis.pip}.")
         if not args.force:
             return 0
     else:
-        console.print(f"[bold]Found[/] in {path}:")
+        print(f"Found in {path}:")
         for problem in diagnosis.problems:
-            console.print(f"  [red]✗[/] {problem}")
+            print(f"  ✗ {problem}")
         if args.check:
-            console.print("Run [bold]python3 fix_venv.py[/] to repair it.")
+            print("Run  python3 fix_venv.py  to repair it.")
             return 1
     if args.check:
         return 0
 
-    said_doing = []
+    started = False
 
     def log(line: str) -> None:
-        if not said_doing:
-            console.print("[bold]Doing:[/]")
-            said_doing.append(True)
-        console.print(f"  • {line}")
+        nonlocal started
+        if not started:  # the header only once something is actually done
+            print("Doing:")
+            started = True
+        print(f"  • {line}", flush=True)
 
     try:
         _, after = venv_repair.repair(path, args.requirements, force=args.force, log=log)
     except RealityError as exc:
-        console.print(f"[bold red]{exc}[/]", soft_wrap=True)
+        print(f"✗ {exc}")
         return 1
     assert after is not None
-    console.print(f"[green]✓ Repaired:[/] {path} now runs {after.version} with {after.pip}, "
-                  f"and {args.requirements.name} is installed.")
-    activate = path / "bin" / "activate"
-    console.print(f"Next: [bold]source {os.path.relpath(activate)}[/] (or open a new terminal).")
+    print(f"✓ Repaired: {path} now runs {after.version} with {after.pip}, and {args.requirements.name} is installed.")
+    print(f"Next: source {os.path.relpath(path / 'bin' / 'activate')}  (or open a new terminal).")
     return 0
 
 

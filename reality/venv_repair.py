@@ -155,7 +155,7 @@ def repair(path: Path, requirements: Path, force: bool = False, log: Log = print
     if running_inside(path):
         raise RealityError("This Python runs from the virtualenv being repaired: "
                            "run `deactivate`, then `python3 fix_venv.py`.")
-    recreate(path, log)
+    recreate(path, log)  # refuses, before anything is deleted, a folder that is not a virtualenv
     install_requirements(path, requirements, log)
     after = diagnose(path)
     if not after.healthy:

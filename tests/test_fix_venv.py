@@ -85,16 +85,18 @@ def test_interpreter_gone_is_found_and_repaired(tmp_path, requirements):
     assert fix_venv("--venv", str(venv), "--check").returncode == 0
 
 
-def test_missing_pip_is_found_and_repaired(tmp_path, requirements):
+def test_missing_pip_repaired_from_inside_the_venv_with_nothing_installed(tmp_path, requirements):
+    """Run with the broken venv's own bare Python: fix_venv.py needs no package, and restarts from outside."""
     venv = tmp_path / "env"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    assert [problem.split(" (")[0] for problem in venv_repair.diagnose(venv).problems] == ["pip is missing"]
 
-    before = venv_repair.diagnose(venv)
-    assert [problem.split(" (")[0] for problem in before.problems] == ["pip is missing"]
-
-    repair = fix_venv("--venv", str(venv), "--requirements", str(requirements))
+    repair = subprocess.run([str(venv / "bin" / "python"), "fix_venv.py", "--venv", str(venv),
+                             "--requirements", str(requirements)], cwd=REPO, capture_output=True, text=True,
+                            timeout=300)
 
     assert repair.returncode == 0, repair.stdout + repair.stderr
+    assert f"Running from {venv}; starting again with" in repair.stdout
     assert "pip is missing" in repair.stdout
     assert venv_repair.diagnose(venv).pip is not None
     assert imports_tinypkg(venv)
