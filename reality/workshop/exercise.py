@@ -162,8 +162,11 @@ def _first_line(text: str, limit: int = 160) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def check(test_file: Path, dsn: str, repo_root: Path) -> Verdict:
-    """Run ``test_file`` on the real ``products`` table and on one without ``UNIQUE (sku)``, and judge."""
+def check(test_file: Path, dsn: str, repo_root: Path, subject: str = "Your test") -> Verdict:
+    """Run ``test_file`` on the real ``products`` table and on one without ``UNIQUE (sku)``, and judge.
+
+    ``subject`` names the test in the verdict ("Your test", "The solution").
+    """
     if not test_file.is_file():
         return Verdict(False, "no-tests", f"There is no {test_file.name} in {test_file.parent}.",
                        "Run workshop.py again: it creates the file with a skeleton to fill in.")
@@ -186,7 +189,7 @@ def check(test_file: Path, dsn: str, repo_root: Path) -> Verdict:
                        with_constraint=real)
     if not ran:
         written = any(NOT_WRITTEN in test.message for test in real.tests)
-        return Verdict(False, "not-written", "Your test is not written yet." if written else "Every test was skipped.",
+        return Verdict(False, "not-written", f"{subject} is not written yet." if written else "Every test was skipped.",
                        "Delete the pytest.skip(...) line and write the test below it.", with_constraint=real)
     without = {test.name: test.outcome for test in fake.tests}
     rows = [(test.name, test.outcome, without.get(test.name, "—")) for test in real.tests]
@@ -200,12 +203,12 @@ def check(test_file: Path, dsn: str, repo_root: Path) -> Verdict:
                        rows, real, fake)
     caught = [test for test in fake.tests if test.outcome in ("failed", "error") and test.name in {t.name for t in ran}]
     if caught:
-        return Verdict(True, "proves", "Your test proves the constraint.",
+        return Verdict(True, "proves", f"{subject} proves the constraint.",
                        f"It passes on the real table and fails without UNIQUE (sku), where pytest said:\n"
                        f"  {caught[0].explanation(1)}\n"
                        f"{', '.join(test.name for test in caught)} would catch anyone dropping the constraint.",
                        rows, real, fake)
-    return Verdict(False, "proves-nothing", "Your test passes even without the constraint, so it proves nothing yet.",
+    return Verdict(False, "proves-nothing", f"{subject} passes even without the constraint, so it proves nothing yet.",
                    "Insert two products with the same SKU and expect psycopg2.errors.UniqueViolation: "
                    "without the constraint the second INSERT succeeds, and your test must notice.", rows, real, fake)
 

@@ -306,7 +306,7 @@ def _show_and_check_solution(session: Session, exercise: Exercise, dsn: str) -> 
     session.say(Panel(Syntax(SOLUTION, "python", theme="ansi_dark", background_color="default", word_wrap=True),
                       title=f"One solution — {display_path(path)}", title_align="left", border_style="cyan"))
     with session.console.status("Checking the solution against a real PostgreSQL, with and without UNIQUE (sku)…"):
-        verdict = check(path, dsn, session.repo_root)
+        verdict = check(path, dsn, session.repo_root, subject="The solution")
     session.say(render_verdict(verdict))
     return session.step("The solution proves the constraint", verdict.proves,
                         "passes with UNIQUE (sku), fails without it" if verdict.proves else verdict.headline)
