@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 import platform
 import shutil
+import socket
 import subprocess
 import time
+import urllib.parse
 from pathlib import Path
 
 import docker
@@ -18,6 +20,7 @@ from docker.errors import DockerException
 
 from .errors import DockerUnavailable
 
+DEFAULT_HOST = "unix:///var/run/docker.sock"
 #: Where ``start_engine`` sends dockerd's output.
 DOCKERD_LOG = Path("/var/log/reality-engine-dockerd.log")
 
@@ -25,6 +28,9 @@ DOCKERD_LOG = Path("/var/log/reality-engine-dockerd.log")
 def how_to_start_docker() -> str:
     """One line, for this OS, on how to get a Docker engine running."""
     system = platform.system()
+    if not uses_local_engine():
+        return (f"Docker is not answering at DOCKER_HOST={os.environ['DOCKER_HOST']}: "
+                "start that engine, or unset DOCKER_HOST to use this machine's.")
     if os.environ.get("CODESPACES") == "true":
         return "Docker is not running in this Codespace: rebuild the container (Command Palette > Rebuild Container)."
     if system == "Darwin":
@@ -40,12 +46,27 @@ def how_to_start_docker() -> str:
 
 def connect(timeout: float = 10.0) -> docker.DockerClient:
     """A client for a Docker engine that answered a ping, or :class:`DockerUnavailable`."""
+    client = None
     try:
+        _probe(os.environ.get("DOCKER_HOST") or DEFAULT_HOST, timeout)
         client = docker.from_env(timeout=int(max(timeout, 1)))
         client.ping()
     except (DockerException, OSError) as exc:
+        if client is not None:
+            client.close()  # docker-py keeps the failed socket open otherwise
         raise DockerUnavailable(how_to_start_docker()) from exc
     return client
+
+
+def _probe(host: str, timeout: float) -> None:
+    """Connect to the engine's socket first: docker-py leaks the socket of a failed connection."""
+    if host.startswith("unix://"):
+        with socket.socket(socket.AF_UNIX) as probe:
+            probe.settimeout(timeout)
+            probe.connect(host[len("unix://"):])
+    elif host.startswith("tcp://"):
+        address = urllib.parse.urlsplit(host)
+        socket.create_connection((address.hostname, address.port or 2375), timeout=timeout).close()
 
 
 def is_reachable() -> bool:
@@ -69,6 +90,21 @@ def can_install_engine() -> bool:
     return platform.system() == "Linux" and is_debian_like() and os.geteuid() == 0
 
 
+def uses_local_engine() -> bool:
+    """True when the client talks to this machine's default socket (the only engine we may start)."""
+    return os.environ.get("DOCKER_HOST", DEFAULT_HOST) == DEFAULT_HOST
+
+
+def dockerd_running() -> bool:
+    """A dockerd process of this machine is alive (it may still be starting, or be stuck)."""
+    try:
+        pid = int(Path("/var/run/docker.pid").read_text().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def install_engine() -> None:
     """Install Debian's ``docker.io`` (dockerd, containerd, runc) with apt."""
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
@@ -80,7 +116,12 @@ def start_engine(wait: float = 30.0) -> None:
     """Start ``dockerd`` in the background (no systemd needed) and wait until it answers."""
     if not shutil.which("dockerd"):
         raise DockerUnavailable("dockerd is not installed: run `python3 setup.py --install-docker` as root.")
-    if shutil.which("systemctl") and Path("/run/systemd/system").is_dir():
+    if not uses_local_engine():
+        raise DockerUnavailable(f"The Docker engine at DOCKER_HOST={os.environ['DOCKER_HOST']} is not answering: start it there.")
+    if dockerd_running():
+        # A second dockerd would fight the first over docker0 and iptables: wait for this one instead.
+        pass
+    elif shutil.which("systemctl") and Path("/run/systemd/system").is_dir():
         subprocess.run(["systemctl", "start", "docker"], check=False)
     else:
         with open(DOCKERD_LOG, "ab") as log:

@@ -131,7 +131,7 @@ def ensure_docker(log: Log, ask: Ask, install: bool) -> Step:
 
     if docker_engine.is_reachable():
         return Step("Docker", True, f"engine {docker_engine.connect().version().get('Version', '?')} reachable")
-    if not docker_engine.can_install_engine():
+    if not docker_engine.can_install_engine() or not docker_engine.uses_local_engine():
         return Step("Docker", False, docker_engine.how_to_start_docker())
     if not shutil.which("dockerd"):
         if not (install or ask("No Docker engine here. Install Debian's docker.io now?")):
