@@ -80,11 +80,13 @@ def test_redis_image_answers_testcontainers_ping_from_the_host(client):
 
 
 def test_docker_down_is_one_actionable_line(monkeypatch, tmp_path):
-    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker-here.sock")
+    host = f"unix://{tmp_path}/no-docker-here.sock"
+    monkeypatch.setenv("DOCKER_HOST", host)
 
     with pytest.raises(DockerUnavailable) as down:
         docker_engine.connect(timeout=1)
 
     message = str(down.value)
     assert "\n" not in message
-    assert message.startswith("Docker is not running")
+    assert message == (f"Docker is not answering at DOCKER_HOST={host}: "
+                       "start that engine, or unset DOCKER_HOST to use this machine's.")
