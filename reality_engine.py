@@ -5,7 +5,7 @@
                               [--question TEXT] [--options "Python,JavaScript,Go,Rust,Java"]
 
 REALITY_PRESENTER_TOKEN sets the presenter token (else a random one is printed);
-REALITY_SECRET_KEY the cookie key (else random per run); REALITY_ASYNC_MODE threading|gevent.
+REALITY_SECRET_KEY the cookie key (else random per run); REALITY_ASYNC_MODE gevent (default) or threading.
 """
 
 import sys

@@ -80,15 +80,25 @@ def test_a_taken_port_gets_one_line_and_starts_nothing(docker_client):
     assert containers_of(docker_client, process.pid) == []
 
 
-def start(runtime: str, port: int) -> subprocess.Popen:
-    return subprocess.Popen(show_command(port), cwd=ROOT, env=show_env(runtime), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
+def start(runtime: str, port: int, mode: str) -> subprocess.Popen:
+    return subprocess.Popen(show_command(port), cwd=ROOT, env=show_env(runtime, REALITY_ASYNC_MODE=mode),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_stopping_during_boot_leaves_no_container(docker_client, signum):
+#: Both async modes, each with both signals a presenter's terminal or a supervisor sends.
+STOPS = [("gevent", signal.SIGINT), ("gevent", signal.SIGTERM), ("threading", signal.SIGINT),
+         ("threading", signal.SIGTERM)]
+STOP_IDS = ["gevent-ctrl-c", "gevent-sigterm", "threading-ctrl-c", "threading-sigterm"]
+
+
+def test_an_unknown_async_mode_gets_one_line():
+    assert_one_line_error(run_to_exit(REALITY_ASYNC_MODE="eventlet"), 1, "REALITY_ASYNC_MODE")
+
+
+@pytest.mark.parametrize("mode,signum", STOPS, ids=STOP_IDS)
+def test_stopping_during_boot_leaves_no_container(docker_client, mode, signum):
     with tempfile.TemporaryDirectory() as runtime:
-        process = start(runtime, free_port())
+        process = start(runtime, free_port(), mode)
         try:
             wait_for(lambda: containers_of(docker_client, process.pid), 60, "a container to be created",
                      interval=0.02)
@@ -106,11 +116,11 @@ def test_stopping_during_boot_leaves_no_container(docker_client, signum):
                 container.remove(force=True)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_a_running_show_stops_within_seconds_and_removes_everything(docker_client, signum):
+@pytest.mark.parametrize("mode,signum", STOPS, ids=STOP_IDS)
+def test_a_running_show_stops_within_seconds_and_removes_everything(docker_client, mode, signum):
     port = free_port()
     with tempfile.TemporaryDirectory() as runtime:
-        process = start(runtime, port)
+        process = start(runtime, port, mode)
         try:
             wait_for(lambda: _healthy(port), 60, "the show to be ready", interval=0.05)
             pid_file = Path(runtime) / "reality_engine.pid"

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 from flask import Flask
 from flask_socketio import SocketIO
 
-from ..concurrency import selected_mode
+from ..concurrency import patched_for_gevent
 from ..events import EventBus
 from ..poll import DEFAULT_OPTIONS, DEFAULT_QUESTION, Poll
 from ..public_url import PublicAddress
@@ -54,7 +54,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, bus: EventBus | 
 
     Settings: ``DATABASE_URL`` (used when no ``store`` is given), ``REDIS_URL`` (the rate limit's
     Redis; none means local memory only), ``QUESTION``, ``OPTIONS``, ``PRESENTER_TOKEN``,
-    ``SECRET_KEY``, ``ASYNC_MODE``, ``RATE_LIMIT_PER_MINUTE``, ``NODE_MODULES``, ``BACKGROUND_TASKS``.
+    ``SECRET_KEY``, ``ASYNC_MODE`` (``gevent`` or ``threading``), ``RATE_LIMIT_PER_MINUTE``, ``NODE_MODULES``, ``BACKGROUND_TASKS``.
     """
     app = Flask(__name__)
     app.config.from_mapping(
@@ -92,7 +92,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, bus: EventBus | 
         store = VoteStore(app.config["DATABASE_URL"])
     limiter = VoterRateLimiter(app.config["REDIS_URL"], bus, per_minute=int(app.config["RATE_LIMIT_PER_MINUTE"]),
                                enabled=bool(app.config["RATE_LIMIT_ENABLED"]))
-    async_mode = app.config["ASYNC_MODE"] or selected_mode()
+    # gevent only in a process patched for it (reality_engine.py does that); threads otherwise.
+    async_mode = app.config["ASYNC_MODE"] or ("gevent" if patched_for_gevent() else "threading")
     socketio.init_app(app, async_mode=async_mode, cors_allowed_origins=_allowed_origins(public),
                       max_http_buffer_size=64 * 1024, logger=False, engineio_logger=False)
 

@@ -53,7 +53,12 @@ def _ensure_voter() -> str:
 
 
 def socket_client_available() -> bool:
-    return (Path(current_app.config["NODE_MODULES"]) / SOCKET_IO_CLIENT).is_file()
+    """Whether ``npm ci`` installed the Socket.IO client (checked once: pages ask on every load)."""
+    known = current_app.extensions.get("reality.socket_client")
+    if known is None:
+        known = (Path(current_app.config["NODE_MODULES"]) / SOCKET_IO_CLIENT).is_file()
+        current_app.extensions["reality.socket_client"] = known
+    return known
 
 
 def _page_state(**extra: Any) -> dict[str, Any]:
@@ -102,7 +107,9 @@ def phone() -> Any:
     """The phone page: big buttons, instant feedback, live results."""
     _ensure_voter()
     state = _state()
-    return render_template("phone.html", poll=state.poll, page_state=_page_state())
+    # A phone needs the tally and whether live updates work; nothing else (this page is the hot path).
+    return render_template("phone.html", poll=state.poll,
+                           page_state={"results": state.results(), "live": socket_client_available()})
 
 
 @bp.get("/qr.svg")
