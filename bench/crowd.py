@@ -131,10 +131,13 @@ def jar() -> aiohttp.CookieJar:
     return aiohttp.CookieJar(unsafe=True)
 
 
-async def wait_until_voting(url: str, timeout: float = 60.0) -> None:
+async def wait_until_voting(server: Server, timeout: float = 60.0) -> None:
     """Return once a fresh phone's first vote is accepted (the show's boot, as a phone sees it)."""
+    url = server.url
     began = time.perf_counter()
     while time.perf_counter() - began < timeout:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"the show exited with {server.process.returncode}: see {server.log.name}")
         try:
             async with aiohttp.ClientSession(cookie_jar=jar()) as phone:
                 async with phone.get(f"{url}/qr") as page:
@@ -275,7 +278,7 @@ async def bench_mode(mode: str, args: argparse.Namespace) -> tuple[list[Burst], 
     for attempt in range(args.boots):
         server = Server(mode)
         try:
-            await wait_until_voting(server.url)
+            await wait_until_voting(server)
             boots.append(time.perf_counter() - server.started)  # from spawning the process
             if attempt < args.boots - 1:
                 continue
