@@ -124,6 +124,10 @@ class ShowState:
     def vote(self, voter_id: str, choice: str) -> VoteOutcome:
         """Cast one vote for ``voter_id`` (already validated: a known voter and a known option)."""
         who = voter_label(voter_id)
+        mode, store = self._active
+        # Known outage first: a phone must not use up its rate limit on our downtime.
+        if mode == "reality" and not self.health.usable("postgres"):
+            return self._postgres_unavailable(who, choice)
         decision = self.limiter.hit(voter_id)
         if not decision.allowed:
             self.bus.publish("ratelimit", "blocked",
@@ -132,9 +136,6 @@ class ShowState:
                              voter=who, backend=decision.backend, retry_after=decision.retry_after)
             return VoteOutcome(429, "Slow down!", f"At most {decision.limit} votes a minute per phone. "
                                f"Try again in {decision.retry_after} s.", {"retry_after": decision.retry_after})
-        mode, store = self._active
-        if mode == "reality" and not self.health.usable("postgres"):
-            return self._postgres_unavailable(who, choice)
         try:
             store.cast(voter_id, choice)
         # PostgreSQL's UNIQUE constraint said no: the refusal the whole show is about.
@@ -282,11 +283,12 @@ class ShowState:
         """Before PostgreSQL counts as up again: fresh connections, the schema, a re-read tally."""
         store = self.real_store
         before = self.results_cache.snapshot()["total"] if self.mode == "reality" else None
-        if isinstance(store, VoteStore):
-            store.reconnect()
-            store.init_schema()
-        total = store.total()
         first = not self._seen_postgres_up
+        if isinstance(store, VoteStore):
+            if not first:
+                store.reconnect()  # pooled connections from before the outage are dead sockets
+            store.init_schema()  # a fresh container has no table yet
+        total = store.total()
         self._seen_postgres_up = True
         self._reload_results()
         if first:
