@@ -222,7 +222,7 @@ def test_docker_unreachable_still_clears_caches_and_says_so_in_one_line(tmp_path
     result = run_cleanup("--root", str(tmp_path), env={"DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock"})
 
     assert result.returncode == 1
-    assert result.stdout.splitlines()[0].startswith("Docker is not running")
+    assert result.stdout.splitlines()[0].startswith("Docker is not answering at DOCKER_HOST=")
     assert "Traceback" not in result.stdout + result.stderr
     assert not caches["pycache"].exists()
 

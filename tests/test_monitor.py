@@ -126,7 +126,7 @@ def test_docker_unreachable_is_one_clear_line(tmp_path):
                             env={**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock"}, timeout=60)
 
     assert result.returncode == 1
-    assert result.stdout.strip().startswith("Docker is not running")
+    assert result.stdout.strip().startswith("Docker is not answering at DOCKER_HOST=")
     assert len(result.stdout.strip().splitlines()) == 1
     assert "Traceback" not in result.stdout + result.stderr
 

@@ -159,13 +159,13 @@ def test_ctrl_c_while_postgres_runs_stops_cleanly_and_leaves_no_container(tmp_pa
 
 
 def test_docker_unreachable_is_one_line_per_step_and_exit_1(tmp_path):
-    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock"}
+    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock", "COLUMNS": "250"}
     result = subprocess.run(
         [sys.executable, "workshop.py", "--non-interactive", "--section", "2", "--exercise-dir", str(tmp_path / "ex")],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
 
     assert result.returncode == 1
-    assert "✗ The magic could not run — Docker is not running" in result.stdout
+    assert "✗ The magic could not run — Docker is not answering at DOCKER_HOST=" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
 
 
