@@ -235,6 +235,9 @@ def run(options: ShowOptions, out: Print = print, err: Print = _stderr,
     return code
 
 
+_START_THREADS: list[threading.Thread] = []
+
+
 def start_in_background(infra: Any) -> Callable[[], None]:
     """Start the containers on another thread; the returned function waits and re-raises a failure."""
     failure: list[BaseException] = []
@@ -246,6 +249,7 @@ def start_in_background(infra: Any) -> Callable[[], None]:
             failure.append(exc)
 
     thread = threading.Thread(target=start, name="start-containers", daemon=True)
+    _START_THREADS.append(thread)
     thread.start()
 
     def wait() -> None:
@@ -292,7 +296,22 @@ def _close_server(server: Any) -> None:
 def main(options: ShowOptions) -> int:
     """Entry point for ``reality_engine.py``."""
     try:
-        return run(options, out=lambda line: print(line, flush=True))
+        code = run(options, out=lambda line: print(line, flush=True))
     except ValueError as exc:  # a bad REALITY_ASYNC_MODE and the like
         print(f"✗ {exc}", file=sys.stderr)
         return 2
+    exit_now_if_a_start_lingers(code)
+    return code
+
+
+def exit_now_if_a_start_lingers(code: int) -> None:
+    """End the process at once when a container start is still waiting on a container we removed.
+
+    Stopped during boot, a start can go on polling for a readiness that will never come (its
+    container is gone) for many seconds, and Python waits for every executor thread before it
+    exits. Everything that matters — containers, pid file — is cleaned up by now.
+    """
+    if any(thread.is_alive() for thread in _START_THREADS):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)

@@ -59,9 +59,22 @@ def show_env(runtime_dir: str, **extra: str) -> dict[str, str]:
     return env
 
 
-def containers_of(client: docker.DockerClient, pid: int) -> list:
-    """Containers labelled as started by process ``pid``."""
-    return client.containers.list(all=True, filters={"label": f"{LABEL_PID}={pid}"})
+def containers_of(client: docker.DockerClient, pid: int) -> list[str]:
+    """Ids of the containers labelled as started by process ``pid``.
+
+    (The low-level listing: the high-level one inspects each container afterwards and fails when
+    one is removed in between, which is exactly what these tests watch happen.)
+    """
+    return [c["Id"] for c in client.api.containers(all=True, filters={"label": f"{LABEL_PID}={pid}"})]
+
+
+def remove_containers_of(client: docker.DockerClient, pid: int) -> None:
+    """Safety net for a failed test: force-remove whatever process ``pid`` left."""
+    for container_id in containers_of(client, pid):
+        try:
+            client.api.remove_container(container_id, force=True, v=True)
+        except docker.errors.NotFound:
+            pass
 
 
 @dataclass
@@ -164,8 +177,7 @@ class ShowProcess:
                     self.process.kill()
                     self.process.wait(5)
         finally:
-            for container in containers_of(self.docker, self.process.pid):
-                container.remove(force=True, v=True)  # a safety net only: tests assert there are none
+            remove_containers_of(self.docker, self.process.pid)  # a safety net only: tests assert there are none
         return self.process.returncode
 
 

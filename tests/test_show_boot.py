@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from show_helpers import ROOT, TOKEN, containers_of, free_port, show_command, show_env, wait_for
+from show_helpers import ROOT, TOKEN, containers_of, free_port, remove_containers_of, show_command, show_env, wait_for
 
 
 def run_to_exit(*args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess:
@@ -112,8 +112,7 @@ def test_stopping_during_boot_leaves_no_container(docker_client, mode, signum):
         finally:
             if process.poll() is None:
                 process.kill()
-            for container in containers_of(docker_client, process.pid):
-                container.remove(force=True)
+            remove_containers_of(docker_client, process.pid)
 
 
 @pytest.mark.parametrize("mode,signum", STOPS, ids=STOP_IDS)
@@ -146,8 +145,7 @@ def test_a_running_show_stops_within_seconds_and_removes_everything(docker_clien
             if process.poll() is None:
                 process.kill()
                 process.communicate(timeout=10)
-            for container in containers_of(docker_client, process.pid):
-                container.remove(force=True)
+            remove_containers_of(docker_client, process.pid)
 
 
 def _healthy(port: int) -> bool:
