@@ -19,7 +19,6 @@ from typing import Callable, Protocol, TypeVar
 
 import psycopg2
 import psycopg2.errors
-import psycopg2.pool
 
 from .errors import ServiceUnavailable
 
@@ -56,24 +55,31 @@ class VoteStore:
     def __init__(self, dsn: str, max_connections: int = 8, timeout: float = 2.0) -> None:
         self.dsn = dsn
         self.timeout = timeout
-        self._max = max_connections
-        self._pool: psycopg2.pool.ThreadedConnectionPool | None = None
-        self._pool_lock = threading.Lock()
-        # The pool hands out at most ``max_connections``; this makes extra callers wait their turn
-        # instead of failing with "connection pool exhausted".
+        self._idle: list[psycopg2.extensions.connection] = []  # most recently used last
+        self._generation = 0
+        self._lock = threading.Lock()
+        # At most ``max_connections`` in use (idle ones never exceed that either); extra callers
+        # wait their turn for up to ``timeout`` instead of failing at once.
         self._slots = threading.BoundedSemaphore(max_connections)
 
-    def _get_pool(self) -> psycopg2.pool.ThreadedConnectionPool:
-        with self._pool_lock:
-            if self._pool is None:
-                # minconn == maxconn: psycopg2's pool closes any connection returned beyond minconn,
-                # which would mean a new connection (about 3 ms) for every vote.
-                self._pool = psycopg2.pool.ThreadedConnectionPool(
-                    self._max, self._max, self.dsn, connect_timeout=max(1, round(self.timeout)),
-                    options=f"-c statement_timeout={int(self.timeout * 1000)}",
-                    application_name="reality-engine",
-                )
-            return self._pool
+    def _connect(self) -> psycopg2.extensions.connection:
+        return psycopg2.connect(self.dsn, connect_timeout=max(1, round(self.timeout)),
+                                options=f"-c statement_timeout={int(self.timeout * 1000)}",
+                                application_name="reality-engine")
+
+    def _checkout(self) -> tuple[psycopg2.extensions.connection, int]:
+        with self._lock:
+            generation = self._generation
+            if self._idle:
+                return self._idle.pop(), generation
+        return self._connect(), generation
+
+    def _checkin(self, conn: psycopg2.extensions.connection, generation: int) -> None:
+        with self._lock:
+            if not conn.closed and generation == self._generation:
+                self._idle.append(conn)
+                return
+        conn.close()  # broken, or opened before the database went away
 
     def _run(self, work: Callable[[psycopg2.extensions.cursor], T]) -> T:
         """Run ``work`` with a pooled cursor in one transaction (committed on success).
@@ -87,8 +93,7 @@ class VoteStore:
             conn = None
             try:
                 try:
-                    pool = self._get_pool()
-                    conn = pool.getconn()
+                    conn, generation = self._checkout()
                 except psycopg2.Error as exc:
                     raise StoreUnavailable(UNREACHABLE) from exc
                 try:
@@ -96,17 +101,14 @@ class VoteStore:
                         return work(cursor)
                 except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
                     if conn.closed and attempt == 1:
-                        # The server went away since this connection was opened: every idle one in
-                        # the pool is just as dead, so start a new pool and try once more.
+                        # The server went away since this connection was opened: every idle one is
+                        # just as dead, so drop them and try once more on a new connection.
                         self.reconnect()
                         continue
                     raise StoreUnavailable(UNREACHABLE) from exc
             finally:
                 if conn is not None:
-                    try:
-                        pool.putconn(conn, close=bool(conn.closed))
-                    except psycopg2.pool.PoolError:
-                        pass
+                    self._checkin(conn, generation)
                 self._slots.release()
         raise AssertionError("unreachable")
 
@@ -150,11 +152,17 @@ class VoteStore:
         self._run(lambda cursor: cursor.execute("TRUNCATE votes RESTART IDENTITY"))
 
     def reconnect(self) -> None:
-        """Drop pooled connections, e.g. after the database was replaced."""
-        with self._pool_lock:
-            if self._pool is not None:
-                self._pool.closeall()
-                self._pool = None
+        """Drop pooled connections, e.g. after the database was replaced.
+
+        Only idle connections are closed here; those in use are closed by their users when they
+        come back. Closing a connection another greenlet is using would block the whole process
+        (psycopg2 waits on a lock that greenlet holds, on the same OS thread).
+        """
+        with self._lock:
+            self._generation += 1
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
 
     def close(self) -> None:
         self.reconnect()
