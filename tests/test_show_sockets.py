@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 import socketio
+import websocket  # noqa: F401  websocket-client: without it python-socketio silently falls back to polling
 
 from show_helpers import TOKEN, wait_for
 

@@ -268,8 +268,11 @@ class ShowState:
             self.bus.publish("chaos", "recover", f"Recovering {NAMES[name]}…", service=name)
             try:
                 kept = infra.recover(name)
-            except RealityError as exc:
-                raise ShowError(503, f"{NAMES[name]} could not be recovered: {exc}") from exc
+            # Docker itself may be failing (engine restarting, image removed): one line, no 500.
+            except Exception as exc:
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                self.bus.publish("chaos", "failed", f"{NAMES[name]} could not be recovered: {reason}", service=name)
+                raise ShowError(503, f"{NAMES[name]} could not be recovered: {reason}") from exc
         if not self.health.wait_until(name, "up", RECOVER_WAIT):
             raise ShowError(503, f"{NAMES[name]} restarted but does not answer yet: try Recover again.")
         if name == "redis":

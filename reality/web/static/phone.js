@@ -27,6 +27,7 @@
     feedback.dataset.kind = kind;
     $("feedback-title").textContent = title;
     $("feedback-detail").textContent = detail || "";
+    feedback.scrollIntoView({ block: "nearest" });
   }
 
   async function vote(choice, button) {
