@@ -2,9 +2,10 @@
 
 Nothing is sent per vote. One background task, the :class:`Broadcaster`, wakes every 50 ms and sends
 what changed since its last round: the new events as one ``feed`` batch to the dashboards (at most
-every 100 ms), the tally to everyone in the ``results`` room (at most every 150 ms, only when it
-changed), the health and scene documents to the dashboards when they changed. Work therefore grows
-with time, not with votes × clients.
+every 100 ms), the tally to the dashboards (at most every 150 ms) and to the phones (at most every
+500 ms: hundreds of phones are most of the sockets, and a person reading a phone does not need more),
+only when it changed, and the health and scene documents to the dashboards when they changed. Work
+therefore grows with time, not with votes × clients.
 
 The feed is ordered and complete: every event carries its sequence number, a dashboard that
 (re)connects says the last one it saw, and the broadcaster — the only sender of feed batches — replays
@@ -31,9 +32,11 @@ log = logging.getLogger(__name__)
 TICK = 0.05
 FEED_INTERVAL = 0.1
 TALLY_INTERVAL = 0.15
+PHONE_TALLY_INTERVAL = 0.5
 DASHBOARDS = "dashboards"
-RESULTS = "results"
+PHONES = "phones"
 SOCKET_PRESENTER = "socket_presenter"
+ROLE = "socket_role"
 
 
 def feed_payload(events: list[Event], gap: int = 0) -> dict[str, Any]:
@@ -43,16 +46,15 @@ def feed_payload(events: list[Event], gap: int = 0) -> dict[str, Any]:
 class Broadcaster:
     """The single sender of feed, tally, health and scene updates (see the module docstring)."""
 
-    def __init__(self, server: SocketIO, state: ShowState, tally_interval: float = TALLY_INTERVAL) -> None:
+    def __init__(self, server: SocketIO, state: ShowState) -> None:
         self.server = server
         self.state = state
-        self.tally_interval = tally_interval
         self._events: deque[Event] = deque()
         self._catch_ups: deque[tuple[str, int]] = deque()
         self._stopped = False
         self._last_feed = 0.0
-        self._last_tally = 0.0
-        self._sent_tally: tuple[int, str] | None = None
+        # Per room: (what was last sent, when).
+        self._tallies: dict[str, tuple[tuple[int, str] | None, float]] = {DASHBOARDS: (None, 0.0), PHONES: (None, 0.0)}
         self._sent_health: tuple | None = None
         self._sent_scene: int | None = None
         # Runs under the bus's lock, in publishing order: appending keeps that order.
@@ -78,6 +80,10 @@ class Broadcaster:
             gap = max(0, held[0].seq - since - 1) if held and since > 0 else 0
             self.server.emit("feed", feed_payload(held, gap), to=sid)
             self.server.server.enter_room(sid, DASHBOARDS, namespace="/")
+            # What changed between the connect and joining the room would otherwise wait for the next change.
+            self.server.emit("tally", self.state.results(), to=sid)
+            self.server.emit("health", self.state.health_document(), to=sid)
+            self.server.emit("scene", self.state.scenes.snapshot(), to=sid)
         if self._events and now - self._last_feed >= FEED_INTERVAL:
             batch = []
             while self._events:
@@ -85,10 +91,13 @@ class Broadcaster:
             self.server.emit("feed", feed_payload(batch), to=DASHBOARDS)
             self._last_feed = now
         tally_key = (self.state.results_cache.version, self.state.mode)
-        if tally_key != self._sent_tally and now - self._last_tally >= self.tally_interval:
-            self.server.emit("tally", self.state.results(), to=RESULTS)
-            self._sent_tally = tally_key
-            self._last_tally = now
+        results = None
+        for room, interval in ((DASHBOARDS, TALLY_INTERVAL), (PHONES, PHONE_TALLY_INTERVAL)):
+            sent, at = self._tallies[room]
+            if tally_key != sent and now - at >= interval:
+                results = results or self.state.results()
+                self.server.emit("tally", results, to=room)
+                self._tallies[room] = (tally_key, now)
         limiter = self.state.limiter
         health_key = (self.state.version, self.state.health.version, limiter.backend, limiter.enabled,
                       self.state.tests.running)
@@ -126,9 +135,12 @@ def on_connect(auth: object = None) -> bool:
     state = _state()
     if token_matches(auth.get("token"), current_app.config["PRESENTER_TOKEN"]):
         session[SOCKET_PRESENTER] = True
-    join_room(RESULTS)
     emit("tally", state.results())
-    if auth.get("role") == "dashboard":
+    session[ROLE] = "dashboard" if auth.get("role") == "dashboard" else "phone"
+    if session[ROLE] == "phone":
+        join_room(PHONES)
+    else:
+        # Joins the dashboards' room through the broadcaster, after replaying the missed events.
         emit("health", state.health_document())
         emit("scene", state.scenes.snapshot())
         emit("hello", {"presenter": _is_presenter()})
@@ -138,6 +150,8 @@ def on_connect(auth: object = None) -> bool:
 
 @socketio.on("catch_up")
 def on_catch_up(data: object = None) -> None:
+    if session.get(ROLE) != "dashboard":
+        return  # phones get the tally, not the feed
     since = _since(data.get("since")) if isinstance(data, dict) else 0
     _broadcaster().catch_up(request.sid, since)
 
