@@ -7,7 +7,8 @@ Phones are never on the presenter's machine, so the phone URL is never ``localho
 2. ``--public-url`` (a tunnel, a reverse proxy, a DNS name);
 3. the machine's address on the local network.
 
-    >>> phone_url(5001, env={"CODESPACE_NAME": "demo", "GITHUB_CODESPACES_PORT_FORWARDING_DOMAIN": "app.github.dev"}).url
+    >>> codespace = {"CODESPACE_NAME": "demo", "GITHUB_CODESPACES_PORT_FORWARDING_DOMAIN": "app.github.dev"}
+    >>> phone_url(5001, env=codespace).url
     'https://demo-5001.app.github.dev/qr'
 """
 

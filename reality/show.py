@@ -198,14 +198,16 @@ def run(options: ShowOptions, out: Print = print, err: Print = _stderr,
         server = make_server(mode, listener, app)
         addresses = urls(options, public, app.config["PRESENTER_TOKEN"])
         out("")
-        out(f"Reality Engine is live ({time.perf_counter() - began:.2f} s, {mode}). Ctrl+C stops it and removes the containers.")
+        out(f"Reality Engine is live ({time.perf_counter() - began:.2f} s, {mode}). "
+            "Ctrl+C stops it and removes the containers.")
         out(f"  Dashboard   {addresses['dashboard']}")
         out(f"  Phones      {addresses['phone']}   (QR code on the dashboard)")
         out(f"  Presenter   {addresses['presenter']}")
         if public.warning:
             out(f"  Note: {public.warning}")
         if public.source == "codespaces":
-            out(f"  Phones need the port public: gh codespace ports visibility {options.port}:public -c $CODESPACE_NAME")
+            out(f"  Phones need the port public: "
+                f"gh codespace ports visibility {options.port}:public -c $CODESPACE_NAME")
         out("")
         if ready is not None:
             ready(addresses)

@@ -171,8 +171,8 @@ class TestRun:
                   "duration_ms": round(line["duration"] * 1000, 1), "failure": line.get("message", "")}
         self.results.append(result)
         detail = f" — {result['failure']}" if result["failure"] else ""
-        self.bus.publish("test", outcome, f"{suite}: {name} {outcome.upper()} in {result['duration_ms']:.0f} ms{detail}",
-                         **result)
+        message = f"{suite}: {name} {outcome.upper()} in {result['duration_ms']:.0f} ms{detail}"
+        self.bus.publish("test", outcome, message, **result)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop a running test process; its own fixtures remove the containers it started."""

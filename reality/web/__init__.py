@@ -54,7 +54,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, bus: EventBus | 
 
     Settings: ``DATABASE_URL`` (used when no ``store`` is given), ``REDIS_URL`` (the rate limit's
     Redis; none means local memory only), ``QUESTION``, ``OPTIONS``, ``PRESENTER_TOKEN``,
-    ``SECRET_KEY``, ``ASYNC_MODE`` (``gevent`` or ``threading``), ``RATE_LIMIT_PER_MINUTE``, ``NODE_MODULES``, ``BACKGROUND_TASKS``.
+    ``SECRET_KEY``, ``ASYNC_MODE`` (``gevent`` or ``threading``), ``RATE_LIMIT_PER_MINUTE``,
+    ``NODE_MODULES``, ``BACKGROUND_TASKS``.
     """
     app = Flask(__name__)
     app.config.from_mapping(

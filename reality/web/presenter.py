@@ -75,7 +75,8 @@ def check_request() -> tuple[int, str] | None:
         if request.method not in ("GET", "HEAD") and not request.is_json:
             return 403, "Presenter actions from a browser must be sent as JSON."
         return None
-    return 401, "Presenter only: send “Authorization: Bearer <token>” (printed when the show started), or log in on the dashboard."
+    return 401, ("Presenter only: send “Authorization: Bearer <token>” (printed when the show started), "
+                 "or log in on the dashboard.")
 
 
 def presenter_required(view: Callable[..., Any]) -> Callable[..., Any]:

@@ -219,8 +219,8 @@ class ShowState:
             else:
                 duplicates = max(0, self.fantasy_store.total() - len({v for v, _, _ in self.fantasy_store.rows()}))
                 self._active = ("reality", self.real_store)
-                message = ("Reality mode: PostgreSQL decides again"
-                           + (f"; the {duplicates} duplicate vote(s) the mock accepted are gone." if duplicates else "."))
+                gone = f"; the {duplicates} duplicate vote(s) the mock accepted are gone." if duplicates else "."
+                message = "Reality mode: PostgreSQL decides again" + gone
             self._reload_results()
             self.version += 1
         self.bus.publish("mode", mode, message, mode=mode)
