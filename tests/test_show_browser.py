@@ -104,6 +104,22 @@ def test_the_second_vote_shows_you_already_voted(fresh_show, open_page, artifact
     expect(phone.locator("#feedback-title")).to_have_text("Slow down!")
 
 
+def test_a_phone_with_a_stale_cookie_gets_a_new_identity_and_its_vote_counts(fresh_show, open_page):
+    phone = open_page(fresh_show.url("/qr"), **PHONE)
+    # What a phone keeps from an earlier run of the show: a cookie signed with another key.
+    phone.context.clear_cookies()
+    phone.context.add_cookies([{"name": "reality", "value": "eyJ2b3RlciI6ImFiYyJ9.Zx.old", "url": fresh_show.base_url}])
+
+    statuses = []
+    phone.on("response", lambda r: statuses.append(r.status) if r.url.endswith("/api/vote") else None)
+
+    phone.get_by_role("button", name="Java", exact=True).click()
+
+    expect(phone.locator("#feedback-title")).to_have_text("Vote recorded")
+    assert statuses == [403, 201]  # refused once, new identity from /qr, counted
+    assert fresh_show.results()["counts"]["Java"] == 1
+
+
 def test_the_qr_code_decodes_to_the_phone_url(fresh_show, open_page, artifacts_dir):
     zbarimg = shutil.which("zbarimg")
     if zbarimg is None:

@@ -35,15 +35,24 @@
     busy = true;
     for (const b of choices.querySelectorAll("button")) b.disabled = true;
     button.dataset.pressed = "true";
-    const result = await Live.postJson("/api/vote", { choice: choice });
+    let result = await Live.postJson("/api/vote", { choice: choice });
+    if (result.status === 403) {
+      // No valid voter cookie (the show restarted with a new key, or it expired): this page hands
+      // out a new one; fetch it and try once more.
+      try {
+        await fetch("/qr", { credentials: "same-origin", cache: "no-store" });
+        result = await Live.postJson("/api/vote", { choice: choice });
+      } catch (error) {
+        // keep the first answer
+      }
+    }
     busy = false;
     for (const b of choices.querySelectorAll("button")) b.disabled = false;
     button.dataset.pressed = "false";
     const kind = OUTCOMES[result.status] || (result.status === 0 ? "down" : "error");
     show(kind, result.body.message || "Something went wrong.", result.body.detail || "");
     if (result.status === 403) {
-      // The voter cookie is missing (cookies blocked, or the show restarted): a reload gets a new one.
-      $("feedback-detail").textContent = "Reload this page to get a voter identity, then vote.";
+      $("feedback-detail").textContent = "This browser keeps no cookies, so it cannot vote: allow cookies for this page.";
     }
     if (result.status !== 0 && result.status < 500 && result.status !== 400) {
       choices.hidden = true;
