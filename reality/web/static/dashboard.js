@@ -242,6 +242,8 @@
     const wanted = testResults.length > 0 || (health && health.tests_running)
       || (scene && scene.scene.key === "test-comparison");
     $("tests-panel").hidden = !wanted;
+    // The comparison takes the QR code's place: nobody scans during the tests scene.
+    document.body.classList.toggle("tests-visible", Boolean(wanted));
   }
 
   /* -------------------------------------------------------------- presenter */
