@@ -54,6 +54,8 @@ from .provision import RYUK_IMAGE, ImageResolution, is_present, resolve_image
 #: the time a test session waits for a container that is ready in 0.3 s.
 POLL_INTERVAL = 0.02
 STARTUP_TIMEOUT = 60
+#: How long a stop waits for container starts under way to give up (one readiness poll, normally).
+STOP_WAIT = 5.0
 
 #: Durability settings that only a throwaway database can afford: nothing here must survive a crash.
 FAST_POSTGRES = ["postgres", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
@@ -62,12 +64,35 @@ NAMES = {"postgres": "PostgreSQL", "redis": "Redis"}
 INTERNAL_PORTS = {"postgres": 5432, "redis": 6379}
 
 
-class QueryWaitStrategy(WaitStrategy):
+class StartCancelled(Exception):
+    """The run is shutting down: a container's readiness is no longer awaited."""
+
+
+class _CancellableWait(WaitStrategy):
+    """A wait that gives up at the next poll once ``cancel`` is set (Ctrl+C during boot)."""
+
+    def __init__(self, cancel: threading.Event | None = None) -> None:
+        super().__init__()
+        self.cancel = cancel or threading.Event()
+        self.with_poll_interval(POLL_INTERVAL).with_startup_timeout(STARTUP_TIMEOUT)
+
+    def _check(self, probe) -> bool:
+        if self.cancel.is_set():
+            raise StopIteration  # ends Testcontainers' poll loop at once
+        return probe()
+
+    def _wait(self, probe, what: str) -> None:
+        if not self._poll(lambda: self._check(probe)):
+            if self.cancel.is_set():
+                raise StartCancelled(f"stopped waiting for {what}: shutting down")
+            raise TimeoutError(f"{what} did not answer within {STARTUP_TIMEOUT} s")
+
+
+class QueryWaitStrategy(_CancellableWait):
     """Ready when PostgreSQL answers ``SELECT 1`` from the host, polled every ``POLL_INTERVAL``."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.with_poll_interval(POLL_INTERVAL).with_startup_timeout(STARTUP_TIMEOUT)
+    def __init__(self, cancel: threading.Event | None = None) -> None:
+        super().__init__(cancel)
         self.with_transient_exceptions(psycopg2.OperationalError)
 
     def wait_until_ready(self, container: WaitStrategyTarget) -> None:
@@ -78,28 +103,36 @@ class QueryWaitStrategy(WaitStrategy):
             conn.close()
             return True
 
-        if not self._poll(answers):
-            raise TimeoutError(f"PostgreSQL did not answer within {STARTUP_TIMEOUT} s")
+        self._wait(answers, "PostgreSQL")
 
 
-class PingWaitStrategy(WaitStrategy):
+class PingWaitStrategy(_CancellableWait):
     """Ready when Redis answers ``PING`` from the host, polled every ``POLL_INTERVAL``."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.with_poll_interval(POLL_INTERVAL).with_startup_timeout(STARTUP_TIMEOUT)
+    def __init__(self, cancel: threading.Event | None = None) -> None:
+        super().__init__(cancel)
         self.with_transient_exceptions(redis.exceptions.ConnectionError)
 
     def wait_until_ready(self, container: WaitStrategyTarget) -> None:
-        if not self._poll(lambda: container.get_client(socket_connect_timeout=1, socket_timeout=1).ping()):
-            raise TimeoutError(f"Redis did not answer within {STARTUP_TIMEOUT} s")
+        def pong() -> bool:
+            client = container.get_client(socket_connect_timeout=1, socket_timeout=1)
+            try:
+                return client.ping()
+            finally:
+                client.close()
+
+        self._wait(pong, "Redis")
 
 
 class FastPostgresContainer(PostgresContainer):
     """``PostgresContainer`` whose readiness check is a query from the host (see :class:`QueryWaitStrategy`)."""
 
+    def __init__(self, *args, cancel: threading.Event | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.cancel = cancel
+
     def _connect(self) -> None:
-        QueryWaitStrategy().wait_until_ready(self)
+        QueryWaitStrategy(self.cancel).wait_until_ready(self)
 
 
 def free_port() -> int:
@@ -170,6 +203,8 @@ class Infrastructure:
         self.client = client or docker_engine.connect()
         self.services = {name: Service(name) for name in SERVICES}
         self._closing = threading.Event()
+        self._in_flight = 0  # container starts under way
+        self._settled = threading.Condition()
         self._expected_exits: set[str] = set()
         self._watcher: threading.Thread | None = None
         self.engine_up = True
@@ -198,13 +233,14 @@ class Infrastructure:
         assert resolution is not None
         if name == "postgres":
             container: DockerContainer = FastPostgresContainer(
-                resolution.image, username=POSTGRES_USER, password=POSTGRES_PASSWORD, dbname=POSTGRES_DB, driver=None
+                resolution.image, username=POSTGRES_USER, password=POSTGRES_PASSWORD, dbname=POSTGRES_DB,
+                driver=None, cancel=self._closing,
             )
             if self.fast_storage:
                 container.with_command(FAST_POSTGRES)
         else:
             container = RedisContainer(resolution.image)
-            container.waiting_for(PingWaitStrategy())
+            container.waiting_for(PingWaitStrategy(self._closing))
         # A fixed host port (chosen free) survives a restart, so clients reconnect by themselves
         # after chaos; Docker would hand a restarted container a new random port otherwise.
         container.with_bind_ports(INTERNAL_PORTS[name], port)
@@ -212,6 +248,16 @@ class Infrastructure:
         return container
 
     def _start_one(self, name: str, port: int | None = None) -> Service:
+        with self._settled:
+            self._in_flight += 1
+        try:
+            return self._start_locked(name, port)
+        finally:
+            with self._settled:
+                self._in_flight -= 1
+                self._settled.notify_all()
+
+    def _start_locked(self, name: str, port: int | None) -> Service:
         service = self.services[name]
         with service.lock:
             if self._closing.is_set():
@@ -231,9 +277,13 @@ class Infrastructure:
             try:
                 container.start()
             except BaseException as exc:
-                if not isinstance(exc, Exception):  # Ctrl+C mid-start: no half-started container stays
+                if not isinstance(exc, Exception) or self._closing.is_set():
+                    # Ctrl+C or a stop mid-start: no half-started container stays behind.
                     self._remove(container)
                     service.container = None
+                    service.state = "stopped"
+                    if isinstance(exc, Exception):
+                        raise RealityError("Shut down while starting.") from exc
                     raise
                 # Docker and readiness errors alike end in one line
                 service.state = "down"
@@ -401,6 +451,10 @@ class Infrastructure:
         """Remove every container this run started (safe to call twice, or from a signal handler)."""
         first = not self._closing.is_set()
         self._closing.set()
+        # Starts under way notice the flag at their next readiness poll and remove their own
+        # container; wait for them, so that none creates one after the sweep below.
+        with self._settled:
+            self._settled.wait_for(lambda: self._in_flight == 0, timeout=STOP_WAIT)
         # Plain threads, not an executor: this also runs from atexit, when executors refuse work.
         stoppers = [threading.Thread(target=self.stop, args=(name,)) for name in self.services]
         for thread in stoppers:
