@@ -113,7 +113,9 @@ def install_frontend(log: Log) -> Step:
     if stamp.exists() and stamp.read_text() == digest:
         return Step("Front-end", True, "node_modules up to date")
     if not shutil.which("npm"):
-        return Step("Front-end", False, "npm not found: install Node.js 18+ (pages fall back to polling until then)")
+        # Not fatal: without the Socket.IO client the pages poll once a second (and say so).
+        return Step("Front-end", True, "npm not found, pages will poll instead of live websockets: "
+                                       "install Node.js 18+ and rerun for live updates")
     log("Installing front-end dependencies (npm ci)")
     result = subprocess.run(["npm", "ci", "--omit=dev", "--no-audit", "--no-fund"], cwd=ROOT,
                             capture_output=True, text=True)
