@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt()
 
     signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGHUP, interrupt)  # the terminal closed
     workshop = Workshop(Console(), sys.stdin, interactive=not args.non_interactive,
                         exercise_dir=args.exercise_dir, show_solution=args.solution, start_at=args.section)
     return workshop.run()

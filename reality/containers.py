@@ -61,6 +61,8 @@ STOP_WAIT = 5.0
 FAST_POSTGRES = ["postgres", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
 
 NAMES = {"postgres": "PostgreSQL", "redis": "Redis"}
+#: Containers publish their ports on loopback only, and are reached there (see ``_build``).
+LOOPBACK = "127.0.0.1"
 INTERNAL_PORTS = {"postgres": 5432, "redis": 6379}
 
 
@@ -97,7 +99,8 @@ class QueryWaitStrategy(_CancellableWait):
 
     def wait_until_ready(self, container: WaitStrategyTarget) -> None:
         def answers() -> bool:
-            with psycopg2.connect(container.get_connection_url(driver=None), connect_timeout=2) as conn:
+            url = container.get_connection_url(host=LOOPBACK, driver=None)
+            with psycopg2.connect(url, connect_timeout=2) as conn:
                 with conn.cursor() as cursor:
                     cursor.execute("SELECT 1")
             conn.close()
@@ -115,7 +118,8 @@ class PingWaitStrategy(_CancellableWait):
 
     def wait_until_ready(self, container: WaitStrategyTarget) -> None:
         def pong() -> bool:
-            client = container.get_client(socket_connect_timeout=1, socket_timeout=1)
+            client = redis.Redis(host=LOOPBACK, port=container.get_exposed_port(INTERNAL_PORTS["redis"]),
+                                 socket_connect_timeout=1, socket_timeout=1)
             try:
                 return client.ping()
             finally:
@@ -244,6 +248,9 @@ class Infrastructure:
         # A fixed host port (chosen free) survives a restart, so clients reconnect by themselves
         # after chaos; Docker would hand a restarted container a new random port otherwise.
         container.with_bind_ports(INTERNAL_PORTS[name], port)
+        # Loopback only: on conference Wi-Fi nobody else may reach the show's databases. (Docker
+        # takes an (address, port) pair; Testcontainers' with_bind_ports has no form for it.)
+        container.ports[str(INTERNAL_PORTS[name])] = (LOOPBACK, port)
         container.with_kwargs(labels=project_labels(name, self.role))
         return container
 
@@ -311,13 +318,13 @@ class Infrastructure:
     @property
     def postgres_url(self) -> str:
         """``postgresql://`` URL of the running PostgreSQL."""
-        return (f"postgresql://{POSTGRES_USER}:{POSTGRES_PASSWORD}@127.0.0.1:"
+        return (f"postgresql://{POSTGRES_USER}:{POSTGRES_PASSWORD}@{LOOPBACK}:"
                 f"{self._port('postgres')}/{POSTGRES_DB}")
 
     @property
     def redis_url(self) -> str:
         """``redis://`` URL of the running Redis."""
-        return f"redis://127.0.0.1:{self._port('redis')}/0"
+        return f"redis://{LOOPBACK}:{self._port('redis')}/0"
 
     def _port(self, name: str) -> int:
         port = self.services[name].host_port

@@ -106,16 +106,17 @@ def install_signal_handlers(mode: str) -> None:
         import greenlet
 
         main = greenlet.getcurrent()
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             gevent.signal_handler(signum, gevent.kill, main, KeyboardInterrupt)
     else:
         signal.signal(signal.SIGINT, _raise_interrupt)
         signal.signal(signal.SIGTERM, _raise_interrupt)
+        signal.signal(signal.SIGHUP, _raise_interrupt)  # the terminal window closed
 
 
 def ignore_signals() -> None:
     """During cleanup a second Ctrl+C must not leave containers behind half-way."""
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         try:
             signal.signal(signum, signal.SIG_IGN)
         except (ValueError, OSError):

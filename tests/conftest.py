@@ -22,6 +22,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGHUP, interrupt)  # the terminal closed
 
 
 @pytest.fixture(scope="session")

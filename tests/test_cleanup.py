@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import uuid
 from pathlib import Path
@@ -27,8 +28,10 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def run_cleanup(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    # A run dir of its own unless a test gives one: the real pid file may belong to a live show.
+    isolated = {"REALITY_RUNTIME_DIR": tempfile.mkdtemp(prefix="reality-cleanup-test-")}
     return subprocess.run([sys.executable, "cleanup.py", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "COLUMNS": "200", **(env or {})})
+                          timeout=120, env={**os.environ, "COLUMNS": "200", **isolated, **(env or {})})
 
 
 def exists(docker_client, container_id: str) -> bool:

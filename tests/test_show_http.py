@@ -436,6 +436,8 @@ def test_votes_without_a_valid_voter_cookie_are_refused(fresh_show, new_phone, c
     ("/api/nothing-here", "GET", 404),
     ("/api/feed?since=abc", "GET", 400),
     ("/api/feed?since=-1", "GET", 400),
+    ("/api/feed?since=\u00b2", "GET", 400),
+    ("/api/feed?since=" + "9" * 5000, "GET", 400),
     ("/api/presenter/reset", "GET", 405),
 ])
 def test_other_endpoints_answer_json_4xx(show, path, method, status):

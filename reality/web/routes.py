@@ -1,6 +1,6 @@
 """HTTP: the dashboard, the phone page, the vote API and the presenter's controls.
 
-The contract (also in ``docs/http-contract.md``): every ``/api/`` answer is JSON with a human
+The contract (also in README.md, "HTTP contract"): every ``/api/`` answer is JSON with a human
 ``message`` where something went wrong; bad input gets a 4xx, never a 5xx.
 """
 
@@ -174,7 +174,8 @@ def health() -> Response:
 def feed() -> Response:
     """Events after ``?since=<seq>``, oldest first (what the websocket pushes, for polling clients)."""
     raw = request.args.get("since", "0")
-    if not raw.isdigit():
+    # isdecimal, not isdigit ("²" is a digit int() refuses); 18 digits keep int() far from its limit.
+    if not (raw.isascii() and raw.isdecimal() and len(raw) <= 18):
         return api_error(400, "since must be a sequence number (0 or more).")
     since = int(raw)
     held = _state().bus.history(since)
