@@ -199,7 +199,9 @@ def provision_images(console: Console, load: Path | None = None, build: str = "a
     for service in SERVICES:
         resolution = provision.resolve_image(client, service)
         steps.append(Step(f"{NAMES[service]} image", resolution.present, resolution.describe()))
-    steps.append(reaper_step(client, try_pull=registry_ok))
+    # Try Ryuk only where images come from a registry: an air-gapped rerun must not wait on DNS.
+    uses_registry = any(provision.resolve_image(client, s).source == "official" for s in SERVICES)
+    steps.append(reaper_step(client, try_pull=registry_ok and uses_registry))
     return steps
 
 

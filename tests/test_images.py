@@ -13,7 +13,7 @@ from testcontainers.community.redis import RedisContainer
 
 from reality import docker_engine
 from reality.config import IMAGE_ENV, LOCAL_IMAGES, OFFICIAL_IMAGES
-from reality.containers import configure_reaper
+from reality.containers import configure_reaper, project_labels
 from reality.errors import DockerUnavailable
 from reality.provision import is_present, resolve_image
 
@@ -52,7 +52,8 @@ def test_the_official_image_wins_when_present_else_the_drop_in(client, monkeypat
 def test_postgres_image_honours_the_official_environment_contract(client):
     """Testcontainers' stock PostgresContainer (its own psql-in-container wait) with other credentials."""
     image = resolve_image(client, "postgres").image
-    with PostgresContainer(image, username="shop", password="s3cret'quote", dbname="catalog", driver=None) as pg:
+    postgres = PostgresContainer(image, username="shop", password="s3cret'quote", dbname="catalog", driver=None)
+    with postgres.with_kwargs(labels=project_labels("postgres", "tests")) as pg:
         with psycopg2.connect(pg.get_connection_url()) as conn, conn.cursor() as cursor:
             cursor.execute("SELECT current_user, current_database(), split_part(version(), ' ', 2)")
             user, database, version = cursor.fetchone()
@@ -63,7 +64,7 @@ def test_postgres_image_honours_the_official_environment_contract(client):
 
 def test_postgres_image_refuses_a_wrong_password(client):
     image = resolve_image(client, "postgres").image
-    with PostgresContainer(image, driver=None) as pg:
+    with PostgresContainer(image, driver=None).with_kwargs(labels=project_labels("postgres", "tests")) as pg:
         wrong = pg.get_connection_url().replace(f":{pg.password}@", ":not-the-password@")
         with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
             psycopg2.connect(wrong)
@@ -71,7 +72,7 @@ def test_postgres_image_refuses_a_wrong_password(client):
 
 def test_redis_image_answers_testcontainers_ping_from_the_host(client):
     image = resolve_image(client, "redis").image
-    with RedisContainer(image) as redis_container:
+    with RedisContainer(image).with_kwargs(labels=project_labels("redis", "tests")) as redis_container:
         redis = redis_container.get_client()
         redis.set("answer", 42)
         assert redis.get("answer") == b"42"
