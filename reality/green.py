@@ -7,8 +7,9 @@ query blocks the whole process, not just the greenlet that asked.
 
 from __future__ import annotations
 
-#: Seconds a database socket may stay silent before the query fails (PostgreSQL killed mid-query).
-DB_IO_TIMEOUT = 5.0
+#: Seconds a database socket may stay silent before the query fails (PostgreSQL killed mid-query);
+#: just above the 2 s statement timeout, so a stalled database answers a phone within seconds.
+DB_IO_TIMEOUT = 3.0
 
 
 def use_gevent() -> None:

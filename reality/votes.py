@@ -35,6 +35,10 @@ class StoreUnavailable(ServiceUnavailable):
     """The database cannot be reached right now."""
 
 
+class StoreBusy(ServiceUnavailable):
+    """The database answers but not in time (every connection taken, or a statement timed out)."""
+
+
 class Store(Protocol):
     """What the app needs from a vote store, real or fantasy."""
 
@@ -89,7 +93,7 @@ class VoteStore:
         """
         for attempt in (1, 2):
             if not self._slots.acquire(timeout=self.timeout):
-                raise StoreUnavailable("The database is busy: try again in a moment.")
+                raise StoreBusy("The database is busy: try again in a moment.")
             conn = None
             try:
                 try:
@@ -105,6 +109,8 @@ class VoteStore:
                         # just as dead, so drop them and try once more on a new connection.
                         self.reconnect()
                         continue
+                    if not conn.closed:  # the server answered, with a timeout: slow, not gone
+                        raise StoreBusy("The database is busy: try again in a moment.") from exc
                     raise StoreUnavailable(UNREACHABLE) from exc
             finally:
                 if conn is not None:

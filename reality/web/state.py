@@ -20,7 +20,7 @@ from ..poll import Poll
 from ..public_url import PublicAddress
 from ..ratelimit import VoterRateLimiter
 from ..testrun import TestRun, start_in_background
-from ..votes import AlreadyVoted, InMemoryVoteStore, Store, StoreUnavailable, VoteStore
+from ..votes import AlreadyVoted, InMemoryVoteStore, Store, StoreBusy, StoreUnavailable, VoteStore
 from .health import SERVICES, HealthMonitor, PostgresProbe
 from .scenes import SceneClock
 from .tally import ResultsCache
@@ -145,6 +145,12 @@ class ShowState:
                              voter=who, choice=choice, reason=reason)
             return VoteOutcome(409, "You already voted!",
                                f"PostgreSQL refused it: {reason}.", {"reason": reason})
+        except StoreBusy:
+            # PostgreSQL answers but is swamped: this phone retries; the projector shows no outage.
+            self.bus.publish("vote", "failed", f"{who}'s vote for {choice} not stored: PostgreSQL busy (503)",
+                             voter=who, choice=choice)
+            return VoteOutcome(503, "Busy, try again", "The database is busy: your vote was not stored. "
+                               "Try again in a second.", {"retry_after": 1})
         except StoreUnavailable:
             self.health.report_failure("postgres")
             return self._postgres_unavailable(who, choice)
@@ -210,7 +216,7 @@ class ShowState:
                     for voter, choice, _ in self.real_store.rows():
                         fantasy.cast(voter, choice)
                     carried = "the votes so far carried over"
-                except StoreUnavailable:
+                except (StoreUnavailable, StoreBusy):
                     carried = "starting empty (PostgreSQL is down)"
                 self.fantasy_store = fantasy
                 self._active = ("fantasy", fantasy)
@@ -326,7 +332,7 @@ class ShowState:
         try:
             if not self.results_cache.reload(store.counts):
                 self.results_cache.request_reload()
-        except StoreUnavailable:
+        except (StoreUnavailable, StoreBusy):
             self.results_cache.request_reload()
 
     def reset(self) -> str:
@@ -338,7 +344,7 @@ class ShowState:
         with self._control:
             try:
                 self.real_store.reset()
-            except StoreUnavailable as exc:
+            except (StoreUnavailable, StoreBusy) as exc:
                 raise ShowError(503, "PostgreSQL is down: recover it, then reset again.") from exc
             self.fantasy_store = InMemoryVoteStore()
             self._active = ("reality", self.real_store)
@@ -365,7 +371,7 @@ class ShowState:
         mode, store = self._active
         try:
             rows = store.rows()
-        except StoreUnavailable as exc:
+        except (StoreUnavailable, StoreBusy) as exc:
             raise ShowError(503, "PostgreSQL is down: recover it to export the votes.") from exc
         return [(voter_label(voter), choice, cast_at) for voter, choice, cast_at in rows]
 
@@ -383,5 +389,5 @@ class ShowState:
         self.health.stop()
         self.tests.stop()
         self.limiter.close()
-        if isinstance(self._postgres_probe, PostgresProbe):
-            self._postgres_probe.close()
+        # The probe's connection is not closed here: the health task may be inside a query on it,
+        # and closing a connection another greenlet uses blocks the whole process. It goes at exit.
