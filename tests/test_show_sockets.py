@@ -155,7 +155,8 @@ def test_a_phone_gets_the_tally_but_not_the_feed(fresh_show, dashboard, new_phon
 @pytest.mark.parametrize("token", [None, "wrong-token", ""])
 def test_scene_keys_need_the_presenter_and_nothing_happens_without(fresh_show, dashboard, token):
     client = dashboard(token=token) if token is not None else dashboard()
-    assert client.hello is None or client.hello["presenter"] is False
+    wait_for(lambda: client.hello is not None, 10, "the server's hello")
+    assert client.hello["presenter"] is False
 
     answer = client.client.call("scene", {"action": "next"}, timeout=5)
 
