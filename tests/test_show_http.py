@@ -479,3 +479,12 @@ def test_markup_in_the_login_token_is_not_echoed(show):
     assert response.status_code == 401
     assert "<script>alert(1)" not in response.text
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+def test_the_databases_are_reachable_from_this_machine_only(show):
+    """On conference Wi-Fi nobody else may reach the show's PostgreSQL or Redis."""
+    for service, port in (("postgres", "5432/tcp"), ("redis", "6379/tcp")):
+        container = show.container(service)
+        container.reload()
+        bindings = container.attrs["NetworkSettings"]["Ports"][port]
+        assert bindings and {binding["HostIp"] for binding in bindings} == {"127.0.0.1"}, bindings
