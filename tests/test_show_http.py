@@ -488,3 +488,11 @@ def test_the_databases_are_reachable_from_this_machine_only(show):
         container.reload()
         bindings = container.attrs["NetworkSettings"]["Ports"][port]
         assert bindings and {binding["HostIp"] for binding in bindings} == {"127.0.0.1"}, bindings
+
+
+def test_the_voter_cookie_is_secure_exactly_when_the_request_came_over_https(show):
+    plain = requests.get(show.url("/qr"), timeout=5)
+    forwarded = requests.get(show.url("/qr"), headers={"X-Forwarded-Proto": "https"}, timeout=5)
+
+    assert "Secure" not in plain.headers["Set-Cookie"]  # http://127.0.0.1 or the LAN: must still stick
+    assert "Secure" in forwarded.headers["Set-Cookie"]  # Codespaces or a tunnel terminate https

@@ -15,7 +15,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Mapping
 
-from flask import Flask
+from flask import Flask, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_socketio import SocketIO
 
 from ..concurrency import patched_for_gevent
@@ -47,6 +48,18 @@ def _allowed_origins(public: PublicAddress | None):
     return allowed
 
 
+class PerRequestSecureSessions(SecureCookieSessionInterface):
+    """Cookies marked Secure on https requests only.
+
+    The same show is reached over https (Codespaces, a tunnel: ``X-Forwarded-Proto``) and over plain
+    http (the presenter's http://127.0.0.1, a laptop on the LAN); a Secure cookie sent over http is
+    dropped by the browser, and the presenter's login would silently not stick.
+    """
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return request.is_secure or request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip() == "https"
+
+
 def create_app(test_config: Mapping[str, Any] | None = None, *, bus: EventBus | None = None,
                store: Store | None = None, infra: Any = None, public: PublicAddress | None = None,
                tests: TestRun | None = None):
@@ -73,7 +86,6 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, bus: EventBus | 
         SESSION_COOKIE_NAME="reality",
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SECURE=bool(public and public.is_https),
         SESSION_REFRESH_EACH_REQUEST=False,  # no re-signed cookie on every vote
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
         NODE_MODULES=str(REPO_ROOT / "node_modules"),
@@ -81,6 +93,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, bus: EventBus | 
     )
     if test_config:
         app.config.update(test_config)
+    app.session_interface = PerRequestSecureSessions()
     app.json.sort_keys = False  # counts follow the options' order
     if not app.config["PRESENTER_TOKEN"]:
         raise ValueError("PRESENTER_TOKEN must not be empty.")
