@@ -2,9 +2,10 @@
 
 Phones are never on the presenter's machine, so the phone URL is never ``localhost``. In order:
 
-1. GitHub Codespaces: the forwarded URL, ``https://<CODESPACE_NAME>-<port>.<GITHUB_CODESPACES_PORT_FORWARDING_DOMAIN>``
+1. ``--public-url`` when the presenter gives one (a tunnel, a reverse proxy, a DNS name): what is
+   asked for explicitly wins;
+2. GitHub Codespaces: the forwarded URL, ``https://<CODESPACE_NAME>-<port>.<GITHUB_CODESPACES_PORT_FORWARDING_DOMAIN>``
    (the port must be public for phones: ``gh codespace ports visibility <port>:public``);
-2. ``--public-url`` (a tunnel, a reverse proxy, a DNS name);
 3. the machine's address on the local network.
 
     >>> codespace = {"CODESPACE_NAME": "demo", "GITHUB_CODESPACES_PORT_FORWARDING_DOMAIN": "app.github.dev"}
@@ -106,11 +107,11 @@ def lan_address() -> str | None:
 def phone_url(port: int, public_url: str | None = None, env: Mapping[str, str] | None = None) -> PublicAddress:
     """Decide where phones reach the show on ``port`` (see the module docstring for the order)."""
     env = os.environ if env is None else env
+    if public_url:
+        return PublicAddress(normalise_public_url(public_url), "public-url")
     forwarded = codespaces_base(port, env)
     if forwarded:
         return PublicAddress(forwarded, "codespaces")
-    if public_url:
-        return PublicAddress(normalise_public_url(public_url), "public-url")
     address = lan_address()
     if address:
         return PublicAddress(f"http://{address}:{port}", "lan")

@@ -39,9 +39,15 @@ def test_bad_options_are_refused_with_one_line(options):
 
 def test_the_phone_address_in_codespaces():
     env = {"CODESPACE_NAME": "fuzzy-lamp-x7", "GITHUB_CODESPACES_PORT_FORWARDING_DOMAIN": "app.github.dev"}
-    address = phone_url(5001, public_url="https://ignored.example", env=env)
+    address = phone_url(5001, env=env)
     assert address.url == "https://fuzzy-lamp-x7-5001.app.github.dev/qr"
     assert address.source == "codespaces" and address.is_https
+
+
+def test_an_explicit_public_url_wins_even_in_codespaces():
+    env = {"CODESPACE_NAME": "fuzzy-lamp-x7", "GITHUB_CODESPACES_PORT_FORWARDING_DOMAIN": "app.github.dev"}
+    address = phone_url(5001, public_url="https://vote.example.org", env=env)
+    assert address.url == "https://vote.example.org/qr" and address.source == "public-url"
 
 
 @pytest.mark.parametrize("given,base", [
