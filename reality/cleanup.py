@@ -236,24 +236,18 @@ def find_docker_objects(client: docker.DockerClient, stopping: set[int], force: 
             if labels.get(LABEL_TESTCONTAINERS) == "true" and LABEL_TC_SESSION not in labels:
                 image += " (Ryuk, Testcontainers' reaper)"
             items.append(Item("container", container.name, f"{image} · {status}", remove, reason, target=container))
-        for network in client.networks.list(filters=filters):
-            if network.id in seen:
-                continue
-            seen.add(network.id)
-            labels = network.attrs.get("Labels") or {}
-            remove, reason = owner_verdict(labels, parse_docker_time(network.attrs.get("Created")), stopping,
-                                           force, include_testcontainers)
-            items.append(Item("network", network.name, network.attrs.get("Driver", ""), remove, reason,
-                              target=network))
-        for volume in client.volumes.list(filters=filters):
-            if volume.id in seen:
-                continue
-            seen.add(volume.id)
-            labels = volume.attrs.get("Labels") or {}
-            remove, reason = owner_verdict(labels, parse_docker_time(volume.attrs.get("CreatedAt")), stopping,
-                                           force, include_testcontainers)
-            items.append(Item("volume", volume.name[:24], volume.attrs.get("Driver", ""), remove, reason,
-                              target=volume))
+        # Networks and volumes: the same rule, only where Docker keeps their creation time differs.
+        for kind, collection, created in (("network", client.networks, "Created"),
+                                          ("volume", client.volumes, "CreatedAt")):
+            for found in collection.list(filters=filters):
+                if found.id in seen:
+                    continue
+                seen.add(found.id)
+                labels = found.attrs.get("Labels") or {}
+                remove, reason = owner_verdict(labels, parse_docker_time(found.attrs.get(created)), stopping,
+                                               force, include_testcontainers)
+                name = found.name if kind == "network" else found.name[:24]  # volume names are long hashes
+                items.append(Item(kind, name, found.attrs.get("Driver", ""), remove, reason, target=found))
     return items
 
 
