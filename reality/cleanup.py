@@ -19,8 +19,6 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +31,8 @@ from rich.table import Table
 from rich.text import Text
 
 from .config import LABEL_HOST, LABEL_PID, LABEL_PROJECT, PROJECT, pid_file
-from .monitor import LABEL_TC_SESSION, LABEL_TESTCONTAINERS, parse_docker_time
+from .monitor import LABEL_TC_SESSION, LABEL_TESTCONTAINERS
+from .owners import parse_docker_time, process_info, running_owner
 
 #: The only script whose process cleanup stops, and only through its pid file.
 SHOW_SCRIPT = "reality_engine.py"
@@ -81,45 +80,6 @@ class Outcome:
 
 
 # -- processes -----------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ProcessInfo:
-    pid: int
-    cmdline: str
-    started: float | None  # epoch seconds, where the OS tells
-
-
-def process_info(pid: int) -> ProcessInfo | None:
-    """The live process ``pid`` (zombies count as gone), or ``None``."""
-    proc = Path(f"/proc/{pid}")
-    if proc.is_dir():
-        try:
-            stat = (proc / "stat").read_text()
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-        except OSError:
-            return None
-        fields = stat.rsplit(")", 1)[1].split()
-        if fields[0] in ("Z", "X"):  # exited, waiting for its parent to reap it
-            return None
-        return ProcessInfo(pid, cmdline, _linux_start_time(int(fields[19])))
-    if sys.platform.startswith("linux"):
-        return None
-    # macOS and other Unixes: ask ps (no /proc).
-    result = subprocess.run(["ps", "-o", "stat=,command=", "-p", str(pid)], capture_output=True, text=True)
-    line = result.stdout.strip()
-    if result.returncode != 0 or not line or line.startswith("Z"):
-        return None
-    return ProcessInfo(pid, line.split(None, 1)[1] if " " in line else "", None)
-
-
-def _linux_start_time(ticks_since_boot: int) -> float | None:
-    try:
-        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                    if line.startswith("btime "))
-    except (OSError, StopIteration, ValueError):
-        return None
-    return boot + ticks_since_boot / os.sysconf("SC_CLK_TCK")
-
 
 def find_show_process(path: Path | None = None) -> Item | None:
     """The running ``reality_engine.py`` named by its pid file, checked against pid reuse."""
@@ -192,9 +152,8 @@ def owner_verdict(labels: dict[str, str], created: float | None, stopping: set[i
             return False, f"Reality Engine's, started on host {host}: that run may still be going (--force removes it)"
         if pid in stopping:
             return True, f"Reality Engine's, its show (pid {pid}) is stopped first"
-        info = process_info(pid)
-        # A live pid that started after the object was created is a reused pid, not the owner.
-        if info is not None and not (info.started and created and info.started > created + 1):
+        info = running_owner(pid_text, created)
+        if info is not None:
             return False, f"in use by running pid {pid} ({_describe(info.cmdline)}) — --force removes it"
         return True, f"left behind: its process (pid {pid}) is gone"
     if labels.get(LABEL_TESTCONTAINERS) == "true":
@@ -223,7 +182,7 @@ def find_docker_objects(client: docker.DockerClient, stopping: set[int], force: 
     items: list[Item] = []
     seen: set[str] = set()
     for filters in _label_filters(scope):
-        for container in client.containers.list(all=True, filters=filters):
+        for container in client.containers.list(all=True, filters=filters, ignore_removed=True):
             if container.id in seen:
                 continue
             seen.add(container.id)

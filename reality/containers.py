@@ -48,6 +48,7 @@ from .config import (
 )
 from .errors import ContainerStartError, DockerUnavailable, RealityError
 from .events import EventBus
+from .owners import parse_docker_time, running_owner
 from .provision import RYUK_IMAGE, ImageResolution, is_present, resolve_image
 
 #: How often readiness is probed. Testcontainers' default is one second, which alone would double
@@ -502,7 +503,7 @@ def remove_containers(client: docker.DockerClient, labels: dict[str, str]) -> li
     filters = {"label": [f"{key}={value}" for key, value in labels.items()]}
     removed = []
     try:
-        for container in client.containers.list(all=True, filters=filters):
+        for container in client.containers.list(all=True, filters=filters, ignore_removed=True):
             try:
                 container.remove(force=True, v=True)
                 removed.append(container.name)
@@ -518,28 +519,22 @@ def sweep_orphans(client: docker.DockerClient) -> list[str]:
     removed = []
     host = socket.gethostname()
     try:
-        containers = client.containers.list(all=True, filters={"label": [f"{LABEL_PROJECT}={PROJECT}", f"{LABEL_HOST}={host}"]})
+        containers = client.containers.list(all=True, filters={"label": [f"{LABEL_PROJECT}={PROJECT}", f"{LABEL_HOST}={host}"]},
+                                            ignore_removed=True)
     except DockerException:
         return removed
     for container in containers:
         pid = container.labels.get(LABEL_PID, "")
-        if pid.isdigit() and not _alive(int(pid)):
-            try:
-                container.remove(force=True, v=True)
-                removed.append(container.name)
-            except DockerException:
-                pass
+        if not pid.isdigit():
+            continue  # made by hand with the project's label: not ours to judge
+        if running_owner(pid, parse_docker_time(container.attrs.get("Created"))):
+            continue
+        try:
+            container.remove(force=True, v=True)
+            removed.append(container.name)
+        except DockerException:
+            pass
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _one_line(exc: BaseException) -> str:

@@ -16,7 +16,6 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
 import docker
@@ -27,6 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import docker_engine
+from .owners import parse_docker_time
 from .config import LABEL_PROJECT, LABEL_ROLE
 from .errors import DockerUnavailable
 
@@ -45,21 +45,6 @@ ACTION_STYLES = {"create": "cyan", "start": "green", "restart": "green", "unpaus
                  "kill": "bold red", "oom": "bold red", "stop": "yellow", "pause": "yellow", "destroy": "magenta"}
 STATUS_STYLES = {"running": "green", "created": "yellow", "paused": "yellow", "restarting": "yellow",
                  "exited": "red", "dead": "red", "removing": "magenta"}
-
-
-def parse_docker_time(value: str | None) -> float | None:
-    """Epoch seconds from Docker's RFC 3339 timestamps (nanoseconds and all); ``None`` for the zero time."""
-    if not value or value.startswith("0001-"):
-        return None
-    text = value.rstrip("Z")
-    if "." in text:
-        whole, fraction = text.split(".", 1)
-        digits = "".join(ch for ch in fraction if ch.isdigit())[:6]
-        text = f"{whole}.{digits}"
-    try:
-        return datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp()
-    except ValueError:
-        return None
 
 
 @dataclass

@@ -270,7 +270,7 @@ def wait_until_launched(client: Any, count: int, timeout: float = 0.5) -> None:
     filters = {"label": f"{LABEL_PID}={os.getpid()}", "status": "running"}
     while time.monotonic() < deadline:
         try:
-            if len(client.containers.list(filters=filters)) >= count:
+            if len(client.containers.list(filters=filters, ignore_removed=True)) >= count:
                 return
         except Exception:
             return  # only an optimisation: the real wait is Infrastructure.start()

@@ -11,7 +11,8 @@ from typing import Iterator
 
 import pytest
 
-from reality.containers import Infrastructure
+from reality import docker_engine
+from reality.containers import Infrastructure, sweep_orphans
 from reality.errors import RealityError
 from reality.votes import VoteStore
 
@@ -23,6 +24,19 @@ def pytest_configure(config: pytest.Config) -> None:
 
     signal.signal(signal.SIGTERM, interrupt)
     signal.signal(signal.SIGHUP, interrupt)  # the terminal closed
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Containers a crashed or killed earlier run left on this machine would otherwise linger (and
+    # their pid labels could be mistaken for a new process's): remove those whose process is gone.
+    try:
+        client = docker_engine.connect()
+    except RealityError:
+        return  # no Docker: the tests that need it say so themselves
+    try:
+        sweep_orphans(client)
+    finally:
+        client.close()
 
 
 @pytest.fixture(scope="session")
@@ -67,7 +81,6 @@ from typing import Callable  # noqa: E402
 
 import docker  # noqa: E402
 
-from reality import docker_engine  # noqa: E402
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 

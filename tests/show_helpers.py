@@ -147,7 +147,8 @@ class ShowProcess:
     def container(self, service: str):
         """The show's container for ``service`` (found by label, as cleanup.py finds it)."""
         found = self.docker.containers.list(all=True, filters={"label": [f"{LABEL_PID}={self.process.pid}",
-                                                                         f"{LABEL_SERVICE}={service}"]})
+                                                                         f"{LABEL_SERVICE}={service}"]},
+                                            ignore_removed=True)
         assert len(found) == 1, f"expected one {service} container, found {len(found)}"
         return found[0]
 

@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 from docker.errors import NotFound
 
-from reality import cleanup
+from reality import cleanup, owners
 from reality.config import LABEL_HOST, LABEL_PID, LABEL_PROJECT, LABEL_ROLE, PROJECT
+from reality.containers import sweep_orphans
 from reality.provision import resolve_image
 
 REPO = Path(__file__).resolve().parent.parent
@@ -247,3 +248,38 @@ def test_the_removal_rule_for_each_kind_of_owner():
     assert verdict({"org.testcontainers": "true"}) is False     # another project's Testcontainers
     assert verdict({"org.testcontainers": "true"}, include=True) is True
     assert verdict({}, force=True, include=True) is False       # never anything unlabelled
+
+
+
+def test_a_live_pid_owns_only_what_was_created_after_it_started():
+    """Linux hands pids out again: a label naming a live pid is not proof its owner still runs."""
+    process = subprocess.Popen(["sleep", "60"])
+    try:
+        started = owners.process_info(process.pid).started
+        assert owners.running_owner(str(process.pid), started + 5) is not None      # its own object
+        assert owners.running_owner(str(process.pid), started - 60) is None         # older: a reused pid
+        assert owners.running_owner(str(process.pid), None) is not None             # no date: trust the pid
+    finally:
+        process.kill()
+        process.wait()
+    assert owners.running_owner(str(process.pid), started + 5) is None              # gone
+    assert owners.running_owner("not-a-pid", None) is None
+
+
+def test_the_show_sweeps_containers_whose_process_is_gone_and_only_those(docker_client):
+    image = resolve_image(docker_client, "redis").image
+    here = {LABEL_PROJECT: PROJECT, LABEL_HOST: socket.gethostname(), LABEL_ROLE: "sweep-test"}
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    mine = docker_client.containers.create(image, labels={**here, LABEL_PID: str(os.getpid())})
+    orphan = docker_client.containers.create(image, labels={**here, LABEL_PID: str(gone.pid)})
+    by_hand = docker_client.containers.create(image, labels=here)  # no pid: not the sweep's to judge
+    try:
+        removed = sweep_orphans(docker_client)
+
+        assert orphan.name in removed and not exists(docker_client, orphan.id)
+        assert exists(docker_client, mine.id) and exists(docker_client, by_hand.id)
+    finally:
+        for container in (mine, orphan, by_hand):
+            if exists(docker_client, container.id):
+                container.remove(force=True)

@@ -32,7 +32,7 @@ HELD_TEST = textwrap.dedent("""
 
 
 def containers_of(client: docker.DockerClient, pid: int) -> list:
-    return client.containers.list(all=True, filters={"label": f"{LABEL_PID}={pid}"})
+    return client.containers.list(all=True, filters={"label": f"{LABEL_PID}={pid}"}, ignore_removed=True)
 
 
 def wait_for(condition, timeout: float, what: str) -> None:

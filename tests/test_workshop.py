@@ -35,7 +35,7 @@ def run_workshop(exercise_dir: Path, keys: str = "", interactive: bool = True, *
 
 def workshop_containers(docker_client, pid: int | None = None) -> list:
     labels = [f"{LABEL_PID}={pid or os.getpid()}", f"{LABEL_ROLE}=workshop"]
-    return docker_client.containers.list(all=True, filters={"label": labels})
+    return docker_client.containers.list(all=True, filters={"label": labels}, ignore_removed=True)
 
 
 def test_non_interactive_runs_every_section_end_to_end(tmp_path, docker_client, artifacts_dir):
