@@ -26,6 +26,8 @@ import docker
 import psycopg2
 import redis
 from docker.errors import DockerException, NotFound
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from testcontainers.community.postgres import PostgresContainer
 from testcontainers.community.redis import RedisContainer
 from testcontainers.core.config import testcontainers_config
@@ -119,8 +121,10 @@ class PingWaitStrategy(_CancellableWait):
 
     def wait_until_ready(self, container: WaitStrategyTarget) -> None:
         def pong() -> bool:
+            # No retries inside the probe: redis-py's default back-off (with jitter, up to a second)
+            # would hold a refused PING while the next poll, 20 ms later, could already succeed.
             client = redis.Redis(host=LOOPBACK, port=container.get_exposed_port(INTERNAL_PORTS["redis"]),
-                                 socket_connect_timeout=1, socket_timeout=1)
+                                 socket_connect_timeout=1, socket_timeout=1, retry=Retry(NoBackoff(), 0))
             try:
                 return client.ping()
             finally:

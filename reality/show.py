@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 from . import docker_engine
 from .concurrency import selected_mode
-from .config import LABEL_PID, SERVICES, pid_file
+from .config import pid_file
 from .errors import PortTaken, RealityError
 from .events import Event, EventBus
 from .poll import Poll
@@ -183,9 +183,11 @@ def run(options: ShowOptions, out: Print = print, err: Print = _stderr,
         infra = Infrastructure(bus, role="show", client=client, fast_storage=False)
         started = start_in_background(infra)
         if mode == "gevent":
-            # Importing blocks every greenlet; let Docker launch both containers first, so the web
-            # stack (about 0.3 s) loads while the databases boot. Threads overlap by themselves.
-            wait_until_launched(client, len(SERVICES))
+            # An import on the hub's thread would stall every greenlet, readiness polls included:
+            # load the web stack (about 0.3 s) on a native thread while the databases boot.
+            import gevent
+
+            gevent.get_hub().threadpool.apply(import_web_stack)
         from .votes import VoteStore
         from .web import create_app
 
@@ -264,17 +266,8 @@ def start_in_background(infra: Any) -> Callable[[], None]:
     return wait
 
 
-def wait_until_launched(client: Any, count: int, timeout: float = 0.5) -> None:
-    """Wait (briefly, cooperatively) until Docker runs ``count`` containers of this process."""
-    deadline = time.monotonic() + timeout
-    filters = {"label": f"{LABEL_PID}={os.getpid()}", "status": "running"}
-    while time.monotonic() < deadline:
-        try:
-            if len(client.containers.list(filters=filters, ignore_removed=True)) >= count:
-                return
-        except Exception:
-            return  # only an optimisation: the real wait is Infrastructure.start()
-        time.sleep(0.02)
+def import_web_stack() -> None:
+    from . import votes, web  # noqa: F401
 
 
 def _sweep_leftovers(client: Any, out: Print) -> None:
