@@ -68,6 +68,8 @@ def test_a_real_container_appears_is_killed_and_disappears(artifacts_dir):
             infra.kill("postgres")
             wait_for(lambda: any(row.id == container_id and row.status == "exited" for row in state.rows()),
                      "the killed container to show as exited")
+            # Docker sends "kill" then "die"; the table may show the exit before "die" reaches the log.
+            wait_for(lambda: "exit code 137" in render(build_view(state)), "the die event in the log")
             killed = render(build_view(state))
             assert "exited (137)" in killed
             assert "signal 9" in killed and "exit code 137" in killed  # the event log: kill, then die
