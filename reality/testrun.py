@@ -85,6 +85,8 @@ class TestRun:
         self._process: subprocess.Popen[str] | None = None
         self._running = False
         self._cancelled = False
+        self._finished = threading.Event()
+        self._finished.set()
 
     @property
     def running(self) -> bool:
@@ -97,6 +99,7 @@ class TestRun:
                 return False
             self._running = True
             self._cancelled = False
+            self._finished.clear()
             self.results = []
             self.summary = None
             return True
@@ -127,6 +130,8 @@ class TestRun:
         except OSError as exc:
             tail.append(f"could not start pytest: {exc}")
             return -1
+        if self._cancelled:  # cancelled while pytest was being started
+            self.stop()
         watchdog = threading.Timer(RUN_TIMEOUT, self.stop)
         watchdog.daemon = True
         watchdog.start()
@@ -161,6 +166,7 @@ class TestRun:
             self.summary = summary
             self._running = False
         self.bus.publish("test", "finished", message, **summary)
+        self._finished.set()
         return summary
 
     def _report(self, line: dict[str, Any], counts: dict[str, int]) -> None:
@@ -173,6 +179,18 @@ class TestRun:
         detail = f" — {result['failure']}" if result["failure"] else ""
         message = f"{suite}: {name} {outcome.upper()} in {result['duration_ms']:.0f} ms{detail}"
         self.bus.publish("test", outcome, message, **result)
+
+    def cancel(self, timeout: float = 10.0) -> bool:
+        """Stop a run in progress and wait until it has published its last event.
+
+        Returns False only when the run did not end within ``timeout``.
+        """
+        with self._lock:
+            if not self._running:
+                return True
+            self._cancelled = True
+        self.stop()
+        return self._finished.wait(timeout)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop a running test process; its own fixtures remove the containers it started."""

@@ -355,6 +355,20 @@ def test_the_dashboard_runs_the_fantasy_and_reality_tests_and_streams_each_resul
     assert "7 passed, 0 failed" in events[-1]["message"]
 
 
+def test_reset_during_a_test_run_stops_it_before_clearing_the_feed(fresh_show, presenter, docker_client):
+    assert presenter.post("tests").status_code == 202
+    fresh_show.wait_for_event(0, "test", "started")
+
+    presenter.reset()
+
+    tests = requests.get(fresh_show.url("/api/tests"), timeout=5).json()
+    assert tests["running"] is False and tests["results"] == [] and tests["summary"] is None
+    # The run ended before the feed was cleared: nothing of it can arrive after the clean slate.
+    assert [e["action"] for e in fresh_show.feed()] == ["reset"]
+    assert presenter.post("tests").status_code == 202  # and the runner is free for the next show
+    fresh_show.wait_for_event(0, "test", "finished", timeout=180)
+
+
 # -- bad input: 4xx, a human message, nothing stored, never a 5xx ---------------------------------------
 
 def _raw(body: bytes, content_type: str | None = "application/json") -> dict:

@@ -337,6 +337,8 @@ class ShowState:
 
     def reset(self) -> str:
         """A clean slate for the next show: services up, no votes, no limits, empty feed, first scene."""
+        # A test run still going would stream its results into the cleared feed: stop it first.
+        self.tests.cancel()
         if self.infra is not None and self.health.docker == "up":
             for name in SERVICES:
                 if self.health.states[name] in ("down", "stopped") and name in self.health.probes:
