@@ -41,11 +41,13 @@ def browser():
 def open_page(browser):
     contexts = []
 
-    def open_page(url: str, **context_options) -> Page:
+    def open_page(url: str, before_load=None, **context_options) -> Page:
         context = browser.new_context(**context_options)
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
+        if before_load is not None:
+            before_load(page)
         page.goto(url)
         return page
 
@@ -209,6 +211,28 @@ def test_the_presenter_runs_the_show_from_the_dashboard(fresh_show, open_page, a
     expect(projector.locator("#scene-step")).to_have_text("1/6")
     expect(projector.locator("#feed .feed-item")).to_have_count(1)
     expect(projector.locator("#feed .feed-item").first).to_contain_text("Clean slate")
+
+
+def test_a_presenter_click_sends_only_what_was_clicked(fresh_show, open_page):
+    """A button sends its own action; a click anywhere else on the dashboard sends nothing."""
+    sent: list[str] = []
+
+    def record_frames(page: Page) -> None:
+        page.on("websocket", lambda socket: socket.on("framesent", lambda payload: sent.append(str(payload))))
+
+    laptop = open_page(fresh_show.url(f"/?token={TOKEN}"), before_load=record_frames,
+                       viewport={"width": 1280, "height": 720})
+    expect(laptop.locator("#feed-live")).to_have_text("● live")
+
+    laptop.locator("#question").click()  # not a control
+    laptop.get_by_role("button", name="Rate limit: on").click()
+    expect(laptop.locator("#toast")).to_contain_text("Rate limit off")
+    laptop.get_by_role("button", name="Next ▶").click()
+    expect(laptop.locator("#scene-step")).to_have_text("2/6")
+
+    scene_frames = [frame for frame in sent if '"scene"' in frame]
+    assert len(scene_frames) == 1 and '"action":"next"' in scene_frames[0], scene_frames
+    expect(laptop.locator("#toast")).to_have_attribute("data-ok", "true")
 
 
 def test_without_the_socket_client_the_pages_poll_and_say_so(fresh_show, browser, new_phone):

@@ -271,7 +271,7 @@
     $("btn-mode").textContent = doc.mode === "fantasy" ? "Back to reality" : "Switch to fantasy";
     $("btn-tests").disabled = Boolean(doc.tests_running);
     $("btn-tests").textContent = doc.tests_running ? "Tests running…" : "Run tests";
-    for (const button of document.querySelectorAll("[data-target]")) {
+    for (const button of document.querySelectorAll("button[data-target]")) {
       const state = services[button.dataset.target];
       button.disabled = button.dataset.action === "chaos" ? state !== "up" : state === "up" || state === "starting";
     }
@@ -288,14 +288,14 @@
   }
 
   function wireControls() {
-    for (const button of document.querySelectorAll("[data-scene]")) {
+    for (const button of document.querySelectorAll("button[data-scene-action]")) {
       button.addEventListener("click", () => {
-        const action = button.dataset.scene;
+        const action = button.dataset.sceneAction;
         changeScene(action === "toggle" ? (scene && scene.running ? "pause" : "start") : action);
       });
     }
     const resetButton = $("btn-reset");
-    for (const button of document.querySelectorAll("[data-action]")) {
+    for (const button of document.querySelectorAll("button[data-action]")) {
       button.addEventListener("click", async () => {
         const action = button.dataset.action;
         let body = {};
