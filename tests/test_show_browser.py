@@ -235,6 +235,35 @@ def test_a_presenter_click_sends_only_what_was_clicked(fresh_show, open_page):
     expect(laptop.locator("#toast")).to_have_attribute("data-ok", "true")
 
 
+@pytest.mark.parametrize("path", ["/", "/qr"], ids=["dashboard", "phone"])
+def test_a_page_from_an_earlier_run_of_the_show_reloads_itself(fresh_show, open_page, path):
+    """After a restart, a projector or phone left open must not mix the old run's feed with the new one."""
+    run = fresh_show.results()["run"]
+    served: list[str] = []
+
+    def first_from_an_earlier_run(route) -> None:
+        response = route.fetch()
+        body = response.text()
+        served.append(body)
+        if len(served) == 1:
+            assert run in body
+            body = body.replace(run, "an-earlier-run")
+        route.fulfill(response=response, body=body)
+
+    page = open_page(fresh_show.url(path), before_load=lambda p: p.route(fresh_show.url(path), first_from_an_earlier_run),
+                     viewport={"width": 1280, "height": 720})
+
+    # Playwright serves the route from this thread: wait with the page's clock, not time.sleep.
+    for _ in range(150):
+        if len(served) >= 2:
+            break
+        page.wait_for_timeout(100)
+    assert len(served) == 2, "the page did not reload itself"
+    expect(page.locator("h1").first).to_contain_text("Which language")
+    page.wait_for_timeout(1000)  # time for a wrong second reload to show up
+    assert len(served) == 2
+
+
 def test_without_the_socket_client_the_pages_poll_and_say_so(fresh_show, browser, new_phone):
     context = browser.new_context(viewport={"width": 1280, "height": 720})
     # What a machine without `npm ci` serves: no Socket.IO client.

@@ -143,7 +143,7 @@ def on_connect(auth: object = None) -> bool:
         # Joins the dashboards' room through the broadcaster, after replaying the missed events.
         emit("health", state.health_document())
         emit("scene", state.scenes.snapshot())
-        emit("hello", {"presenter": _is_presenter()})
+        emit("hello", {"presenter": _is_presenter(), "run": state.run_id})
         _broadcaster().catch_up(request.sid, _since(auth.get("since")))
     return True
 

@@ -9,6 +9,7 @@ containers themselves.
 from __future__ import annotations
 
 import hashlib
+import secrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -91,6 +92,8 @@ class ShowState:
         self.scenes = SceneClock()
         self.results_cache = ResultsCache(poll)
         self.started_at = time.time()
+        # Names this run of the show: a page from an earlier run reloads instead of mixing two feeds.
+        self.run_id = secrets.token_hex(6)
         self.notices: list[str] = []
         self.version = 0  # bumped whenever mode, limits or notices change (the health document)
         self._active: tuple[str, Store] = ("reality", store)
@@ -173,6 +176,7 @@ class ShowState:
     def results(self) -> dict[str, Any]:
         document = self.results_cache.snapshot()
         document["mode"] = self.mode
+        document["run"] = self.run_id
         return document
 
     def health_document(self) -> dict[str, Any]:
@@ -189,6 +193,7 @@ class ShowState:
             "tests_running": self.tests.running,
             "uptime_s": round(time.time() - self.started_at, 1),
             "version": self.version + self.health.version,
+            "run": self.run_id,
         }
 
     # -- presenter actions ------------------------------------------------------------------------

@@ -42,7 +42,16 @@ const Live = (() => {
   /* Connect as `role` ("dashboard" or "phone"). handlers: feed, tally, health, scene, hello, status.
    * since() returns the last feed sequence number seen, so a reconnect replays exactly what was missed. */
   function connect(role, handlers, since) {
-    const on = (name, payload) => handlers[name] && handlers[name](payload);
+    // A page served by an earlier run of the show (restarted since) reloads: new feed numbering,
+    // perhaps a new question, and a phone's old cookie no longer counts.
+    const run = (pageState().results || {}).run;
+    const on = (name, payload) => {
+      if (run && payload && payload.run && payload.run !== run) {
+        window.location.reload();
+        return;
+      }
+      if (handlers[name]) handlers[name](payload);
+    };
     if (typeof window.io === "function") {
       const socket = window.io({
         auth: (cb) => cb({ role: role, since: since ? since() : 0 }),
