@@ -158,6 +158,63 @@ def test_ctrl_c_while_postgres_runs_stops_cleanly_and_leaves_no_container(tmp_pa
     assert workshop_containers(docker_client, workshop.pid) == []
 
 
+HELD_CHECK = (
+    "import os, pathlib, time\n\n"
+    "def test_two_products_cannot_share_a_sku(db):\n"
+    "    pathlib.Path(os.environ['HELD_DIR'], str(os.getpid())).write_text('running')\n"
+    "    time.sleep(60)\n")
+
+
+def process_alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie waiting for its parent counts as ended)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+@pytest.mark.parametrize("presses", [1, 2], ids=["once", "twice"])
+def test_ctrl_c_while_a_participants_test_runs_stops_it_at_once(tmp_path, docker_client, presses):
+    exercise, held = tmp_path / "exercise", tmp_path / "held"
+    held.mkdir()
+    Exercise(exercise).create()
+    (exercise / "test_product_sku.py").write_text(HELD_CHECK)  # a test that takes a minute
+    workshop = subprocess.Popen(
+        [sys.executable, "workshop.py", "--section", "4", "--exercise-dir", str(exercise)],
+        cwd=REPO, env={**os.environ, "HELD_DIR": str(held)},
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    children: list[int] = []
+    try:
+        workshop.stdin.write("\n")  # Enter: check my test
+        workshop.stdin.flush()
+        deadline = time.monotonic() + 60
+        while len(children) < 2:  # both checks (with and without the constraint) are inside the test
+            assert workshop.poll() is None, workshop.stdout.read()
+            assert time.monotonic() < deadline, "the check never got to the participant's test"
+            time.sleep(0.1)
+            children = [int(path.name) for path in held.iterdir()]
+        for _ in range(presses):  # an impatient participant presses twice
+            workshop.send_signal(signal.SIGINT)
+            time.sleep(0.2)
+        # Well inside the minute the test sleeps: the Ctrl+C did not wait for the test to end.
+        out, _ = workshop.communicate(timeout=30)
+    finally:
+        if workshop.poll() is None:
+            workshop.kill()
+            workshop.wait()
+            for container in workshop_containers(docker_client, workshop.pid):
+                container.remove(force=True)
+        for pid in children:  # never leave a sleeping pytest behind, even when this test fails
+            if process_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+    assert workshop.returncode == 130, out
+    assert "Stopped (Ctrl+C)." in out
+    assert "Traceback" not in out and "Exception ignored" not in out, out
+    assert [pid for pid in children if process_alive(pid)] == []
+    assert workshop_containers(docker_client, workshop.pid) == []
+
+
 def test_docker_unreachable_is_one_line_per_step_and_exit_1(tmp_path):
     env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock", "COLUMNS": "250"}
     result = subprocess.run(

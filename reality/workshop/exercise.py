@@ -9,7 +9,6 @@ table without the constraint. A test that passes either way proves nothing.
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .products_db import DSN_ENV, SCHEMA_ENV
-from .pytest_runner import NO_TESTS_COLLECTED, PytestRun, run_pytest
+from .pytest_runner import NO_TESTS_COLLECTED, PytestRun, run_pytest_at_once
 
 TEST_FILE = "test_product_sku.py"
 SOLUTION_FILE = "solution_product_sku.py"
@@ -172,10 +171,9 @@ def check(test_file: Path, dsn: str, repo_root: Path, subject: str = "Your test"
                        "Run workshop.py again: it creates the file with a skeleton to fill in.")
     env = {DSN_ENV: dsn, "PYTHONPATH": os.pathsep.join(filter(None, [str(repo_root), os.environ.get("PYTHONPATH")]))}
     # Both runs at once (each in its own PostgreSQL schema): the participant waits for one, not two.
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="check") as pool:
-        runs = {variant: pool.submit(run_pytest, [test_file], cwd=repo_root, env={**env, SCHEMA_ENV: variant},
-                                     extra_args=["--tb=short"]) for variant in ("unique", "no-constraint")}
-        real, fake = runs["unique"].result(), runs["no-constraint"].result()
+    real, fake = run_pytest_at_once([test_file], repo_root,
+                                    [{**env, SCHEMA_ENV: variant} for variant in ("unique", "no-constraint")],
+                                    extra_args=["--tb=short"])
     ran = [test for test in real.tests if test.outcome != "skipped"]
     if real.exit_code == NO_TESTS_COLLECTED or (real.exit_code == 0 and not real.tests):
         return Verdict(False, "no-tests", f"No test found in {test_file.name}.",

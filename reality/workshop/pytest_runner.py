@@ -95,43 +95,104 @@ def run_pytest(paths: list[Path], cwd: Path, env: dict[str, str] | None = None, 
     Tests run by the workshop must leave no trace in the participant's folders (no ``.pytest_cache``,
     no ``__pycache__``), and a child that starts containers must not leave them behind.
     """
+    return run_pytest_at_once(paths, cwd, [env or {}], timeout, extra_args)[0]
+
+
+def run_pytest_at_once(paths: list[Path], cwd: Path, envs: list[dict[str, str]], timeout: float = 180,
+                       extra_args: list[str] | None = None) -> list[PytestRun]:
+    """One ``python -m pytest PATHS`` per environment in ``envs``, all running at the same time.
+
+    The children are started and waited for in the calling thread (never in worker threads): that is
+    where Ctrl+C lands, so it can stop them at once instead of waiting for their tests to end.
+    """
     with tempfile.TemporaryDirectory(prefix="reality-pytest-") as tmp:
-        report = Path(tmp) / "report.xml"
+        children: list[_Child] = []
+        try:
+            for index, env in enumerate(envs):
+                children.append(_Child.start(paths, cwd, env, Path(tmp), index, extra_args))
+            deadline = time.perf_counter() + timeout
+            # Polling, not wait(): every child's own end time is measured, and Ctrl+C is seen at once.
+            while any(child.ended is None for child in children):
+                for child in children:
+                    if child.ended is None and child.process.poll() is not None:
+                        child.ended = time.perf_counter()
+                if time.perf_counter() > deadline:
+                    late = [child for child in children if child.ended is None]
+                    _stop_gently([child.process for child in late])
+                    for child in late:
+                        child.ended = time.perf_counter()
+                        child.timed_out = f"pytest did not finish within {timeout:.0f} s"
+                    break
+                time.sleep(POLL_SECONDS)
+        except BaseException:  # Ctrl+C, SIGTERM, or a failure to start: no child outlives this call
+            _stop_gently([child.process for child in children])
+            raise
+        finally:
+            for child in children:
+                _remove_child_containers(child.process.pid)
+        return [child.result() for child in children]
+
+
+#: How often the children are checked on: short next to pytest's own start-up (about half a second).
+POLL_SECONDS = 0.01
+
+
+@dataclass
+class _Child:
+    """One pytest subprocess, with where its report and output go."""
+
+    process: subprocess.Popen[bytes]
+    report: Path
+    output: Path
+    began: float
+    ended: float | None = None
+    timed_out: str = ""
+
+    @classmethod
+    def start(cls, paths: list[Path], cwd: Path, env: dict[str, str], tmp: Path, index: int,
+              extra_args: list[str] | None) -> "_Child":
+        report, output = tmp / f"report-{index}.xml", tmp / f"output-{index}.txt"
         command = [sys.executable, "-m", "pytest", *map(str, paths), "-p", "no:cacheprovider", "-q",
                    "--no-header", "-o", "addopts=", f"--junitxml={report}", *(extra_args or [])]
-        child_env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
+        child_env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **env}
         began = time.perf_counter()
-        # Its own session: a Ctrl+C in the terminal reaches the workshop only, which then interrupts
-        # the child exactly once (a second SIGINT would cut its fixtures' cleanup short).
-        process = subprocess.Popen(command, cwd=cwd, env=child_env, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        # Output to a file, not a pipe: nothing has to read several children's pipes at once.
+        with open(output, "wb") as sink:
+            # Its own session: a Ctrl+C in the terminal reaches the workshop only, which then stops
+            # the child exactly once (a second SIGINT would cut its fixtures' cleanup short).
+            process = subprocess.Popen(command, cwd=cwd, env=child_env, stdout=sink, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
+        return cls(process, report, output, began)
+
+    def result(self) -> PytestRun:
+        text = self.output.read_text(errors="replace") if self.output.exists() else ""
+        code = self.process.returncode
+        return PytestRun(code if code is not None else -1, parse_junit(self.report),
+                         (self.ended or time.perf_counter()) - self.began, self.timed_out or text)
+
+
+def _stop_gently(processes: list[subprocess.Popen[bytes]]) -> None:
+    """SIGINT (as Ctrl+C would), then SIGTERM, then SIGKILL: their fixtures get every chance to clean up.
+
+    All children at once, so stopping two takes no longer than stopping one. Another Ctrl+C while
+    they clean up moves on to the next, firmer signal instead of abandoning them.
+    """
+    for sig, wait in ((signal.SIGINT, 10.0), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+        running = [process for process in processes if process.poll() is None]
+        if not running:
+            return
+        for process in running:
+            try:
+                # The child leads its own process group: whatever it started hears the signal too.
+                os.killpg(process.pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+        deadline = time.monotonic() + wait
         try:
-            output, _ = process.communicate(timeout=timeout)
+            while any(process.poll() is None for process in running) and time.monotonic() < deadline:
+                time.sleep(POLL_SECONDS)
         except KeyboardInterrupt:
-            _stop_gently(process)
-            raise
-        except subprocess.TimeoutExpired:
-            _stop_gently(process)
-            output = f"pytest did not finish within {timeout:.0f} s"
-        finally:
-            _remove_child_containers(process.pid)
-        seconds = time.perf_counter() - began
-        return PytestRun(process.returncode if process.returncode is not None else -1, parse_junit(report),
-                         seconds, output or "")
-
-
-def _stop_gently(process: subprocess.Popen[str]) -> None:
-    """SIGINT (as Ctrl+C would), then SIGTERM, then SIGKILL: its fixtures get every chance to clean up."""
-    for sig, wait in ((signal.SIGINT, 10), (signal.SIGTERM, 5), (signal.SIGKILL, 5)):
-        if process.poll() is not None:
-            return
-        try:
-            process.send_signal(sig)
-            process.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
             continue
-        except ProcessLookupError:
-            return
 
 
 def _remove_child_containers(pid: int) -> None:
