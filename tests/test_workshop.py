@@ -127,6 +127,35 @@ def test_in_a_real_terminal_each_section_gets_a_clean_screen(tmp_path, terminal,
     assert "Traceback" not in bye
 
 
+def menu_waiting_for_input(screen: str) -> bool:
+    """The menu is drawn and its prompt is the last line: the screen has settled, nothing typed yet."""
+    lines = [line.rstrip() for line in screen.splitlines() if line.strip()]
+    return bool(lines) and "Enter: start" in lines[-1] and lines[-1].endswith("q: quit")
+
+
+def test_in_a_real_terminal_what_went_wrong_stays_in_sight_above_the_menu(tmp_path, terminal, artifacts_dir):
+    terminal.start(f"env DOCKER_HOST=unix://{tmp_path}/no-docker.sock {sys.executable} workshop.py "
+                   f"--exercise-dir {tmp_path / 'exercise'}", cwd=REPO)
+    terminal.wait_for(menu_waiting_for_input, "the menu")
+    terminal.keys("x", "Enter")  # a typo in the menu
+    typo = terminal.wait_for(lambda screen: menu_waiting_for_input(screen) and " x\n" not in screen,
+                             "the menu, drawn again after the typo")
+    terminal.keys("2", "Enter")
+    terminal.wait_for("Enter: start PostgreSQL", "section 2's first prompt")
+    terminal.keys("Enter")  # start PostgreSQL: Docker is not there
+    failed = terminal.wait_for(lambda screen: menu_waiting_for_input(screen) and "start PostgreSQL" not in screen,
+                               "the menu, back after the section failed")
+    (artifacts_dir / "workshop_tmux_docker_down.txt").write_text(failed)
+    terminal.keys("q", "Enter")
+    terminal.wait_for("Bye!", "the goodbye")
+
+    assert "Type a section number (1-4), Enter, or q." in typo
+    assert "Reality Engine — the workshop" in failed
+    # The line wraps where the terminal ends it; the words are what the participant must read.
+    assert "✗ The magic could not run — Docker is not answering at DOCKER_HOST=" in " ".join(failed.split())
+    assert "Traceback" not in failed
+
+
 def test_end_of_input_quits_cleanly(tmp_path):
     code, out = run_workshop(tmp_path / "exercise", keys="")
 

@@ -39,6 +39,9 @@ class Workshop:
                                exercise_dir or repo_root / "exercise", show_solution)
         self.start_at = start_at
         self.done: set[int] = set()
+        # What the participant must still read when the menu comes back on a cleared screen: a
+        # section's one-line error, or a hint about what they typed.
+        self.notice: str | None = None
 
     # -- the whole run --------------------------------------------------------------------------
 
@@ -71,6 +74,9 @@ class Workshop:
             if pending is None:
                 self._clear()
                 self.console.print(self._welcome())
+                if self.notice:
+                    self.console.print(self.notice)
+                    self.notice = None
                 first_undone = next((s for s in SECTIONS if s.number not in self.done), SECTIONS[0])
                 answer = self.session.ask(f"[bold cyan]⏎ Enter[/]: start {first_undone.number}. {first_undone.title}"
                                           f"  [dim]·  1-{len(SECTIONS)}: jump to a section  ·  q: quit[/]")
@@ -81,13 +87,13 @@ class Workshop:
                 elif answer.isdigit() and 1 <= int(answer) <= len(SECTIONS):
                     pending = int(answer)
                 else:
-                    self.console.print(f"[yellow]Type a section number (1-{len(SECTIONS)}), Enter, or q.[/]")
+                    self.notice = f"[yellow]Type a section number (1-{len(SECTIONS)}), Enter, or q.[/]"
                     continue
             section = SECTIONS[pending - 1]
             pending = None
             try:
                 if not self._run_section(section):
-                    continue  # the error is on screen; back to the menu
+                    continue  # back to the menu, the error shown under it
                 if len(self.done) == len(SECTIONS):
                     self._finish()
                     return
@@ -110,15 +116,20 @@ class Workshop:
         except RealityError as exc:
             # Docker down, image missing: one actionable line, and the workshop goes on.
             self.session.step(f"{section.title} could not run", False, str(exc))
+            if self._screen_clears():
+                self.notice = f"[bold red]✗[/] {section.title} could not run [dim]—[/] {exc}"
             return False
         self.done.add(section.number)
         return True
 
     # -- screens --------------------------------------------------------------------------------
 
+    def _screen_clears(self) -> bool:
+        return self.session.interactive and self.console.is_terminal
+
     def _clear(self) -> None:
         """A fresh screen per section in a live terminal; transcripts (CI, tests, pipes) keep everything."""
-        if self.session.interactive and self.console.is_terminal:
+        if self._screen_clears():
             self.console.clear()
         else:
             self.console.print()
