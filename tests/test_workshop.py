@@ -97,6 +97,38 @@ def test_a_participants_file_is_checked_and_never_overwritten(tmp_path, docker_c
     assert workshop_containers(docker_client) == []
 
 
+#: A participant's own answer (not the workshop's solution): it proves the constraint.
+PARTICIPANT_ANSWER = (
+    "import psycopg2.errors\n"
+    "import pytest\n\n\n"
+    "def test_two_products_cannot_share_a_sku(db):\n"
+    "    insert = 'INSERT INTO products (sku, name, price_cents) VALUES (%s, %s, %s)'\n"
+    "    db.cursor().execute(insert, ('MUG-001', 'Mug', 1200))\n"
+    "    with pytest.raises(psycopg2.errors.UniqueViolation):\n"
+    "        db.cursor().execute(insert, ('MUG-001', 'Other mug', 900))\n")
+
+
+def write_answer(exercise: Path, text: str = PARTICIPANT_ANSWER) -> None:
+    Exercise(exercise).create()
+    (exercise / "test_product_sku.py").write_text(text)
+
+
+def test_a_participants_own_answer_is_recorded_as_a_step(tmp_path, docker_client):
+    write_answer(tmp_path / "exercise")
+    out = io.StringIO()
+    # 4: hands-on · Enter: check my test · q: quit at the next pause
+    workshop = Workshop(Console(file=out, width=120, color_system=None), io.StringIO("4\n\nq\n"),
+                        exercise_dir=tmp_path / "exercise")
+
+    code = workshop.run()
+
+    assert code == 0, out.getvalue()
+    assert "✓ Your test proves the constraint — passes with UNIQUE (sku), fails without it" in out.getvalue()
+    assert [(step.section, step.name, step.ok) for step in workshop.session.results] == [
+        ("Hands-on", "Your test proves the constraint", True)]
+    assert workshop_containers(docker_client) == []
+
+
 def test_menu_navigation_back_to_menu_mid_section_removes_its_container(tmp_path, docker_client):
     # nonsense · 2: the magic · Enter: start PostgreSQL · m: back to the menu · q: quit
     code, out = run_workshop(tmp_path / "exercise", keys="x\n2\n\nm\nq\n")
@@ -154,6 +186,31 @@ def test_in_a_real_terminal_what_went_wrong_stays_in_sight_above_the_menu(tmp_pa
     # The line wraps where the terminal ends it; the words are what the participant must read.
     assert "✗ The magic could not run — Docker is not answering at DOCKER_HOST=" in " ".join(failed.split())
     assert "Traceback" not in failed
+
+
+def test_in_a_real_terminal_the_last_verdict_is_read_before_the_summary(tmp_path, terminal, artifacts_dir):
+    write_answer(tmp_path / "exercise")
+    terminal.start(f"{sys.executable} workshop.py --exercise-dir {tmp_path / 'exercise'}", cwd=REPO)
+    # Every section in order, Enter at each prompt, as a participant would.
+    for prompt in ("Enter: start 1. The problem", "Enter: run  pytest tests/test_fantasy.py",
+                   "Enter: vote twice from phone-1", "Enter: go on to 2. The magic", "Enter: start PostgreSQL",
+                   "Enter: cast a vote from phone-1", "Enter: vote again from phone-1", "Enter: remove the container",
+                   "Enter: go on to 3. Comparison", "Enter: run  pytest tests/test_fantasy.py  and",
+                   "Enter: go on to 4. Hands-on", "Enter: check"):
+        terminal.wait_for(prompt, timeout=90)
+        terminal.keys("Enter")
+    verdict = terminal.wait_for("Enter: see what this run checked", "the pause after the verdict")
+    (artifacts_dir / "workshop_tmux_own_answer.txt").write_text(verdict)
+    terminal.keys("Enter")
+    summary = terminal.wait_for("No container left behind", "the summary")
+    (artifacts_dir / "workshop_tmux_summary.txt").write_text(summary)
+
+    assert "✓ Your test proves the constraint." in verdict  # the verdict's panel
+    assert "✓ Your test proves the constraint — passes with UNIQUE (sku), fails without it" in verdict
+    assert "What this run checked" not in verdict
+    assert summary.lstrip().startswith("What this run checked")  # a screen of its own
+    assert re.search(r"✓\W+Hands-on\W+Your test proves the constraint", summary)
+    assert "✗" not in summary and "Done." in summary
 
 
 def test_end_of_input_quits_cleanly(tmp_path):

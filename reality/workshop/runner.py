@@ -95,6 +95,9 @@ class Workshop:
                 if not self._run_section(section):
                     continue  # back to the menu, the error shown under it
                 if len(self.done) == len(SECTIONS):
+                    # The last section's verdict is read first; the summary then gets a screen of its own.
+                    self.session.pause("see what this run checked")
+                    self._clear()
                     self._finish()
                     return
                 following = next((s for s in SECTIONS if s.number > section.number and s.number not in self.done),

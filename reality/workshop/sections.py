@@ -355,6 +355,8 @@ def hands_on(session: Session) -> None:
                 verdict = check(exercise.test_file, infra.postgres_url, session.repo_root)
             session.say(render_verdict(verdict))
             if verdict.proves:
+                # Only the answer that proves it is a step: attempts before it are how one learns.
+                session.step("Your test proves the constraint", True, "passes with UNIQUE (sku), fails without it")
                 session.say("[bold green]Well done: that test would stop anyone from shipping a shop that sells "
                             "two products under one SKU.[/]")
                 return
