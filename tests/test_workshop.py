@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import pytest
 from rich.console import Console
@@ -126,6 +127,74 @@ def test_a_participants_own_answer_is_recorded_as_a_step(tmp_path, docker_client
     assert "✓ Your test proves the constraint — passes with UNIQUE (sku), fails without it" in out.getvalue()
     assert [(step.section, step.name, step.ok) for step in workshop.session.results] == [
         ("Hands-on", "Your test proves the constraint", True)]
+    assert workshop_containers(docker_client) == []
+
+
+class KeysWhile:
+    """Scripted keystrokes; ``meanwhile[n]`` happens just before line ``n`` is typed (the world moving on)."""
+
+    def __init__(self, lines: list[str], meanwhile: dict[int, Callable[[], None]]) -> None:
+        self.lines, self.meanwhile, self.typed = lines, meanwhile, 0
+
+    def readline(self) -> str:
+        if self.typed >= len(self.lines):
+            return ""
+        self.meanwhile.get(self.typed, lambda: None)()
+        self.typed += 1
+        return self.lines[self.typed - 1]
+
+
+def kill_workshop_database(docker_client) -> None:
+    """``docker kill`` this process's workshop PostgreSQL, and wait until it is really dead."""
+    running = [c for c in workshop_containers(docker_client) if c.status == "running"]
+    assert len(running) == 1, running
+    running[0].kill()
+    running[0].wait()
+
+
+def test_a_database_killed_while_the_participant_writes_is_replaced_before_the_check(tmp_path, docker_client):
+    write_answer(tmp_path / "exercise")
+    out = io.StringIO()
+    # 4: hands-on · (the container is killed) Enter: check my test · q: quit at the next pause
+    keys = KeysWhile(["4\n", "\n", "q\n"], {1: lambda: kill_workshop_database(docker_client)})
+    code = Workshop(Console(file=out, width=120, color_system=None), keys, exercise_dir=tmp_path / "exercise").run()
+    transcript = out.getvalue()
+
+    assert code == 0, transcript
+    assert "The exercise's PostgreSQL is gone (its container was stopped or killed?): starting a fresh one" \
+        in transcript
+    assert transcript.count("PostgreSQL ready in") == 2
+    assert "✓ Your test proves the constraint — passes with UNIQUE (sku), fails without it" in transcript
+    assert "could not run" not in transcript and "Connection refused" not in transcript
+    assert workshop_containers(docker_client) == []
+
+
+def test_a_database_killed_during_a_check_is_not_blamed_on_the_test(tmp_path, docker_client):
+    # The participant's test kills its own database the first time it runs on the real table: the
+    # database dies in the middle of a check, as it would if someone ran docker kill right then.
+    marker = tmp_path / "killed-once"
+    labels = [f"{LABEL_PID}={os.getpid()}", f"{LABEL_ROLE}=workshop"]
+    kills_its_database = PARTICIPANT_ANSWER.replace(
+        "def test_two_products_cannot_share_a_sku(db):\n",
+        "def test_two_products_cannot_share_a_sku(db):\n"
+        "    import os, pathlib, docker\n"
+        f"    marker = pathlib.Path({str(marker)!r})\n"
+        "    if os.environ['REALITY_EXERCISE_SCHEMA'] == 'unique' and not marker.exists():\n"
+        "        marker.write_text('killed')\n"
+        f"        for container in docker.from_env().containers.list(filters={{'label': {labels!r}}}):\n"
+        "            container.kill()\n"
+        "            container.wait()\n")
+    write_answer(tmp_path / "exercise", kills_its_database)
+
+    # 4: hands-on · Enter: check (the database dies) · Enter: check again · q: quit at the next pause
+    code, out = run_workshop(tmp_path / "exercise", keys="4\n\n\nq\n")
+
+    assert code == 0, out
+    assert marker.exists()
+    assert ("The exercise's PostgreSQL went away during the check (its container was stopped or killed?), "
+            "so the result says nothing about the test: starting a fresh one.") in " ".join(out.split())
+    assert "fails on the real table" not in out and "could not run" not in out
+    assert "✓ Your test proves the constraint — passes with UNIQUE (sku), fails without it" in out
     assert workshop_containers(docker_client) == []
 
 

@@ -7,10 +7,12 @@ Each section tells, then shows, then checks: every claim on screen ("the mock ac
 from __future__ import annotations
 
 import os
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import psycopg2
 from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
@@ -21,7 +23,7 @@ from ..containers import Infrastructure
 from ..events import Event, EventBus
 from ..monitor import MonitorState, build_table, load_rows
 from ..votes import InMemoryVoteStore, VoteStore
-from .exercise import SOLUTION, Exercise, check, render_verdict
+from .exercise import SOLUTION, Exercise, Verdict, check, render_verdict
 from .measurements import (
     FANTASY_TESTS,
     RACE_THREADS,
@@ -301,12 +303,55 @@ def the_comparison(session: Session) -> None:
 
 # -- 4. hands-on ---------------------------------------------------------------------------------
 
-def _show_and_check_solution(session: Session, exercise: Exercise, dsn: str) -> bool:
+def _database_answers(dsn: str) -> bool:
+    """True when PostgreSQL accepts a connection and answers a query."""
+    try:
+        with closing(psycopg2.connect(dsn, connect_timeout=3)) as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    except psycopg2.Error:
+        return False
+
+
+def _replace_database(session: Session, infra: Infrastructure) -> None:
+    """A fresh PostgreSQL in place of one that stopped answering (the exercise keeps no data in it)."""
+    infra.stop("postgres")
+    _start_postgres(session, infra)
+
+
+def _check_on_a_live_database(session: Session, infra: Infrastructure, test_file: Path, status: str,
+                              subject: str = "Your test") -> Verdict | None:
+    """:func:`check` on a PostgreSQL that answers; ``None`` when it went away during the check.
+
+    A killed container (``docker kill``, a crash) would make every test fail with "connection
+    refused", and the verdict would blame the test: the database is replaced instead, in one line.
+    """
+    if not _database_answers(infra.postgres_url):
+        session.say("[yellow]![/] The exercise's PostgreSQL is gone (its container was stopped or killed?): "
+                    "starting a fresh one before the check.")
+        _replace_database(session, infra)
+    with session.console.status(status):
+        verdict = check(test_file, infra.postgres_url, session.repo_root, subject=subject)
+    if _database_answers(infra.postgres_url):
+        return verdict
+    session.say("[yellow]![/] The exercise's PostgreSQL went away during the check (its container was stopped or "
+                "killed?), so the result says nothing about the test: starting a fresh one.")
+    _replace_database(session, infra)
+    return None
+
+
+def _show_and_check_solution(session: Session, exercise: Exercise, infra: Infrastructure) -> bool:
     path = exercise.write_solution()
     session.say(Panel(Syntax(SOLUTION, "python", theme="ansi_dark", background_color="default", word_wrap=True),
                       title=f"One solution — {display_path(path)}", title_align="left", border_style="cyan"))
-    with session.console.status("Checking the solution against a real PostgreSQL, with and without UNIQUE (sku)…"):
-        verdict = check(path, dsn, session.repo_root, subject="The solution")
+    status = "Checking the solution against a real PostgreSQL, with and without UNIQUE (sku)…"
+    verdict = _check_on_a_live_database(session, infra, path, status, subject="The solution")
+    if verdict is None:  # the solution is known to be right: once more, on the fresh database
+        verdict = _check_on_a_live_database(session, infra, path, status, subject="The solution")
+    if verdict is None:
+        return session.step("The solution proves the constraint", False,
+                            "the exercise's PostgreSQL went away during two checks in a row: is something "
+                            "killing containers?")
     session.say(render_verdict(verdict))
     return session.step("The solution proves the constraint", verdict.proves,
                         "passes with UNIQUE (sku), fails without it" if verdict.proves else verdict.headline)
@@ -336,7 +381,7 @@ def hands_on(session: Session) -> None:
     with _infrastructure(session) as infra:
         _start_postgres(session, infra)
         if session.show_solution or not session.interactive:
-            _show_and_check_solution(session, exercise, infra.postgres_url)
+            _show_and_check_solution(session, exercise, infra)
             return
         while True:
             answer = session.ask(f"[bold cyan]⏎ Enter[/]: check {where}  [dim]·  s: show the solution  ·  "
@@ -346,13 +391,16 @@ def hands_on(session: Session) -> None:
             if answer in ("q", "quit", "exit"):
                 raise QuitWorkshop()
             if answer in ("s", "solution"):
-                _show_and_check_solution(session, exercise, infra.postgres_url)
+                _show_and_check_solution(session, exercise, infra)
                 return
             if answer:
                 session.say("[dim]Press Enter to check your test, s for the solution, m for the menu, q to quit.[/]")
                 continue
-            with session.console.status(f"Running {where} against a real PostgreSQL, with and without the constraint…"):
-                verdict = check(exercise.test_file, infra.postgres_url, session.repo_root)
+            verdict = _check_on_a_live_database(
+                session, infra, exercise.test_file,
+                f"Running {where} against a real PostgreSQL, with and without the constraint…")
+            if verdict is None:
+                continue  # the fresh database is up: Enter checks again
             session.say(render_verdict(verdict))
             if verdict.proves:
                 # Only the answer that proves it is a step: attempts before it are how one learns.
