@@ -381,6 +381,27 @@ def test_docker_unreachable_is_one_line_per_step_and_exit_1(tmp_path):
     assert "Traceback" not in result.stdout + result.stderr
 
 
+@pytest.mark.parametrize("where", ["a file", "a folder under a file", "a place nothing can be created"])
+def test_an_unusable_exercise_folder_is_one_line_and_a_failing_exit(tmp_path, where):
+    (tmp_path / "notes.txt").write_text("not a folder\n")
+    folder = {"a file": tmp_path / "notes.txt", "a folder under a file": tmp_path / "notes.txt" / "exercise",
+              "a place nothing can be created": Path("/proc/reality-exercise")}[where]
+    if where == "a place nothing can be created" and not Path("/proc/self").exists():
+        pytest.skip("no /proc on this system")
+    env = {**os.environ, "COLUMNS": "250"}
+    result = subprocess.run(
+        [sys.executable, "workshop.py", "--non-interactive", "--section", "4", "--exercise-dir", str(folder)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    out = result.stdout + result.stderr
+
+    assert result.returncode != 0, out
+    assert "Traceback" not in out and "Error:" not in out, out
+    problem = [line for line in out.splitlines() if line.startswith("✗")]
+    assert len(problem) == 1, out
+    assert str(folder) in problem[0] and problem[0].endswith("Choose another folder with --exercise-dir."), out
+    assert (tmp_path / "notes.txt").read_text() == "not a folder\n"  # nothing lost
+
+
 # -- the exercise checker on its own: what it says about each kind of attempt ------------------------
 
 ATTEMPTS = {

@@ -18,6 +18,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from ..errors import RealityError
 from .products_db import DSN_ENV, SCHEMA_ENV
 from .pytest_runner import NO_TESTS_COLLECTED, PytestRun, run_pytest_at_once
 
@@ -109,6 +110,37 @@ from reality.workshop.products_db import db, products_postgres  # noqa: F401  (p
 '''
 
 
+class ExerciseFolderError(RealityError):
+    """The exercise folder cannot be used: a file in its way, no permission, a read-only place."""
+
+
+CHOOSE_ANOTHER = "Choose another folder with --exercise-dir."
+
+
+def folder_problem(folder: Path) -> str | None:
+    """Why ``folder`` cannot hold the exercise, found without creating anything; ``None`` if it looks usable.
+
+    Catches the usual mistakes at once (a file given instead of a folder, a folder nobody may
+    write to); :meth:`Exercise.create` still reports whatever only trying can reveal.
+    """
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing == folder and not folder.is_dir():
+        return f"The exercise folder {folder} is a file, not a folder. {CHOOSE_ANOTHER}"
+    if not existing.is_dir():
+        return f"The exercise folder {folder} cannot be created: {existing} is a file. {CHOOSE_ANOTHER}"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"The exercise folder {folder} cannot be written: {existing} is read-only for you. {CHOOSE_ANOTHER}"
+    return None
+
+
+def _cannot_write(folder: Path, exc: OSError) -> ExerciseFolderError:
+    where = f" ({exc.filename})" if exc.filename and Path(exc.filename) != folder else ""
+    return ExerciseFolderError(f"The exercise cannot be written in {folder}: {exc.strerror or exc}{where}. "
+                               f"{CHOOSE_ANOTHER}")
+
+
 class Exercise:
     """The participant's exercise folder: their test file, its conftest, and (on request) the solution."""
 
@@ -125,20 +157,29 @@ class Exercise:
             return str(self.folder)
 
     def create(self) -> list[Path]:
-        """Write the skeleton and its conftest where missing; returns the files written (none are overwritten)."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+        """Write the skeleton and its conftest where missing; returns the files written (none are overwritten).
+
+        Raises :class:`ExerciseFolderError` (one line) when the folder cannot be created or written.
+        """
         written = []
-        for path, text in ((self.conftest, CONFTEST), (self.test_file, SKELETON)):
-            if not path.exists():
-                path.write_text(text.replace("{folder}", self._label()))
-                written.append(path)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            for path, text in ((self.conftest, CONFTEST), (self.test_file, SKELETON)):
+                if not path.exists():
+                    path.write_text(text.replace("{folder}", self._label()))
+                    written.append(path)
+        except OSError as exc:
+            raise _cannot_write(self.folder, exc) from exc
         return written
 
     def write_solution(self) -> Path:
         """Write the solution next to the participant's file (kept as is if it is already there)."""
         self.create()
         if not self.solution_file.exists():
-            self.solution_file.write_text(SOLUTION)
+            try:
+                self.solution_file.write_text(SOLUTION)
+            except OSError as exc:
+                raise _cannot_write(self.folder, exc) from exc
         return self.solution_file
 
 

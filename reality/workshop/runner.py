@@ -21,6 +21,7 @@ from ..config import LABEL_PID, LABEL_ROLE
 from ..containers import remove_containers
 from ..errors import RealityError
 from ..monitor import load_rows
+from .exercise import folder_problem
 from .sections import SECTIONS, Section, display_path
 from .session import ROLE, BackToMenu, QuitWorkshop, Session
 
@@ -46,7 +47,12 @@ class Workshop:
     # -- the whole run --------------------------------------------------------------------------
 
     def run(self) -> int:
-        """Run the workshop; returns the exit code (0 fine, 1 a step failed, 130 Ctrl+C)."""
+        """Run the workshop; returns the exit code (0 fine, 1 a step failed, 2 unusable folder, 130 Ctrl+C)."""
+        problem = folder_problem(self.session.exercise_dir)
+        if problem:
+            # Said before the first section, not after ten minutes of it when the hands-on begins.
+            self.console.print(f"[bold red]✗[/] {problem}")
+            return 2
         code = 0
         try:
             if self.session.interactive:
