@@ -16,6 +16,7 @@ from pathlib import Path
 from rich.console import Console
 
 from reality.workshop import SECTIONS, Workshop
+from reality.workshop.runner import STOP_SIGNALS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,12 +30,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="where the hands-on file is created (default: exercise/ in the repository)")
     args = parser.parse_args(argv)
 
-    # A polite kill unwinds like Ctrl+C: every section removes its containers on the way out.
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt()
-
-    signal.signal(signal.SIGTERM, interrupt)
-    signal.signal(signal.SIGHUP, interrupt)  # the terminal closed
+    # During the run, Ctrl+C, a polite kill or the terminal closing stops the workshop once, cleanly
+    # (every section removes its containers on the way out). Before it and once it has cleaned up, a
+    # signal could only cut Python's own start-up or exit short, with a traceback.
+    for stop_signal in STOP_SIGNALS:
+        signal.signal(stop_signal, signal.SIG_IGN)
     workshop = Workshop(Console(), sys.stdin, interactive=not args.non_interactive,
                         exercise_dir=args.exercise_dir, show_solution=args.solution, start_at=args.section)
     return workshop.run()

@@ -174,8 +174,9 @@ class _Child:
 def _stop_gently(processes: list[subprocess.Popen[bytes]]) -> None:
     """SIGINT (as Ctrl+C would), then SIGTERM, then SIGKILL: their fixtures get every chance to clean up.
 
-    All children at once, so stopping two takes no longer than stopping one. Another Ctrl+C while
-    they clean up moves on to the next, firmer signal instead of abandoning them.
+    All children at once, so stopping two takes no longer than stopping one. Where another Ctrl+C
+    can arrive while they clean up (workshop.py ignores it), it moves on to the next, firmer signal
+    instead of abandoning them.
     """
     for sig, wait in ((signal.SIGINT, 10.0), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
         running = [process for process in processes if process.poll() is None]

@@ -7,9 +7,12 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import Iterator, TextIO
 
 from rich.console import Console, Group
 from rich.panel import Panel
@@ -27,6 +30,35 @@ from .session import ROLE, BackToMenu, QuitWorkshop, Session
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MOTTO = "If your tests don't face reality, your users will."
+
+#: What stops the workshop: Ctrl+C, a polite kill, the terminal closing.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+@contextmanager
+def stopped_once() -> Iterator[None]:
+    """The first stop signal raises KeyboardInterrupt; later ones are ignored until the block ends.
+
+    Stopping removes containers and stops pytest children; a second Ctrl+C from an impatient
+    participant would cut that cleanup short, leave them behind, and print a traceback on top.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may handle signals (tests may run the workshop elsewhere)
+        return
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            raise KeyboardInterrupt()
+
+    previous = {sig: signal.signal(sig, stop) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 class Workshop:
@@ -54,22 +86,23 @@ class Workshop:
             self.console.print(f"[bold red]✗[/] {problem}")
             return 2
         code = 0
-        try:
-            if self.session.interactive:
-                self._interactive()
-            else:
-                self.console.print(self._welcome())
-                for section in SECTIONS:
-                    if self.start_at is None or section.number >= self.start_at:
-                        self._run_section(section)
-                self._finish()
-        except QuitWorkshop:
-            self.console.print("[bold]Bye![/] Come back any time: [bold]python3 workshop.py[/]")
-        except KeyboardInterrupt:
-            self.console.print("\n[bold]Stopped (Ctrl+C).[/]")
-            code = 130
-        finally:
-            self._leave_nothing_behind()
+        with stopped_once():
+            try:
+                if self.session.interactive:
+                    self._interactive()
+                else:
+                    self.console.print(self._welcome())
+                    for section in SECTIONS:
+                        if self.start_at is None or section.number >= self.start_at:
+                            self._run_section(section)
+                    self._finish()
+            except QuitWorkshop:
+                self.console.print("[bold]Bye![/] Come back any time: [bold]python3 workshop.py[/]")
+            except KeyboardInterrupt:
+                self.console.print("\n[bold]Stopped (Ctrl+C).[/]")
+                code = 130
+            finally:
+                self._leave_nothing_behind()
         if code == 0 and self.session.failed:
             code = 1
         return code
