@@ -21,7 +21,9 @@ from typing import Any, Callable, Iterable
 import docker
 from docker.errors import DockerException, NotFound
 from rich import box
-from rich.console import Console, Group, RenderableType
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -208,61 +210,151 @@ def _status_text(row: ContainerRow) -> Text:
     return Text(label, style=STATUS_STYLES.get(row.status, ""))
 
 
-def started_by(row: ContainerRow) -> Text:
-    """``Testcontainers``, plus the Reality Engine role (``tests``, ``show``, ``workshop``...) where labelled."""
+def started_by(row: ContainerRow, two_lines: bool = False) -> Text:
+    """``Testcontainers``, plus the Reality Engine role (``tests``, ``show``, ``workshop``...) where labelled.
+
+    ``two_lines`` puts the role on a line of its own, for a narrow terminal.
+    """
     text = Text()
     if row.by_testcontainers:
         text.append("Testcontainers", style="blue")
     if row.by_reality_engine:
-        text.append(" · " if text else "Reality Engine · ", style="dim")
+        if text:
+            text.append("\n· " if two_lines else " · ", style="dim")
+        else:
+            text.append("Reality Engine" + ("\n· " if two_lines else " · "), style="dim")
         text.append(row.role or "reality-engine", style="cyan")
     return text or Text("—", style="dim")
 
 
-def build_table(state: MonitorState, now: float | None = None, title: str | None = None,
-                empty: str | None = None) -> Table:
-    """The container table: name, image, status, ports, age, and who started each container.
+def short_image(image: str) -> str:
+    """The part of an image reference that tells images apart: ``reality-engine/postgres:15-bookworm`` →
+    ``postgres:15-bookworm``, ``ghcr.io/org/app@sha256:…`` → ``app@sha256:<12 hex>``, an image id → 12 hex."""
+    if image.startswith("sha256:"):  # the image was untagged or deleted: Docker reports its id
+        return image[len("sha256:"):][:12]
+    name, _, digest = image.partition("@")
+    short = name.rsplit("/", 1)[-1]  # drop the registry and the namespace, keep repository:tag
+    if digest:
+        algorithm, _, value = digest.partition(":")
+        short += f"@{algorithm}:{value[:12]}" if value else f"@{digest}"
+    return short
 
-    ``title`` and ``empty`` (the line shown when there is no container) replace the monitor's own.
+
+def _image_labels(images: Iterable[str]) -> dict[str, str]:
+    """Each image's short form, unless two different images would read the same: those stay whole."""
+    readers: dict[str, set[str]] = {}
+    for image in set(images):
+        readers.setdefault(short_image(image), set()).add(image)
+    return {image: short if len(same) == 1 else image for short, same in readers.items() for image in same}
+
+
+class FitToWidth:
+    """A renderable that is built for the width it is drawn at (the terminal's, in the live monitor).
+
+    Rich alone shares out a narrow terminal by cutting the widest wrappable columns, whatever they
+    hold; building for the width lets each view decide what gives way first.
     """
-    now = time.time() if now is None else now
-    rows = state.rows()
-    scope = "every container" if state.show_all else "started by Testcontainers or Reality Engine"
-    table = Table(title=title if title is not None else f"Containers — {scope}", title_justify="left",
-                  title_style="bold", box=box.SIMPLE_HEAD, header_style="bold",
-                  show_edge=False, padding=(0, 1, 0, 0))
-    # Status, ports and age never wrap or shrink: they are what people look at; names give way first.
-    # Names and images are single words: "wrapping" them truncates with an ellipsis, and rich narrows
-    # wrappable columns first on a small terminal, so status, ports, age and owner stay whole.
-    table.add_column("Name", max_width=24, overflow="ellipsis")
-    table.add_column("Image", max_width=36, overflow="ellipsis")
+
+    def __init__(self, build: Callable[[Console, int], RenderableType]) -> None:
+        self.build = build
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.build(console, options.max_width)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, self.build(console, options.max_width))
+
+
+def natural_width(console: Console, renderable: RenderableType) -> int:
+    """How wide ``renderable`` is when nothing constrains it."""
+    return Measurement.get(console, console.options.update_width(10_000), renderable).maximum
+
+
+#: Narrowest a name or an image is cut to (with an ellipsis) on a narrow terminal.
+MIN_NAME_WIDTH = 10
+MIN_IMAGE_WIDTH = 12
+
+
+def container_table(rows: list[ContainerRow], now: float, title: str, empty: str, *, short_images: bool = False,
+                    two_line_owner: bool = False, gutter: int = 2, name_width: int | None = None,
+                    image_width: int | None = None) -> Table:
+    """The container table with one set of layout choices (each keyword can make it narrower)."""
+    labels = _image_labels(row.image for row in rows) if short_images else {}
+    # SIMPLE_HEAD draws a one-space divider between columns; the right padding adds the rest of the gutter.
+    table = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, header_style="bold",
+                  show_edge=False, pad_edge=False, padding=(0, gutter - 1, 0, 0))
+    # Names and images are single words: "wrapping" them truncates with an ellipsis. Only when even the
+    # narrowest layout does not fit does rich narrow the wrappable columns (name, image, owner);
+    # status, ports and age never wrap: they are what people look at.
+    table.add_column("Name", max_width=name_width, overflow="ellipsis")
+    table.add_column("Image", max_width=image_width, overflow="ellipsis")
     table.add_column("Status", no_wrap=True)
     table.add_column("Ports", no_wrap=True)
     table.add_column("Age", justify="right", no_wrap=True)
-    owners = [started_by(row) for row in rows]
-    table.add_column("Started by", no_wrap=True)
-    for row, owner in zip(rows, owners):
+    table.add_column("Started by", overflow="ellipsis")
+    for row in rows:
         ports = ", ".join(f"{host}→{inner}" for host, inner in row.ports) or "—"
         table.add_row(
             Text(row.name, style="bold" if row.by_reality_engine else ""),
-            row.image,
+            labels.get(row.image, row.image),
             _status_text(row),
             ports,
             format_age(now - row.created if row.created else None),
-            owner,
+            started_by(row, two_lines=two_line_owner),
         )
     if not rows:
-        table.caption = empty or ("No containers yet." if state.show_all else NO_CONTAINERS_YET)
+        table.caption = empty
         table.caption_justify = "left"
-        table.min_width = len(table.caption)  # an empty table is narrow: don't fold the one line it has
+        table.min_width = len(empty)  # an empty table is narrow: don't fold the one line it has
     return table
 
 
-def build_log(state: MonitorState) -> RenderableType:
-    """The last few Docker events, oldest first."""
-    entries = state.log()
-    if not entries:
-        return Text("(none yet)", style="dim")
+def fit_container_table(console: Console, width: int, rows: list[ContainerRow], now: float, title: str,
+                        empty: str) -> Table:
+    """The widest layout of the container table that fits ``width`` columns.
+
+    What gives way, in order, so that containers stay distinguishable: the image loses its registry
+    and namespace (``reality-engine/postgres:15-bookworm`` → ``postgres:15-bookworm``), ``Started by``
+    puts the role on a second line, the gutter between columns narrows to one space, names are cut,
+    then images. Status, ports and age always stay whole.
+    """
+    choices: dict[str, Any] = {}
+    table = container_table(rows, now, title, empty)
+    for step in ({"short_images": True}, {"two_line_owner": True}, {"gutter": 1}):
+        if natural_width(console, table) <= width:
+            return table
+        choices.update(step)
+        table = container_table(rows, now, title, empty, **choices)
+    excess = natural_width(console, table) - width
+    if excess <= 0 or not rows:
+        return table
+    for index, column, floor in ((0, "name_width", MIN_NAME_WIDTH), (1, "image_width", MIN_IMAGE_WIDTH)):
+        widest = max(cell_len(str(cell)) for cell in table.columns[index].cells)
+        cut = min(excess, max(0, widest - floor))
+        if cut:
+            choices[column] = widest - cut
+            excess -= cut
+    return container_table(rows, now, title, empty, **choices)
+
+
+def build_table(state: MonitorState, now: float | None = None, title: str | None = None,
+                empty: str | None = None) -> FitToWidth:
+    """The container table: name, image, status, ports, age, and who started each container.
+
+    ``title`` and ``empty`` (the line shown when there is no container) replace the monitor's own.
+    The table is laid out for the width it is printed at (:func:`fit_container_table`).
+    """
+    rows = state.rows()
+    now = time.time() if now is None else now
+    scope = "every container" if state.show_all else "started by Testcontainers or Reality Engine"
+    title = title if title is not None else f"Containers — {scope}"
+    empty = empty or ("No containers yet." if state.show_all else NO_CONTAINERS_YET)
+    return FitToWidth(lambda console, width: fit_container_table(console, width, rows, now, title, empty))
+
+
+def event_log(entries: list[LogEntry], short_images: bool = False) -> Table:
+    """The recent events as a grid, images whole or in their short form."""
+    labels = _image_labels(entry.image for entry in entries) if short_images else {}
     log = Table.grid(padding=(0, 1))
     log.add_column(style="dim", no_wrap=True)
     log.add_column(no_wrap=True, min_width=7)
@@ -273,8 +365,20 @@ def build_log(state: MonitorState) -> RenderableType:
     for entry in entries:
         log.add_row(time.strftime("%H:%M:%S", time.localtime(entry.ts)),
                     Text(entry.action, style=ACTION_STYLES.get(entry.action, "")),
-                    entry.name, entry.image, entry.detail)
+                    entry.name, labels.get(entry.image, entry.image), entry.detail)
     return log
+
+
+def build_log(state: MonitorState) -> RenderableType:
+    """The last few Docker events, oldest first (images shortened when the whole ones do not fit)."""
+    entries = state.log()
+    if not entries:
+        return Text("(none yet)", style="dim")
+
+    def fit(console: Console, width: int) -> Table:
+        whole = event_log(entries)
+        return whole if natural_width(console, whole) <= width else event_log(entries, short_images=True)
+    return FitToWidth(fit)
 
 
 def build_view(state: MonitorState, now: float | None = None) -> RenderableType:
@@ -284,11 +388,28 @@ def build_view(state: MonitorState, now: float | None = None) -> RenderableType:
         shown = len(state.rows())
     engine = Text("Docker engine: connected", style="green") if engine_up else \
         Text("Docker engine: unreachable — retrying every second (is dockerd still running?)", style="bold red")
-    footer = Text.assemble(engine, ("  ·  ", "dim"), (f"{shown} shown", ""), ("  ·  ", "dim"),
-                           ("Ctrl+C to quit", "dim"),
-                           ("" if state.show_all else "  ·  --all shows every container", "dim"))
+    parts = [engine, Text(f"{shown} shown"), Text("Ctrl+C to quit", style="dim")]
+    if not state.show_all:
+        parts.append(Text("--all shows every container", style="dim"))
     return Group(build_table(state, now), Text(""), Text("Recent Docker events", style="bold"), build_log(state),
-                 Text(""), footer)
+                 Text(""), FitToWidth(lambda console, width: footer_lines(parts, width)))
+
+
+def footer_lines(parts: list[Text], width: int) -> Text:
+    """``parts`` joined by `` · ``, breaking lines between parts rather than inside one."""
+    separator = Text("  ·  ", style="dim")
+    footer = Text()
+    line_length = 0
+    for part in parts:
+        if line_length and line_length + separator.cell_len + part.cell_len > width:
+            footer.append("\n")
+            line_length = 0
+        elif line_length:
+            footer.append_text(separator)
+            line_length += separator.cell_len
+        footer.append_text(part)
+        line_length += part.cell_len
+    return footer
 
 
 # -- following Docker ----------------------------------------------------------------------------

@@ -18,12 +18,14 @@ from rich.console import Console
 
 from reality.containers import Infrastructure, free_port
 from reality.monitor import (
+    MIN_NAME_WIDTH,
     ContainerRow,
     DockerWatcher,
     MonitorState,
     build_table,
     build_view,
     format_age,
+    short_image,
     started_by,
 )
 
@@ -118,6 +120,109 @@ def test_only_the_kits_containers_unless_all():
     assert "1m 15s" in render(build_table(kit, now=ours.created + 75))
 
 
+def kit_row(name: str, image: str, host_port: str, port: str, role: str = "workshop", status: str = "running",
+            exit_code: int | None = None) -> ContainerRow:
+    """A container as Testcontainers starts it for the kit (labels as Infrastructure sets them)."""
+    return ContainerRow(id=uuid.uuid4().hex, name=name, image=image, status=status, created=1_000.0,
+                        exit_code=exit_code, ports=[(host_port, port)],
+                        labels={"org.testcontainers": "true", "dev.reality-engine.project": "reality-engine",
+                                "dev.reality-engine.role": role})
+
+
+def workshop_containers(status: str = "running", exit_code: int | None = None) -> MonitorState:
+    """PostgreSQL and Redis from the drop-in images, as the reviewer saw them at 80 columns."""
+    state = MonitorState()
+    state.replace_all([
+        kit_row("beautiful_ganguly", "reality-engine/postgres:15-bookworm", "51849", "5432", status=status,
+                exit_code=exit_code),
+        kit_row("determined_mcnulty", "reality-engine/redis:7-bookworm", "39531", "6379"),
+    ])
+    return state
+
+
+def table_lines(state: MonitorState, width: int) -> list[str]:
+    """The table's lines, each with the name of the container it starts (header lines dropped)."""
+    return render(build_table(state, now=1_075.0), width=width).splitlines()
+
+
+def row_line(lines: list[str], start: str) -> str:
+    return next(line for line in lines if line.startswith(start))
+
+
+def test_at_80_columns_postgres_and_redis_can_be_told_apart():
+    lines = table_lines(workshop_containers(), width=80)
+
+    assert max(len(line.rstrip()) for line in lines) <= 80
+    postgres, redis = row_line(lines, "beautiful_ganguly"), row_line(lines, "determined_mcnulty")
+    # The part of the image that differs, whole: not "reality-engin…" twice.
+    assert "postgres:15-bookworm" in postgres and "51849→5432" in postgres and "running" in postgres
+    assert "redis:7-bookworm" in redis and "39531→6379" in redis
+    # "Started by" gave way instead (the role on a second line), and still says who started them.
+    assert "Testcontainers" in postgres and "· workshop" in lines[lines.index(postgres) + 1]
+
+
+def test_at_80_columns_a_long_status_cuts_names_before_images():
+    lines = table_lines(workshop_containers(status="exited", exit_code=137), width=80)
+
+    assert max(len(line.rstrip()) for line in lines) <= 80
+    postgres = row_line(lines, "beautiful_")
+    assert "postgres:15-bookworm" in postgres and "exited (137)" in postgres and "51849→5432" in postgres
+    assert "redis:7-bookworm" in row_line(lines, "determined_")
+
+
+def test_at_120_columns_everything_is_whole_on_one_line():
+    lines = table_lines(workshop_containers(), width=120)
+
+    postgres = row_line(lines, "beautiful_ganguly")
+    assert "reality-engine/postgres:15-bookworm" in postgres and "Testcontainers · workshop" in postgres
+    assert "reality-engine/redis:7-bookworm" in row_line(lines, "determined_mcnulty")
+    assert len(lines) == 5  # title, header, rule, one line per container
+
+
+def test_images_are_shortened_to_the_part_that_tells_them_apart():
+    assert short_image("reality-engine/postgres:15-bookworm") == "postgres:15-bookworm"
+    assert short_image("docker.io/library/redis:7-alpine") == "redis:7-alpine"
+    assert short_image("localhost:5000/team/app:1.2") == "app:1.2"
+    assert short_image("ghcr.io/org/app@sha256:" + "ab" * 32) == "app@sha256:" + "ab" * 6
+    assert short_image("sha256:" + "cd" * 32) == "cd" * 6  # an untagged image: Docker reports its id
+    assert short_image("postgres:15-alpine") == "postgres:15-alpine"
+
+
+def test_two_images_that_would_read_the_same_stay_whole():
+    state = MonitorState()
+    state.replace_all([kit_row("official_pg", "postgres:15-alpine", "5001", "5432"),
+                       kit_row("mirrored_pg", "mirror.example/team/postgres:15-alpine", "5002", "5432")])
+
+    lines = table_lines(state, width=80)
+
+    official, mirrored = row_line(lines, "official"), row_line(lines, "mirrored")
+    assert official.split()[1] == "postgres:15-alpine"
+    assert mirrored.split()[1].startswith("mirror.example/")  # never shortened to the same text
+
+
+def test_the_event_log_shortens_images_only_when_they_do_not_fit():
+    state = MonitorState()
+    inspect = lambda container_id: None  # noqa: E731  (the container is gone: only the log line stays)
+    for action, extra in (("kill", {"signal": "9"}), ("die", {"exitCode": "137"})):
+        state.apply_event({"Type": "container", "Action": action, "id": "c0ffee",
+                           "Actor": {"Attributes": {"name": "beautiful_ganguly", "org.testcontainers": "true",
+                                                    "image": "reality-engine/postgres:15-bookworm", **extra}}},
+                          inspect)
+
+    narrow, wide = render(build_view(state), width=80), render(build_view(state), width=120)
+
+    assert "beautiful_ganguly postgres:15-bookworm exit code 137" in narrow
+    assert "beautiful_ganguly reality-engine/postgres:15-bookworm exit code 137" in wide
+    assert max(len(line.rstrip()) for line in narrow.splitlines()) <= 80
+
+
+def test_the_footer_breaks_between_its_parts():
+    footer = render(build_view(MonitorState()), width=80).splitlines()[-2:]
+
+    assert footer == ["Docker engine: connected  ·  0 shown  ·  Ctrl+C to quit",
+                      "--all shows every container"]
+
+
 def test_ages_read_like_a_person_would_say_them():
     assert [format_age(s) for s in (0, 42, 187, 7500, 3 * 86400 + 4 * 3600)] == ["0s", "42s", "3m 07s", "2h 05m",
                                                                                 "3d 04h"]
@@ -151,6 +256,30 @@ def test_watch_containers_in_a_real_terminal(terminal, artifacts_dir):
 
     assert "Traceback" not in final
     assert max(len(line) for line in screen.splitlines()) <= 120
+
+
+def test_watch_containers_at_80_columns_tells_postgres_from_redis(terminal, docker_client, artifacts_dir):
+    """The script in a terminal of 80 columns (a laptop's split screen) while the kit's two containers run."""
+    terminal.start(f"{sys.executable} watch_containers.py", cwd=REPO)
+    subprocess.run(["tmux", "resize-window", "-t", terminal.name, "-x", "80", "-y", "30"], check=True)
+    terminal.wait_for("Docker engine: connected", "the monitor's first screen")
+    with Infrastructure(role="tests-80") as infra:
+        infra.start("postgres", "redis")
+        names = {service: docker_client.containers.get(infra.services[service].container_id).name
+                 for service in ("postgres", "redis")}
+        screen = terminal.wait_for(lambda screen: all(f"{infra.services[service].host_port}→" in screen
+                                                      for service in names), "both containers in the table")
+        (artifacts_dir / "watch_containers_tmux_80_columns.txt").write_text(screen)
+
+    table = screen.split("Recent Docker events")[0].splitlines()
+    for service, name in names.items():
+        line = next((line for line in table if f"{infra.services[service].host_port}→" in line), "")
+        # Docker's random names run up to ~27 characters: a long one may be cut, never below the floor.
+        shown_name = line.split()[0] if line else ""
+        assert shown_name == name or (shown_name.endswith("…") and len(shown_name) >= MIN_NAME_WIDTH
+                                      and name.startswith(shown_name[:-1])), f"{service}'s name is cut:\n{screen}"
+        assert short_image(infra.services[service].image.image) in line, f"{service}'s image is cut:\n{screen}"
+        assert "running" in line
 
 
 def test_the_monitor_says_when_docker_goes_away_and_recovers_when_it_is_back(monkeypatch):
