@@ -1,13 +1,13 @@
 """Diagnose and repair a broken virtualenv: the usual Codespaces breakage.
 
-After a Codespace is rebuilt (or a Python upgraded), ``.venv/bin/python`` can be a symlink to an
-interpreter that no longer exists, and every script in ``.venv/bin`` fails with
+After a Codespace is rebuilt (or a Python upgraded), ``.venv/bin/python`` can lead (through
+``python3``) to an interpreter that no longer exists, and every script in ``.venv/bin`` fails with
 ``cannot execute: required file not found``. Or pip went missing. Either way the cure is the same:
 recreate the virtualenv with the ``venv`` module and reinstall the requirements.
 
     >>> diagnosis = diagnose(Path(".venv"))                      # doctest: +SKIP
     >>> diagnosis.healthy, diagnosis.problems                    # doctest: +SKIP
-    (False, ['.venv/bin/python points to /usr/local/python/3.11.4/bin/python3, which no longer exists'])
+    (False, ['.venv/bin/python points to /usr/local/python/3.11.4/bin/python3 (via python3), which no longer exists ...'])
 """
 
 from __future__ import annotations
@@ -55,6 +55,18 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else ""
 
 
+def link_chain(path: Path) -> list[Path]:
+    """``path`` and every file its symlinks lead to, in order (``bin/python`` → ``bin/python3`` → ``/usr/...``).
+
+    The last entry is where the chain ends: a real file, a missing one, or a file seen before (a loop).
+    """
+    chain = [path]
+    while chain[-1].is_symlink() and chain[-1] not in chain[:-1]:
+        # A relative link is relative to the folder the link is in (python -> python3).
+        chain.append(Path(os.path.normpath(chain[-1].parent / os.readlink(chain[-1]))))
+    return chain
+
+
 def diagnose(path: Path) -> Diagnosis:
     """Look at the virtualenv at ``path`` without changing anything."""
     if not path.exists():
@@ -64,8 +76,15 @@ def diagnose(path: Path) -> Diagnosis:
     diagnosis = Diagnosis(path, True, True)
     python = venv_python(path)
     if python.is_symlink() and not python.exists():
-        # The classic: bash says "required file not found" when running anything in .venv/bin.
-        diagnosis.problems.append(f"{python} points to {os.readlink(python)}, which no longer exists "
+        # The classic: bash says "required file not found" when running anything in .venv/bin. A venv's
+        # bin/python is python -> python3 -> /abs/interpreter: name the file that is really missing.
+        chain = link_chain(python)
+        hops = [hop.name if hop.parent == python.parent else str(hop) for hop in chain]
+        if chain[-1] in chain[:-1]:
+            diagnosis.problems.append(f"{python} is a loop of symlinks ({' -> '.join(hops)})")
+            return diagnosis
+        via = f" (via {', '.join(hops[1:-1])})" if len(hops) > 2 else ""
+        diagnosis.problems.append(f"{python} points to {chain[-1]}{via}, which no longer exists "
                                   "(this is the 'required file not found' error)")
         return diagnosis
     if not python.exists():

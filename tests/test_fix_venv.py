@@ -85,6 +85,32 @@ def test_interpreter_gone_is_found_and_repaired(tmp_path, requirements):
     assert fix_venv("--venv", str(venv), "--check").returncode == 0
 
 
+def test_the_missing_file_named_is_the_interpreter_at_the_end_of_the_links(tmp_path):
+    """A real venv's bin/python is python -> python3 -> /abs/python3: when the last one goes, name it."""
+    venv = tmp_path / ".venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    assert os.readlink(venv / "bin" / "python") == "python3"  # what the venv module makes on POSIX
+    (venv / "bin" / "python3").unlink()
+    (venv / "bin" / "python3").symlink_to("/usr/local/python/3.11.4/bin/python3")  # gone after an image update
+
+    check = fix_venv("--venv", str(venv), "--check")
+
+    assert check.returncode == 1
+    assert (f"{venv}/bin/python points to /usr/local/python/3.11.4/bin/python3 (via python3), "
+            "which no longer exists") in check.stdout
+    assert "points to python3" not in check.stdout
+
+
+def test_a_loop_of_symlinks_is_named_as_such(tmp_path):
+    venv = tmp_path / ".venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    (venv / "bin" / "python3").unlink()
+    (venv / "bin" / "python3").symlink_to("python")  # python -> python3 -> python
+
+    assert venv_repair.diagnose(venv).problems == [
+        f"{venv}/bin/python is a loop of symlinks (python -> python3 -> python)"]
+
+
 def test_missing_pip_repaired_from_inside_the_venv_with_nothing_installed(tmp_path, requirements):
     """Run with the broken venv's own bare Python: fix_venv.py needs no package, and restarts from outside."""
     venv = tmp_path / "env"
