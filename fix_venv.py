@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -22,14 +23,21 @@ REPO = Path(__file__).resolve().parent
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Diagnose and repair this project's virtualenv.")
-    parser.add_argument("--venv", type=Path, default=Path(os.environ.get("VIRTUAL_ENV") or REPO / ".venv"),
+    parser.add_argument("--venv", type=Path,
                         help="the virtualenv to repair (default: $VIRTUAL_ENV, else .venv in the repository)")
-    parser.add_argument("--requirements", type=Path, default=REPO / "requirements.txt",
+    parser.add_argument("--requirements", type=Path,
                         help="what to reinstall (default: requirements.txt)")
     parser.add_argument("--check", action="store_true", help="only diagnose; exit 1 when the virtualenv is broken")
     parser.add_argument("--force", action="store_true", help="recreate even when nothing looks broken")
     args = parser.parse_args(argv)
-    path = args.venv.absolute()
+    path = (args.venv or Path(os.environ.get("VIRTUAL_ENV") or REPO / ".venv")).absolute()
+    requirements = args.requirements or REPO / "requirements.txt"
+    # What to type to repair exactly this: the venv and requirements named again, since a bare run may
+    # pick another venv (after `deactivate`, say), and the script as reached from here.
+    venv_named = args.venv or os.environ.get("VIRTUAL_ENV")
+    repair_command = venv_repair.fix_command(*(["--venv", venv_named] if venv_named else []),
+                                             *(["--requirements", args.requirements] if args.requirements else []),
+                                             script=os.path.relpath(REPO / "fix_venv.py"))
 
     if not args.check and venv_repair.running_inside(path):
         # This interpreter lives in the virtualenv about to be recreated: start again from outside it.
@@ -47,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         for problem in diagnosis.problems:
             print(f"  ✗ {problem}")
         if args.check:
-            print("Run  python3 fix_venv.py  to repair it.")
+            print(f"Run  {repair_command}  to repair it.")
             return 1
     if args.check:
         return 0
@@ -62,13 +70,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  • {line}", flush=True)
 
     try:
-        _, after = venv_repair.repair(path, args.requirements, force=args.force, log=log)
+        _, after = venv_repair.repair(path, requirements, force=args.force, log=log)
     except RealityError as exc:
         print(f"✗ {exc}")
         return 1
     assert after is not None
-    print(f"✓ Repaired: {path} now runs {after.version} with {after.pip}, and {args.requirements.name} is installed.")
-    print(f"Next: source {os.path.relpath(path / 'bin' / 'activate')}  (or open a new terminal).")
+    print(f"✓ Repaired: {path} now runs {after.version} with {after.pip}, and {requirements.name} is installed.")
+    print(f"Next: source {shlex.quote(os.path.relpath(path / 'bin' / 'activate'))}  (or open a new terminal).")
     return 0
 
 

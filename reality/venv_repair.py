@@ -13,6 +13,7 @@ recreate the virtualenv with the ``venv`` module and reinstall the requirements.
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 import venv
@@ -115,6 +116,11 @@ def diagnose(path: Path) -> Diagnosis:
     return diagnosis
 
 
+def fix_command(*options: str | Path, script: str = "fix_venv.py") -> str:
+    """``python3 fix_venv.py`` with ``options``, quoted so that it can be typed as shown."""
+    return shlex.join(["python3", script, *map(str, options)])
+
+
 def running_inside(path: Path) -> bool:
     """True when this very interpreter belongs to the virtualenv at ``path``."""
     try:
@@ -173,7 +179,7 @@ def repair(path: Path, requirements: Path, force: bool = False, log: Log = print
                            "Use --venv to choose another path.")
     if running_inside(path):
         raise RealityError("This Python runs from the virtualenv being repaired: "
-                           "run `deactivate`, then `python3 fix_venv.py`.")
+                           f"run `deactivate`, then `{fix_command('--venv', path)}`.")
     recreate(path, log)  # refuses, before anything is deleted, a folder that is not a virtualenv
     install_requirements(path, requirements, log)
     after = diagnose(path)

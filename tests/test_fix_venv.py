@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -109,6 +110,29 @@ def test_a_loop_of_symlinks_is_named_as_such(tmp_path):
 
     assert venv_repair.diagnose(venv).problems == [
         f"{venv}/bin/python is a loop of symlinks (python -> python3 -> python)"]
+
+
+def test_the_command_check_suggests_repairs_the_venv_that_was_checked(tmp_path, requirements):
+    """Typed as shown, the suggested command repairs this venv (in a folder with a space), not ./.venv."""
+    venv = tmp_path / "my envs" / "broken venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    (venv / "bin" / "python3").unlink()
+    (venv / "bin" / "python3").symlink_to("/usr/local/python/3.11.4/bin/python3")
+
+    check = fix_venv("--check", "--venv", str(venv), "--requirements", str(requirements))
+    suggested = check.stdout.rsplit("Run  ", 1)[-1].split("  to repair it.")[0]
+
+    assert check.returncode == 1
+    assert suggested == shlex.join(["python3", "fix_venv.py", "--venv", str(venv),
+                                    "--requirements", str(requirements)])
+    command = shlex.split(suggested)  # what a shell makes of it, typed as shown
+    repair = subprocess.run([sys.executable, *command[1:]], cwd=REPO, capture_output=True, text=True, timeout=300,
+                            env={key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"})
+    assert repair.returncode == 0, repair.stdout + repair.stderr
+    assert venv_repair.diagnose(venv).healthy and imports_tinypkg(venv)
+    assert f"✓ Repaired: {venv} now runs" in repair.stdout
+    activate = repair.stdout.split("Next: source ", 1)[1].split("  (or open", 1)[0]
+    assert shlex.split(activate) == [os.path.relpath(venv / "bin" / "activate", REPO)]
 
 
 def test_missing_pip_repaired_from_inside_the_venv_with_nothing_installed(tmp_path, requirements):
