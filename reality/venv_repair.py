@@ -12,6 +12,7 @@ recreate the virtualenv with the ``venv`` module and reinstall the requirements.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import RealityError
+from .machine_setup import externally_managed, read_pins
 
 Log = Callable[[str], None]
 
@@ -114,6 +116,85 @@ def diagnose(path: Path) -> Diagnosis:
             diagnosis.problems.append(f"{script} starts with #!{interpreter}, which does not exist "
                                       "(the virtualenv was moved or its Python removed)")
     return diagnosis
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where this project's packages live: a virtualenv, or (``venv`` is ``None``) this Python itself."""
+
+    venv: Path | None
+    why: str
+    named: bool = False  # chosen by --venv or $VIRTUAL_ENV, so a repair command must name it again
+
+
+def choose_target(given: Path | None, virtual_env: str | None, repo: Path, prefix: str = sys.prefix,
+                  base_prefix: str = sys.base_prefix, managed: bool | None = None) -> Target:
+    """The virtualenv to look at, decided the way ``setup.py`` decides where to install.
+
+    ``setup.py`` installs into the active virtualenv, into ``--venv DIR``, into ``.venv`` where the OS
+    manages its Python (PEP 668), and otherwise into the interpreter itself, with no virtualenv at all.
+    """
+    if given is not None:
+        return Target(given.absolute(), "given with --venv", named=True)
+    if virtual_env:
+        return Target(Path(virtual_env).absolute(), "the active virtualenv ($VIRTUAL_ENV)", named=True)
+    if prefix != base_prefix:
+        return Target(Path(prefix), "the virtualenv this Python runs from", named=True)
+    default = repo / ".venv"
+    if default.exists() or default.is_symlink():
+        return Target(default, ".venv in the repository")
+    if externally_managed() if managed is None else managed:
+        return Target(default, "this Python is managed by the OS (PEP 668), so setup.py installs into .venv")
+    return Target(None, "no virtualenv in use: setup.py installs the packages into this Python")
+
+
+# Runs inside the interpreter being checked (standard library only; it may be another Python version).
+# Imports may print: the verdict is the last line of stdout.
+_REQUIREMENTS_CHECK = r"""
+import importlib, importlib.metadata as metadata, json, re, sys
+pins, requirements = json.loads(sys.argv[1]), sys.argv[2]
+normal = lambda name: re.sub(r"[-_.]+", "-", name).lower()
+modules = {}
+for module, distributions in metadata.packages_distributions().items():
+    for distribution in distributions:
+        modules.setdefault(normal(distribution), []).append(module)
+problems = []
+for name, version in pins.items():
+    try:
+        installed = metadata.version(name)
+    except metadata.PackageNotFoundError:
+        problems.append(f"{name}=={version} is not installed")
+        continue
+    if installed != version:
+        problems.append(f"{name} {installed} is installed, {requirements} pins {version}")
+    public = [m for m in modules.get(normal(name), []) if m.isidentifier() and not m.startswith("_")]
+    for module in [m for m in public if normal(m) == normal(name)] or public:
+        try:
+            importlib.import_module(module)
+        except (Exception, SystemExit) as exc:
+            problems.append(f"{module} ({name}) does not import: {type(exc).__name__}: {exc}".splitlines()[0])
+print()
+print(json.dumps(problems))
+"""
+
+
+def requirement_problems(python: str, requirements: Path) -> tuple[int, list[str]]:
+    """Each pinned package of ``requirements``, checked in ``python``: installed at its version, and importing.
+
+    Returns how many packages were checked and what is wrong with them.
+    """
+    if not requirements.is_file():
+        raise RealityError(f"No requirements file at {requirements}.")
+    pins = read_pins(requirements)
+    try:
+        result = _run([python, "-c", _REQUIREMENTS_CHECK, json.dumps(pins), requirements.name], timeout=180)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return len(pins), [f"{python} could not check the packages: {exc}"]
+    try:
+        problems = json.loads(_last_line(result.stdout))
+    except ValueError:
+        return len(pins), [f"{python} could not check the packages: {_last_line(result.stderr) or 'no output'}"]
+    return len(pins), problems
 
 
 def fix_command(*options: str | Path, script: str = "fix_venv.py") -> str:

@@ -23,23 +23,25 @@ from reality import venv_repair
 REPO = Path(__file__).resolve().parent.parent
 
 
-def build_wheel(folder: Path) -> None:
+def build_wheel(folder: Path, name: str = "tinypkg", version: str = "1.0", code: bytes = b"VALUE = 42\n") -> Path:
     """``tinypkg-1.0-py3-none-any.whl``: one module, ``VALUE = 42``, with a correct RECORD."""
+    info = f"{name}-{version}.dist-info"
     files = {
-        "tinypkg/__init__.py": b"VALUE = 42\n",
-        "tinypkg-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: tinypkg\nVersion: 1.0\n",
-        "tinypkg-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
-                                        b"Tag: py3-none-any\n",
+        f"{name}/__init__.py": code,
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+        f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
     record = []
-    for name, data in files.items():
+    for path, data in files.items():
         digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record.append(f"{name},sha256={digest},{len(data)}")
-    record.append("tinypkg-1.0.dist-info/RECORD,,")
-    with zipfile.ZipFile(folder / "tinypkg-1.0-py3-none-any.whl", "w") as wheel:
-        for name, data in files.items():
-            wheel.writestr(name, data)
-        wheel.writestr("tinypkg-1.0.dist-info/RECORD", "\n".join(record) + "\n")
+        record.append(f"{path},sha256={digest},{len(data)}")
+    record.append(f"{info}/RECORD,,")
+    wheel_path = folder / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel_path, "w") as wheel:
+        for path, data in files.items():
+            wheel.writestr(path, data)
+        wheel.writestr(f"{info}/RECORD", "\n".join(record) + "\n")
+    return wheel_path
 
 
 @pytest.fixture
@@ -192,3 +194,126 @@ def test_the_symptom_is_the_one_people_see(tmp_path):
     assert shell.returncode != 0
     assert "required file not found" in shell.stderr or "No such file" in shell.stderr
     assert not venv_repair.diagnose(venv).healthy
+
+
+# -- No virtualenv in use: setup.py installed into the interpreter itself (Codespaces, this machine) --
+
+def test_where_to_look_is_decided_the_way_setup_py_decides_where_to_install(tmp_path):
+    """setup.py: --venv DIR, the active venv, .venv where the OS manages Python (PEP 668), else this Python."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    plain = {"prefix": "/usr/local", "base_prefix": "/usr/local", "managed": False}
+    choose = venv_repair.choose_target
+
+    assert choose(tmp_path / "env", "/active", repo, **plain).venv == tmp_path / "env"
+    assert choose(None, "/active", repo, **plain) == venv_repair.Target(Path("/active"), "the active virtualenv "
+                                                                                          "($VIRTUAL_ENV)", True)
+    assert choose(None, None, repo, prefix="/venvs/x", base_prefix="/usr", managed=False).venv == Path("/venvs/x")
+    assert choose(None, None, repo, **{**plain, "managed": True}).venv == repo / ".venv"  # setup.py made it there
+    nothing = choose(None, None, repo, **plain)
+    assert nothing.venv is None and "setup.py installs the packages into this Python" in nothing.why
+    (repo / ".venv").mkdir()  # someone ran `setup.py --venv`: that venv is the one in use
+    assert choose(None, None, repo, **plain).venv == repo / ".venv"
+
+
+def site_packages(venv: Path) -> Path:
+    return next((venv / "lib").glob("python3*/site-packages"))
+
+
+def test_requirements_are_checked_in_the_interpreter_installed_and_importing(tmp_path):
+    venv = tmp_path / "env"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    for wheel in (build_wheel(tmp_path, "tinypkg", "1.0"), build_wheel(tmp_path, "oldpkg", "0.9"),
+                  build_wheel(tmp_path, "brokenpkg", "2.0", b"import libgone_after_the_upgrade\n")):
+        zipfile.ZipFile(wheel).extractall(site_packages(venv))  # what pip would leave there
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("tinypkg==1.0\noldpkg==1.0\nbrokenpkg==2.0\nmissingpkg==3.0\n")
+
+    checked, problems = venv_repair.requirement_problems(str(venv / "bin" / "python"), requirements)
+
+    assert checked == 4
+    assert problems == [
+        "oldpkg 0.9 is installed, requirements.txt pins 1.0",
+        "brokenpkg (brokenpkg) does not import: ModuleNotFoundError: No module named 'libgone_after_the_upgrade'",
+        "missingpkg==3.0 is not installed",
+    ]
+
+
+def checkout(tmp_path: Path, requirements: str) -> Path:
+    """A checkout of the project with no .venv (fix_venv.py looks for .venv next to itself)."""
+    folder = tmp_path / "checkout"
+    folder.mkdir()
+    shutil.copy(REPO / "fix_venv.py", folder)
+    (folder / "reality").symlink_to(REPO / "reality")
+    (folder / "requirements.txt").write_text(requirements)
+    return folder
+
+
+without_a_venv = pytest.mark.skipif(
+    sys.prefix != sys.base_prefix or venv_repair.externally_managed(),
+    reason="needs a Python that setup.py installs into directly (not a virtualenv, not managed by the OS)")
+
+
+@without_a_venv
+def test_no_virtualenv_in_use_and_the_requirements_import_is_healthy(tmp_path):
+    folder = checkout(tmp_path, (REPO / "requirements.txt").read_text())  # installed in this Python
+
+    for args in (["--check"], []):  # neither looks for a venv to build
+        result = subprocess.run([sys.executable, "fix_venv.py", *args], cwd=folder, capture_output=True, text=True,
+                                timeout=300, env={k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"})
+
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.stdout.startswith(f"No virtualenv in use: the packages live in this Python ({sys.executable})")
+        assert "✓ All 20 packages of requirements.txt import here" in result.stdout
+        assert "✗" not in result.stdout
+        assert not (folder / ".venv").exists()
+
+
+@without_a_venv
+def test_no_virtualenv_in_use_and_a_package_missing_says_how_to_install_it(tmp_path):
+    folder = checkout(tmp_path, "rich==15.0.0\ntinypkg==1.0\n")
+
+    result = subprocess.run([sys.executable, "fix_venv.py"], cwd=folder, capture_output=True, text=True,
+                            timeout=300, env={k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"})
+
+    assert result.returncode == 1
+    assert "  ✗ tinypkg==1.0 is not installed" in result.stdout and "rich" not in result.stdout
+    assert f"Install them into this Python:  {sys.executable} -m pip install -r requirements.txt" in result.stdout
+    assert "Or keep them in a virtualenv instead:  python3 fix_venv.py --venv" in result.stdout
+    assert not (folder / ".venv").exists()
+
+
+def test_asked_explicitly_a_venv_is_created(tmp_path, requirements):
+    folder = checkout(tmp_path, requirements.read_text())
+
+    result = subprocess.run([sys.executable, "fix_venv.py", "--venv"], cwd=folder, capture_output=True, text=True,
+                            timeout=300, env={k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"})
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"Creating a fresh virtualenv at {folder / '.venv'}" in result.stdout
+    assert venv_repair.diagnose(folder / ".venv").healthy and imports_tinypkg(folder / ".venv")
+
+
+def os_managed_python() -> str | None:
+    """Debian's own Python, where pip refuses to install (PEP 668), when this machine has one."""
+    python = "/usr/bin/python3"
+    if not os.path.exists(python):
+        return None
+    probe = subprocess.run([python, "-c", "import pathlib, sysconfig; print(pathlib.Path(sysconfig.get_path("
+                            "'stdlib'), 'EXTERNALLY-MANAGED').exists())"], capture_output=True, text=True)
+    return python if probe.stdout.strip() == "True" else None
+
+
+@pytest.mark.skipif(os_managed_python() is None, reason="no Python managed by the OS (PEP 668) on this machine")
+def test_where_the_os_manages_python_a_missing_dot_venv_is_still_the_problem(tmp_path, requirements):
+    """There setup.py installs into .venv, so no .venv means nothing is installed: say so, and repair."""
+    folder = checkout(tmp_path, requirements.read_text())
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+
+    check = subprocess.run([os_managed_python(), "fix_venv.py", "--check"], cwd=folder, capture_output=True,
+                           text=True, timeout=300, env=env)
+
+    assert check.returncode == 1
+    assert f"✗ there is no virtualenv at {folder / '.venv'}" in check.stdout
+    assert "managed by the OS (PEP 668), so setup.py installs into .venv" in check.stdout
+    assert check.stdout.rstrip().endswith("Run  python3 fix_venv.py  to repair it.")
