@@ -24,8 +24,20 @@ class InvalidPoll(ValueError):
     """The question or options cannot be shown; the message is one line saying what to fix."""
 
 
+#: Format characters that belong in plain text: the joiners inside emoji such as 👩‍💻 and in some
+#: scripts. Other format characters are refused, bidi overrides among them: they can make the
+#: projector show a different text from the one the phones send.
+JOINERS = {"\u200c", "\u200d"}
+#: Tag characters spell the subdivision flags (🏴󠁧󠁢󠁳󠁣󠁴󠁿).
+TAGS = range(0xE0020, 0xE0080)
+
+
 def _has_control_characters(text: str) -> bool:
-    return any(unicodedata.category(char) in ("Cc", "Cf") for char in text)
+    for char in text:
+        category = unicodedata.category(char)
+        if category == "Cc" or (category == "Cf" and char not in JOINERS and ord(char) not in TAGS):
+            return True
+    return False
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,13 @@ def test_options_are_cleaned_and_keep_their_order():
     assert "Go" in poll and "go" not in poll
 
 
-@pytest.mark.parametrize("options", ["Go", "Go,", "Go,Rust,GO", ",".join("ABCDEFGHI"), "Go,R\x00ust", "Go," + "x" * 33])
+def test_emoji_built_with_joiners_and_flags_are_plain_text():
+    options = "👩\u200d💻 Developers,🏳\ufe0f\u200d🌈 Everyone,🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f Scots"
+    assert len(Poll.parse("Who is here? 🧪", options).options) == 3
+
+
+@pytest.mark.parametrize("options", ["Go", "Go,", "Go,Rust,GO", ",".join("ABCDEFGHI"), "Go,R\x00ust", "Go," + "x" * 33,
+                                     "Go,\u202eRust"])
 def test_bad_options_are_refused_with_one_line(options):
     with pytest.raises(InvalidPoll) as refused:
         Poll.parse("Question?", options)
