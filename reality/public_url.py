@@ -104,14 +104,31 @@ def lan_address() -> str | None:
     return address if _usable(address) else None
 
 
-def phone_url(port: int, public_url: str | None = None, env: Mapping[str, str] | None = None) -> PublicAddress:
-    """Decide where phones reach the show on ``port`` (see the module docstring for the order)."""
+def phone_url(port: int, public_url: str | None = None, env: Mapping[str, str] | None = None,
+              listen: str = "0.0.0.0") -> PublicAddress:
+    """Decide where phones reach the show on ``port`` (see the module docstring for the order).
+
+    ``listen`` is the address the server listens on (``--host``): a specific address is the one
+    phones use; a loopback one cannot be reached by phones, and the address says so.
+    """
     env = os.environ if env is None else env
     if public_url:
         return PublicAddress(normalise_public_url(public_url), "public-url")
     forwarded = codespaces_base(port, env)
     if forwarded:
-        return PublicAddress(forwarded, "codespaces")
+        return PublicAddress(forwarded, "codespaces")  # Codespaces forwards to localhost, too
+    try:
+        listening = ipaddress.ip_address(listen)
+    except ValueError:
+        listening = None  # a host name: where it points is up to the network
+    if listening is not None and listening.is_loopback:
+        guess = lan_address()
+        return PublicAddress(f"http://{guess or socket.gethostname()}:{port}", "lan",
+                             warning=f"Listening on {listen} only: phones cannot reach the show. Start it with "
+                                     "--host 0.0.0.0 (the default), or give --public-url for a tunnel.")
+    if listening is not None and not listening.is_unspecified:
+        host = f"[{listening}]" if listening.version == 6 else str(listening)
+        return PublicAddress(f"http://{host}:{port}", "lan")
     address = lan_address()
     if address:
         return PublicAddress(f"http://{address}:{port}", "lan")

@@ -166,7 +166,7 @@ def run(options: ShowOptions, out: Print = print, err: Print = _stderr,
     listener: socket.socket | None = None
     code = 0
     try:
-        public = phone_url(options.port, options.public_url)
+        public = phone_url(options.port, options.public_url, listen=options.host)
         client = docker_engine.connect()
         from .provision import require_images
 

@@ -95,7 +95,9 @@ class ShowProcess:
         port = free_port()
         runtime_dir = tempfile.mkdtemp(prefix="reality-show-test-")
         log = open(log_path, "w")
-        process = subprocess.Popen(show_command(port, *extra, "--question", QUESTION, "--options", ",".join(OPTIONS)),
+        # All interfaces, as a presenter runs it: the phone address on the QR code is then reachable.
+        process = subprocess.Popen(show_command(port, *extra, "--question", QUESTION, "--options", ",".join(OPTIONS),
+                                                host="0.0.0.0"),
                                    cwd=ROOT, env=show_env(runtime_dir), stdout=log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL)
         log.close()  # the child holds its own copy of the descriptor

@@ -141,6 +141,8 @@ def test_the_qr_code_decodes_to_the_phone_url(fresh_show, open_page, artifacts_d
     assert decoded.returncode == 0, decoded.stderr
     assert decoded.stdout.strip() == phone_url
     assert phone_url.endswith("/qr") and "localhost" not in phone_url and "127.0.0.1" not in phone_url
+    assert requests.get(phone_url, timeout=5).status_code == 200  # a phone scanning it gets the page
+    expect(dashboard.locator("#phone-url-warning")).to_have_count(0)
     expect(dashboard.locator("#phone-url")).to_have_text(phone_url)
 
 

@@ -73,6 +73,20 @@ def test_a_bad_public_url_is_refused(bad):
         normalise_public_url(bad)
 
 
+def test_a_show_listening_on_loopback_warns_that_phones_cannot_reach_it():
+    address = phone_url(5001, env={}, listen="127.0.0.1")
+    assert "127." not in address.url and "--host 0.0.0.0" in address.warning
+    assert phone_url(5001, env={}, listen="0.0.0.0").warning is None
+    # Codespaces forwards its public URL to the loopback address: nothing to warn about there.
+    codespace = {"CODESPACE_NAME": "demo", "GITHUB_CODESPACES_PORT_FORWARDING_DOMAIN": "app.github.dev"}
+    assert phone_url(5001, env=codespace, listen="127.0.0.1").warning is None
+
+
+def test_a_show_listening_on_one_address_gives_phones_that_address():
+    assert phone_url(5001, env={}, listen="192.0.2.7").url == "http://192.0.2.7:5001/qr"
+    assert phone_url(5001, env={}, listen="2001:db8::7").url == "http://[2001:db8::7]:5001/qr"
+
+
 def test_without_codespaces_or_a_public_url_the_address_is_never_localhost():
     address = phone_url(5001, env={})
     assert address.url.endswith(":5001/qr")

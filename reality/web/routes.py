@@ -84,6 +84,7 @@ def dashboard() -> Any:
     state = _state()
     is_presenter = presenter.session_is_presenter()
     body = render_template("dashboard.html", poll=state.poll, phone_url=state.public.url if state.public else "",
+                           phone_url_warning=state.public.warning if state.public else None,
                            presenter=is_presenter, login_failed=login_failed,
                            page_state=_page_state(presenter=is_presenter, scene=state.scenes.snapshot()))
     return body, (401 if token is not None else 200)
