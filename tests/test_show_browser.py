@@ -292,21 +292,32 @@ MARKUP_OPTIONS = ["<script>__owned=2</script>", "Go", "<img src=y onerror=__owne
 
 
 @pytest.fixture
-def markup_app(votes):
+def poll_app(votes):
+    """Serves the app in this process with a given question and options; returns its base URL."""
     from werkzeug.serving import make_server
 
     from reality.events import EventBus
     from reality.web import create_app, shutdown
 
-    app = create_app({"QUESTION": MARKUP_QUESTION, "OPTIONS": MARKUP_OPTIONS, "PRESENTER_TOKEN": TOKEN,
-                      "ASYNC_MODE": "threading"}, bus=EventBus(), store=votes)
-    server = make_server("127.0.0.1", free_port(), app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    yield base
-    server.shutdown()
-    shutdown(app)
+    running = []
+
+    def start(question: str, options: list[str]) -> str:
+        app = create_app({"QUESTION": question, "OPTIONS": options, "PRESENTER_TOKEN": TOKEN,
+                          "ASYNC_MODE": "threading"}, bus=EventBus(), store=votes)
+        server = make_server("127.0.0.1", free_port(), app, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        running.append((server, app))
+        return f"http://127.0.0.1:{server.server_port}"
+
+    yield start
+    for server, app in running:
+        server.shutdown()
+        shutdown(app)
+
+
+@pytest.fixture
+def markup_app(poll_app):
+    return poll_app(MARKUP_QUESTION, MARKUP_OPTIONS)
 
 
 def test_markup_in_the_question_and_options_is_shown_as_text_and_never_runs(markup_app, open_page, artifacts_dir):
@@ -328,3 +339,50 @@ def test_markup_in_the_question_and_options_is_shown_as_text_and_never_runs(mark
     assert dialogs == []
     dashboard.screenshot(path=artifacts_dir / "dashboard-markup-as-text.png")
     assert requests.get(markup_app + "/api/results", timeout=5).json()["counts"][MARKUP_OPTIONS[0]] == 1
+
+
+# -- the longest poll the show accepts still reads from the back of the room and on a small phone -------
+
+LONG_QUESTION = ("When a test of yours talks to a database, a cache or a queue, what does it really talk to on "
+                 "your team today, honestly?")[:140]
+LONG_OPTIONS = ["Mocks for the repository layer", "Mocks for the database driver", "Testcontainers for PostgreSQL",
+                "Testcontainers for everything", "A shared staging database", "SQLite in memory instead",
+                "Integrationstestumgebungsserver", "Nothing at all, we test by hand"]
+
+CLIPPED = """(selector) => [...document.querySelectorAll(selector)].filter(
+    (node) => node.scrollWidth > node.clientWidth + 1 || node.scrollHeight > node.clientHeight + 1
+).map((node) => node.textContent)"""
+
+
+@pytest.mark.parametrize("width,height", [(1280, 720), (1920, 1080)])
+def test_the_longest_poll_fits_the_projector_with_every_label_whole(poll_app, open_page, artifacts_dir, width, height):
+    base = poll_app(LONG_QUESTION, LONG_OPTIONS)
+    switched = requests.post(base + "/api/presenter/mode", json={"mode": "fantasy"},
+                             headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
+    assert switched.status_code == 200
+    page = open_page(f"{base}/?token={TOKEN}", viewport={"width": width, "height": height})
+    expect(page.locator("#controls")).to_be_visible()
+    expect(page.locator("#mode-note")).to_contain_text("fantasy")
+
+    for scene in ("Cold open", "Scan and vote"):  # the second one gives the QR code more room
+        if scene != "Cold open":
+            assert requests.post(base + "/api/presenter/scene", json={"action": "next"}, timeout=5,
+                                 headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+            page.reload()
+        expect(page.locator("#scene-title")).to_have_text(scene)
+        page.wait_for_timeout(500)  # the QR code's width eases in
+        page.screenshot(path=artifacts_dir / f"dashboard-longest-poll-{width}x{height}-{scene[:4].lower()}.png")
+        assert page.evaluate(CLIPPED, ".bar-label") == []  # every option readable, none cut to "Testcont…"
+        total, controls = page.locator(".total").bounding_box(), page.locator("#controls").bounding_box()
+        assert total["y"] + total["height"] <= controls["y"] + 1  # the total is not hidden behind the controls
+        assert page.evaluate("document.documentElement.scrollHeight") <= height
+
+
+def test_the_longest_poll_fits_a_small_phone_without_zooming(poll_app, open_page, artifacts_dir):
+    base = poll_app(LONG_QUESTION, LONG_OPTIONS)
+    phone = open_page(base + "/qr", viewport={"width": 320, "height": 640}, is_mobile=True, has_touch=True)
+    expect(phone.get_by_role("button", name=LONG_OPTIONS[6])).to_be_visible()
+    phone.screenshot(path=artifacts_dir / "phone-longest-poll-320.png", full_page=True)
+
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 320  # no sideways scrolling, no zoom-out
+    assert phone.evaluate(CLIPPED, ".choice") == []
