@@ -195,8 +195,18 @@ def test_the_presenter_runs_the_show_from_the_dashboard(fresh_show, open_page, a
     expect(projector.locator(".banner-down")).to_contain_text("PostgreSQL is down")
     expect(projector.locator("#pill-postgres")).to_have_attribute("data-state", "down")
     projector.screenshot(path=artifacts_dir / "dashboard-postgres-killed.png")
+    laptop.get_by_role("button", name="Export CSV").click()
+    expect(laptop.locator("#toast")).to_have_text("PostgreSQL is down: recover it to export the votes.")
+    laptop.get_by_role("button", name="Switch to fantasy").click()  # the mock does not need PostgreSQL
+    expect(projector.locator(".banner-down")).to_have_count(0)
+    expect(projector.locator(".banner-warn")).to_contain_text("fantasy mock does not need it")
+    laptop.get_by_role("button", name="Back to reality").click()
+    expect(projector.locator(".banner-down")).to_contain_text("PostgreSQL is down")
     laptop.get_by_role("button", name="Recover PostgreSQL").click()
     expect(projector.locator("#pill-postgres")).to_have_attribute("data-state", "up")
+    with laptop.expect_download() as download:
+        laptop.get_by_role("button", name="Export CSV").click()
+    assert Path(download.value.path()).read_text().splitlines()[0] == "phone,choice,cast_at"
     expect(projector.locator(".banner-down")).to_have_count(0)
 
     laptop.get_by_role("button", name="Run tests").click()

@@ -135,7 +135,9 @@
     const banners = $("banners");
     banners.textContent = "";
     if (doc.docker === "down") banners.append(banner("down", "Docker engine unreachable: containers cannot be managed until it is back."));
-    if (services.postgres === "down" || services.postgres === "stopped") {
+    if ((services.postgres === "down" || services.postgres === "stopped") && doc.mode === "fantasy") {
+      banners.append(banner("warn", "PostgreSQL is down — the fantasy mock does not need it: every vote is taken."));
+    } else if (services.postgres === "down" || services.postgres === "stopped") {
       banners.append(banner("down", "PostgreSQL is down: votes are refused with 503 — nothing is stored, nothing is faked."));
     } else if (services.postgres === "starting") {
       banners.append(banner("warn", "PostgreSQL is starting…"));
@@ -277,6 +279,35 @@
     }
   }
 
+  /* The CSV through fetch, so that a refusal (PostgreSQL down) is said in the toast instead of a
+   * download the browser silently cancels. */
+  async function exportVotes() {
+    let response;
+    try {
+      response = await fetch("/api/presenter/export.csv", { credentials: "same-origin", cache: "no-store" });
+    } catch (error) {
+      toast("No connection to the show: the votes could not be exported.", false);
+      return;
+    }
+    if (!response.ok) {
+      let message = "Export refused (" + response.status + ").";
+      try {
+        message = (await response.json()).message || message;
+      } catch (error) { /* keep the status line */ }
+      toast(message, false);
+      if (response.status === 401) window.location.reload();
+      return;
+    }
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(await response.blob());
+    link.download = "reality-engine-votes.csv";
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+    toast("Votes exported: reality-engine-votes.csv", true);
+  }
+
   function changeScene(action) {
     if (connection && connection.socket && connection.socket.connected) {
       connection.socket.emit("scene", { action: action }, (answer) => {
@@ -294,6 +325,7 @@
         changeScene(action === "toggle" ? (scene && scene.running ? "pause" : "start") : action);
       });
     }
+    $("btn-export").addEventListener("click", exportVotes);
     const resetButton = $("btn-reset");
     for (const button of document.querySelectorAll("button[data-action]")) {
       button.addEventListener("click", async () => {
