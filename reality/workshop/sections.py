@@ -21,7 +21,7 @@ from rich.text import Text
 from ..config import LABEL_PID, LABEL_ROLE
 from ..containers import Infrastructure
 from ..events import Event, EventBus
-from ..monitor import MonitorState, build_table, load_rows
+from ..monitor import FitToWidth, MonitorState, build_table, load_rows
 from ..votes import InMemoryVoteStore, VoteStore
 from .exercise import SOLUTION, Exercise, Verdict, check, render_verdict
 from .measurements import (
@@ -87,7 +87,7 @@ def _our_containers() -> dict[str, str]:
     return {LABEL_PID: str(os.getpid()), LABEL_ROLE: ROLE}
 
 
-def _docker_ps(infra: Infrastructure, title: str) -> tuple[Table, int]:
+def _docker_ps(infra: Infrastructure, title: str) -> tuple[FitToWidth, int]:
     """This workshop's containers as Docker lists them right now, and how many there are."""
     state = MonitorState(show_all=True)
     state.replace_all(load_rows(infra.client, _our_containers()))
