@@ -152,7 +152,7 @@ def owner_verdict(labels: dict[str, str], created: float | None, stopping: set[i
             return False, f"Reality Engine's, started on host {host}: that run may still be going (--force removes it)"
         if pid in stopping:
             return True, f"Reality Engine's, its show (pid {pid}) is stopped first"
-        info = running_owner(pid_text, created)
+        info = running_owner(labels, created)
         if info is not None:
             return False, f"in use by running pid {pid} ({_describe(info.cmdline)}) — --force removes it"
         return True, f"left behind: its process (pid {pid}) is gone"

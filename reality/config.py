@@ -29,6 +29,8 @@ LABEL_SERVICE = "dev.reality-engine.service"
 LABEL_ROLE = "dev.reality-engine.role"
 LABEL_PID = "dev.reality-engine.pid"
 LABEL_HOST = "dev.reality-engine.host"
+#: Which run of that pid: its boot and start time since boot (see reality/owners.py).
+LABEL_PROCESS = "dev.reality-engine.process"
 PROJECT = "reality-engine"
 
 SERVICES = ("postgres", "redis")

@@ -50,7 +50,7 @@ from .config import (
 )
 from .errors import ContainerStartError, DockerUnavailable, RealityError
 from .events import EventBus
-from .owners import parse_docker_time, running_owner
+from .owners import owner_labels, parse_docker_time, running_owner
 from .provision import RYUK_IMAGE, ImageResolution, is_present, resolve_image
 
 #: How often readiness is probed. Testcontainers' default is one second, which alone would double
@@ -156,7 +156,7 @@ def project_labels(service: str, role: str) -> dict[str, str]:
         LABEL_PROJECT: PROJECT,
         LABEL_SERVICE: service,
         LABEL_ROLE: role,
-        LABEL_PID: str(os.getpid()),
+        **owner_labels(os.getpid()),
         LABEL_HOST: socket.gethostname(),
     }
 
@@ -528,10 +528,9 @@ def sweep_orphans(client: docker.DockerClient) -> list[str]:
     except DockerException:
         return removed
     for container in containers:
-        pid = container.labels.get(LABEL_PID, "")
-        if not pid.isdigit():
+        if not container.labels.get(LABEL_PID, "").isdigit():
             continue  # made by hand with the project's label: not ours to judge
-        if running_owner(pid, parse_docker_time(container.attrs.get("Created"))):
+        if running_owner(container.labels, parse_docker_time(container.attrs.get("Created"))):
             continue
         try:
             container.remove(force=True, v=True)

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 import uuid
 from pathlib import Path
 
@@ -21,7 +22,14 @@ import pytest
 from docker.errors import NotFound
 
 from reality import cleanup, owners
-from reality.config import LABEL_HOST, LABEL_PID, LABEL_PROJECT, LABEL_ROLE, PROJECT
+from reality.config import (
+    LABEL_HOST,
+    LABEL_PID,
+    LABEL_PROCESS,
+    LABEL_PROJECT,
+    LABEL_ROLE,
+    PROJECT,
+)
 from reality.containers import sweep_orphans
 from reality.provision import resolve_image
 
@@ -251,19 +259,21 @@ def test_the_removal_rule_for_each_kind_of_owner():
 
 
 
-def test_a_live_pid_owns_only_what_was_created_after_it_started():
+def test_a_live_pid_owns_only_what_its_own_run_created():
     """Linux hands pids out again: a label naming a live pid is not proof its owner still runs."""
     process = subprocess.Popen(["sleep", "60"])
     try:
-        started = owners.process_info(process.pid).started
-        assert owners.running_owner(str(process.pid), started + 5) is not None      # its own object
-        assert owners.running_owner(str(process.pid), started - 60) is None         # older: a reused pid
-        assert owners.running_owner(str(process.pid), None) is not None             # no date: trust the pid
+        mine = owners.owner_labels(process.pid)
+        assert owners.running_owner(mine, None) is not None
+        # The wall clock may be stepped (NTP) after the object was made: the identity does not move.
+        assert owners.running_owner(mine, time.time() - 3600) is not None
+        assert owners.running_owner({**mine, LABEL_PROCESS: "another-boot:123"}, None) is None  # a reused pid
+        assert owners.running_owner({LABEL_PID: str(process.pid)}, None) is not None  # no identity: the live pid
     finally:
         process.kill()
         process.wait()
-    assert owners.running_owner(str(process.pid), started + 5) is None              # gone
-    assert owners.running_owner("not-a-pid", None) is None
+    assert owners.running_owner(mine, None) is None  # gone
+    assert owners.running_owner({LABEL_PID: "not-a-pid"}, None) is None
 
 
 def test_the_show_sweeps_containers_whose_process_is_gone_and_only_those(docker_client):
@@ -271,15 +281,18 @@ def test_the_show_sweeps_containers_whose_process_is_gone_and_only_those(docker_
     here = {LABEL_PROJECT: PROJECT, LABEL_HOST: socket.gethostname(), LABEL_ROLE: "sweep-test"}
     gone = subprocess.Popen(["true"])
     gone.wait()
-    mine = docker_client.containers.create(image, labels={**here, LABEL_PID: str(os.getpid())})
+    mine = docker_client.containers.create(image, labels={**here, **owners.owner_labels(os.getpid())})
     orphan = docker_client.containers.create(image, labels={**here, LABEL_PID: str(gone.pid)})
+    reused = docker_client.containers.create(image, labels={**here, LABEL_PID: str(os.getpid()),
+                                                            LABEL_PROCESS: "a-boot-before:123"})
     by_hand = docker_client.containers.create(image, labels=here)  # no pid: not the sweep's to judge
     try:
         removed = sweep_orphans(docker_client)
 
         assert orphan.name in removed and not exists(docker_client, orphan.id)
+        assert reused.name in removed and not exists(docker_client, reused.id)
         assert exists(docker_client, mine.id) and exists(docker_client, by_hand.id)
     finally:
-        for container in (mine, orphan, by_hand):
+        for container in (mine, orphan, reused, by_hand):
             if exists(docker_client, container.id):
                 container.remove(force=True)
