@@ -85,8 +85,7 @@ class TestRun:
         self._process: subprocess.Popen[str] | None = None
         self._running = False
         self._cancelled = False
-        self._finished = threading.Event()
-        self._finished.set()
+        self._done: threading.Event | None = None  # set once the current run has published its end
 
     @property
     def running(self) -> bool:
@@ -99,7 +98,7 @@ class TestRun:
                 return False
             self._running = True
             self._cancelled = False
-            self._finished.clear()
+            self._done = threading.Event()  # one per run: an old run's end never stands for a new one's
             self.results = []
             self.summary = None
             return True
@@ -107,6 +106,7 @@ class TestRun:
     def run(self) -> dict[str, Any]:
         """Run the tests (after :meth:`claim`) and publish each result; returns the summary."""
         began = time.perf_counter()
+        done = self._done
         counts = {"passed": 0, "failed": 0, "skipped": 0, "error": 0}
         tail: list[str] = []
         code = -1
@@ -118,6 +118,8 @@ class TestRun:
         finally:
             self._process = None
             summary = self._finish(counts, tail, code, time.perf_counter() - began)
+            if done is not None:
+                done.set()  # after the "finished" event: whoever waits sees the feed complete
         return summary
 
     def _run_pytest(self, counts: dict[str, int], tail: list[str]) -> int:
@@ -147,6 +149,7 @@ class TestRun:
             watchdog.cancel()
             if self._process.poll() is None:  # we stopped reading early: do not leave it behind
                 self.stop()
+            self._process.stdout.close()
 
     def _finish(self, counts: dict[str, int], tail: list[str], code: int, seconds: float) -> dict[str, Any]:
         ran = sum(counts.values())
@@ -166,7 +169,6 @@ class TestRun:
             self.summary = summary
             self._running = False
         self.bus.publish("test", "finished", message, **summary)
-        self._finished.set()
         return summary
 
     def _report(self, line: dict[str, Any], counts: dict[str, int]) -> None:
@@ -186,11 +188,12 @@ class TestRun:
         Returns False only when the run did not end within ``timeout``.
         """
         with self._lock:
-            if not self._running:
+            done = self._done
+            if done is None or done.is_set():
                 return True
             self._cancelled = True
         self.stop()
-        return self._finished.wait(timeout)
+        return done.wait(timeout)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop a running test process; its own fixtures remove the containers it started."""

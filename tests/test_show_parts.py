@@ -15,7 +15,7 @@ from reality.events import EventBus
 from reality.poll import InvalidPoll, Poll
 from reality.public_url import InvalidPublicUrl, normalise_public_url, phone_url, qr_svg
 from reality.ratelimit import VoterRateLimiter
-from reality.testrun import MARKER, describe
+from reality.testrun import MARKER, TestRun, describe
 from reality.web.presenter import token_matches
 from reality.web.scenes import SCENES, SHOW_SECONDS, SceneClock
 from reality.web.tally import ResultsCache
@@ -194,3 +194,31 @@ def test_the_test_run_plugin_reports_each_test_with_its_setup_time(tmp_path):
     assert by_name["test_bad"]["outcome"] == "failed" and "one is not two" in by_name["test_bad"]["message"]
     assert by_name["test_skipped"]["outcome"] == "skipped"
     assert describe("tests/test_reality.py::test_a_vote_is_stored") == ("reality", "a vote is stored")
+
+
+def test_cancelling_a_test_run_waits_for_its_last_event_even_at_the_very_end(tmp_path):
+    """Reset clears the feed after cancel(): the run's "finished" line must be in by then, not after."""
+    (tmp_path / "test_one.py").write_text("def test_one():\n    pass\n")
+    finishing, release = threading.Event(), threading.Event()
+
+    class SlowBus(EventBus):
+        def publish(self, kind, action, message, **data):
+            if (kind, action) == ("test", "finished"):
+                finishing.set()
+                release.wait(10)  # a slow subscriber, right at the end of the run
+            return super().publish(kind, action, message, **data)
+
+    bus = SlowBus()
+    run = TestRun(bus, root=ROOT, files=(str(tmp_path / "test_one.py"),))
+    assert run.claim()
+    worker = threading.Thread(target=run.run)
+    worker.start()
+    assert finishing.wait(60), "the run never finished"
+
+    assert run.cancel(timeout=0.2) is False  # the run has not said its last word yet
+    release.set()
+    assert run.cancel(timeout=10) is True
+    assert [event.action for event in bus.history(0)][-1] == "finished"
+    worker.join(10)
+    assert run.claim() and not run.cancel(timeout=0)  # a new run is not mistaken for the old one's end
+    run.stop()

@@ -342,13 +342,14 @@ class ShowState:
 
     def reset(self) -> str:
         """A clean slate for the next show: services up, no votes, no limits, empty feed, first scene."""
-        # A test run still going would stream its results into the cleared feed: stop it first.
-        self.tests.cancel()
         if self.infra is not None and self.health.docker == "up":
             for name in SERVICES:
                 if self.health.states[name] in ("down", "stopped") and name in self.health.probes:
                     self.recover(name)
         with self._control:
+            # A test run still going would stream its results into the cleared feed: stop it first
+            # (a new run waits for this lock, so none starts before the feed is cleared).
+            self.tests.cancel()
             try:
                 self.real_store.reset()
             except (StoreUnavailable, StoreBusy) as exc:
@@ -369,7 +370,9 @@ class ShowState:
         return "Clean slate: votes, rate limits and the feed are cleared."
 
     def run_tests(self) -> str:
-        if not start_in_background(self.tests, self.spawn):
+        with self._control:
+            started = start_in_background(self.tests, self.spawn)
+        if not started:
             raise ShowError(409, "The tests are already running: watch the feed.")
         return "Running the fantasy and the reality tests: results stream into the feed."
 
