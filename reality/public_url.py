@@ -121,7 +121,7 @@ def phone_url(port: int, public_url: str | None = None, env: Mapping[str, str] |
         listening = ipaddress.ip_address(listen)
     except ValueError:
         listening = None  # a host name: where it points is up to the network
-    if listening is not None and listening.is_loopback:
+    if (listening is not None and listening.is_loopback) or (listening is None and _names_loopback(listen)):
         guess = lan_address()
         return PublicAddress(f"http://{guess or socket.gethostname()}:{port}", "lan",
                              warning=f"Listening on {listen} only: phones cannot reach the show. Start it with "
@@ -136,6 +136,15 @@ def phone_url(port: int, public_url: str | None = None, env: Mapping[str, str] |
     return PublicAddress(f"http://{host}:{port}", "hostname",
                          warning=f"No network address found: phones need to resolve {host!r}; "
                                  "pass --public-url if they cannot.")
+
+
+def _names_loopback(name: str) -> bool:
+    """True when host name ``name`` (``localhost``, say) resolves to loopback addresses only."""
+    try:
+        found = {info[4][0] for info in socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)}
+    except (OSError, UnicodeError):
+        return False
+    return bool(found) and all(ipaddress.ip_address(address.split("%")[0]).is_loopback for address in found)
 
 
 def qr_svg(data: str) -> str:

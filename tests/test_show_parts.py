@@ -74,9 +74,11 @@ def test_a_bad_public_url_is_refused(bad):
 
 
 def test_a_show_listening_on_loopback_warns_that_phones_cannot_reach_it():
-    address = phone_url(5001, env={}, listen="127.0.0.1")
-    assert "127." not in address.url and "--host 0.0.0.0" in address.warning
-    assert phone_url(5001, env={}, listen="0.0.0.0").warning is None
+    for loopback in ("127.0.0.1", "::1", "localhost"):
+        address = phone_url(5001, env={}, listen=loopback)
+        assert "127." not in address.url and "--host 0.0.0.0" in address.warning, loopback
+    # (Listening everywhere may still warn on a machine with no network at all, but not about --host.)
+    assert "--host" not in (phone_url(5001, env={}, listen="0.0.0.0").warning or "")
     # Codespaces forwards its public URL to the loopback address: nothing to warn about there.
     codespace = {"CODESPACE_NAME": "demo", "GITHUB_CODESPACES_PORT_FORWARDING_DOMAIN": "app.github.dev"}
     assert phone_url(5001, env=codespace, listen="127.0.0.1").warning is None
