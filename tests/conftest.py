@@ -141,24 +141,39 @@ def new_phone(show):
 
 
 class Terminal:
-    """A real terminal (tmux, 120x40) running one command, to see screens as a person would."""
+    """A real terminal (tmux, 120x40) running one command, to see screens as a person would.
 
-    def __init__(self, name: str) -> None:
+    Each terminal has a tmux server of its own. With one shared server, a session started just as the
+    previous test's last session closed could reach a server on its way out ("server exited
+    unexpectedly").
+    """
+
+    def __init__(self, name: str, folder: Path) -> None:
         self.name = name
+        # Set in the server's own configuration, so it holds before the command runs: a command that
+        # ends at once leaves its last screen readable.
+        config = folder / "tmux.conf"
+        config.write_text("set-option -g remain-on-exit on\n")
+        self._tmux = ["tmux", "-S", str(folder / "socket"), "-f", str(config)]
+
+    def tmux(self, *arguments: str, **options) -> subprocess.CompletedProcess:
+        return subprocess.run([*self._tmux, *arguments], **options)
 
     def start(self, command: str, cwd: Path) -> None:
         # os.environ, not the raw process environment: something in a test run exports COLUMNS=80 at
         # the C level, and the program under test must take its size from the terminal.
         environment = {key: value for key, value in os.environ.items() if key not in ("COLUMNS", "LINES")}
-        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", "120", "-y", "40", "-c", str(cwd),
-                        command], check=True, env=environment)
-        subprocess.run(["tmux", "set-option", "-t", self.name, "remain-on-exit", "on"], check=True)
+        self.tmux("new-session", "-d", "-s", self.name, "-x", "120", "-y", "40", "-c", str(cwd), command,
+                  check=True, env=environment)
+
+    def resize(self, columns: int, rows: int) -> None:
+        self.tmux("resize-window", "-t", self.name, "-x", str(columns), "-y", str(rows), check=True)
 
     def keys(self, *keys: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+        self.tmux("send-keys", "-t", self.name, *keys, check=True)
 
     def screen(self) -> str:
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True).stdout
+        return self.tmux("capture-pane", "-p", "-t", self.name, capture_output=True, text=True).stdout
 
     def wait_for(self, condition: Callable[[str], bool] | str, what: str = "", timeout: float = 60) -> str:
         """The screen, once ``condition`` (a text on screen, or a test of the screen) holds."""
@@ -172,14 +187,14 @@ class Terminal:
             time.sleep(0.1)
 
     def close(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+        self.tmux("kill-server", capture_output=True)
 
 
 @pytest.fixture
-def terminal() -> Iterator[Terminal]:
+def terminal(tmp_path_factory) -> Iterator[Terminal]:
     """A tmux terminal of 120x40 (skipped where tmux is not installed: `apt-get install tmux`)."""
     if shutil.which("tmux") is None:
         pytest.skip("tmux is not installed (apt-get install tmux)")
-    term = Terminal(f"reality-test-{uuid.uuid4().hex[:8]}")
+    term = Terminal(f"reality-test-{uuid.uuid4().hex[:8]}", tmp_path_factory.mktemp("tmux"))
     yield term
     term.close()

@@ -264,7 +264,7 @@ def test_watch_containers_in_a_real_terminal(terminal, artifacts_dir):
 def test_watch_containers_at_80_columns_tells_postgres_from_redis(terminal, docker_client, artifacts_dir):
     """The script in a terminal of 80 columns (a laptop's split screen) while the kit's two containers run."""
     terminal.start(f"{sys.executable} watch_containers.py", cwd=REPO)
-    subprocess.run(["tmux", "resize-window", "-t", terminal.name, "-x", "80", "-y", "30"], check=True)
+    terminal.resize(80, 30)
     terminal.wait_for("Docker engine: connected", "the monitor's first screen")
     with Infrastructure(role="tests-80") as infra:
         infra.start("postgres", "redis")
