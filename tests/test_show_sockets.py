@@ -188,3 +188,14 @@ def test_a_browser_session_logged_in_as_presenter_is_a_presenter_on_the_socket(f
     wait_for(lambda: client.hello, 10, "the hello")
     assert client.hello["presenter"] is True
     assert client.client.call("scene", {"action": "next"}, timeout=5)["ok"] is True
+
+
+def test_dashboards_that_leave_before_their_catch_up_are_skipped_not_a_traceback(show, dashboard):
+    """A page closed at once (a phone leaving the Wi-Fi) must not break the broadcaster's round."""
+    for _ in range(10):
+        SocketClient(show).close()
+    watcher = dashboard()
+    # Catch-ups are served in the order the dashboards connected: once this one has its batch, the
+    # broadcaster has been through every one of those that left.
+    wait_for(lambda: watcher.batches, 10, "the catch-up")
+    assert "broadcast round failed" not in show.log()

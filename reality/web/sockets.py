@@ -79,7 +79,12 @@ class Broadcaster:
             held = self.state.bus.history(since)
             gap = max(0, held[0].seq - since - 1) if held and since > 0 else 0
             self.server.emit("feed", feed_payload(held, gap), to=sid)
-            self.server.server.enter_room(sid, DASHBOARDS, namespace="/")
+            try:
+                self.server.server.enter_room(sid, DASHBOARDS, namespace="/")
+            except (KeyError, ValueError):  # python-socketio's words for "no such sid", by its state
+                # Gone before its first round (a page closed at once, a phone leaving the Wi-Fi):
+                # nothing to join, and the other catch-ups and this round's updates still go out.
+                continue
             # What changed between the connect and joining the room would otherwise wait for the next change.
             self.server.emit("tally", self.state.results(), to=sid)
             self.server.emit("health", self.state.health_document(), to=sid)
