@@ -18,7 +18,7 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect, sync_playwright
 
-from show_helpers import TOKEN, free_port
+from show_helpers import TOKEN
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -317,7 +317,9 @@ def poll_app(votes):
     def start(question: str, options: list[str]) -> str:
         app = create_app({"QUESTION": question, "OPTIONS": options, "PRESENTER_TOKEN": TOKEN,
                           "ASYNC_MODE": "threading"}, bus=EventBus(), store=votes)
-        server = make_server("127.0.0.1", free_port(), app, threaded=True)
+        # Port 0: the kernel picks a free port as the server binds (a port picked first and bound
+        # later can be taken in between).
+        server = make_server("127.0.0.1", 0, app, threaded=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         running.append((server, app))
         return f"http://127.0.0.1:{server.server_port}"
