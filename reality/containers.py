@@ -144,6 +144,15 @@ class FastPostgresContainer(PostgresContainer):
         QueryWaitStrategy(self.cancel).wait_until_ready(self)
 
 
+PORT_ATTEMPTS = 3  # starts of one container when the port we picked was taken before Docker bound it
+
+
+def _port_clash(exc: BaseException) -> bool:
+    """Whether Docker refused a start because the host port is in use (its words vary by version)."""
+    text = str(exc).lower()
+    return "address already in use" in text or "port is already allocated" in text
+
+
 def free_port() -> int:
     """A TCP port free on this host right now."""
     with socket.socket() as sock:
@@ -284,28 +293,35 @@ class Infrastructure:
             self.bus.publish("container", "starting", f"Starting {NAMES[name]} ({image})", service=name,
                              image=image, port=service.host_port)
             began = time.perf_counter()
-            container = self._build(name, service.host_port)
-            service.container = container
-            try:
-                container.start()
-            except BaseException as exc:
-                if not isinstance(exc, Exception) or self._closing.is_set():
-                    # Ctrl+C or a stop mid-start: no half-started container stays behind.
+            # A port we picked ourselves can be taken by someone else before Docker binds it: pick again.
+            for attempt in range(1, PORT_ATTEMPTS + 1):
+                container = self._build(name, service.host_port)
+                service.container = container
+                try:
+                    container.start()
+                    break
+                except BaseException as exc:
+                    if not isinstance(exc, Exception) or self._closing.is_set():
+                        # Ctrl+C or a stop mid-start: no half-started container stays behind.
+                        self._remove(container)
+                        service.container = None
+                        service.state = "stopped"
+                        if isinstance(exc, Exception):
+                            raise RealityError("Shut down while starting.") from exc
+                        raise
+                    if port is None and attempt < PORT_ATTEMPTS and _port_clash(exc):
+                        self._remove(container)
+                        service.host_port = free_port()
+                        continue
+                    # Docker and readiness errors alike end in one line
+                    service.state = "down"
+                    logs = _tail_logs(container)
                     self._remove(container)
                     service.container = None
-                    service.state = "stopped"
-                    if isinstance(exc, Exception):
-                        raise RealityError("Shut down while starting.") from exc
-                    raise
-                # Docker and readiness errors alike end in one line
-                service.state = "down"
-                logs = _tail_logs(container)
-                self._remove(container)
-                service.container = None
-                self.bus.publish("container", "failed", f"{NAMES[name]} failed to start: {_one_line(exc)}",
-                                 service=name, image=image, logs=logs)
-                raise ContainerStartError(f"{NAMES[name]} ({image}) did not start: {_one_line(exc)}"
-                                          + (f" — last log line: {logs}" if logs else "")) from exc
+                    self.bus.publish("container", "failed", f"{NAMES[name]} failed to start: {_one_line(exc)}",
+                                     service=name, image=image, logs=logs)
+                    raise ContainerStartError(f"{NAMES[name]} ({image}) did not start: {_one_line(exc)}"
+                                              + (f" — last log line: {logs}" if logs else "")) from exc
             if self._closing.is_set():
                 # Ctrl+C arrived while this container was starting: it must not outlive the run.
                 self._remove(container)
