@@ -55,6 +55,17 @@ class TerminalLog:
             self.out(f"  {time.strftime('%H:%M:%S', time.localtime(event.ts))}  {event.message}")
 
 
+def _port_in_use(port: int) -> str:
+    """What to do about a taken port: the advice depends on whether it is an earlier show."""
+    from .cleanup import find_show_process  # only on this error path: it brings in rich and Docker
+
+    running = find_show_process()
+    if running is not None and running.kind == "process":
+        return (f"Port {port} is already in use: {running.name} is still running. Stop it (Ctrl+C in its "
+                f"terminal, or `python3 cleanup.py`), or pick another port with --port {port + 1}.")
+    return f"Port {port} is already in use by another program: pick another one with --port {port + 1}."
+
+
 def bind(host: str, port: int) -> socket.socket:
     """Listen on ``host:port`` now, so "port taken" is known before any container starts."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -70,8 +81,7 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         listener.close()
         if exc.errno == errno.EADDRINUSE:
-            raise PortTaken(f"Port {port} is already in use (another reality_engine.py?): stop it with "
-                            f"`python3 cleanup.py`, or pick another one with --port {port + 1}.") from exc
+            raise PortTaken(_port_in_use(port)) from exc
         if exc.errno == errno.EACCES:
             raise PortTaken(f"Port {port} needs privileges here: use --port 5001 or another port above 1024.") from exc
         raise PortTaken(f"Cannot listen on {host}:{port}: {exc.strerror}. Check --host and --port.") from exc

@@ -92,6 +92,22 @@ class ShowProcess:
 
     @classmethod
     def start(cls, client: docker.DockerClient, log_path: Path, *extra: str) -> "ShowProcess":
+        # The port is picked here and bound by the child a moment later: if another program took it in
+        # between, the show says so in one line and exits, and a new port is picked.
+        for attempt in range(3):
+            show = cls._launch(client, log_path, *extra)
+            try:
+                wait_for(show.ready, 90, "the show to boot (see " + str(log_path) + ")", interval=0.1)
+                return show
+            except BaseException:
+                show.stop()
+                if attempt < 2 and show.process.returncode == 1 and "is already in use" in show.log():
+                    continue
+                raise
+        raise AssertionError("unreachable")
+
+    @classmethod
+    def _launch(cls, client: docker.DockerClient, log_path: Path, *extra: str) -> "ShowProcess":
         port = free_port()
         runtime_dir = tempfile.mkdtemp(prefix="reality-show-test-")
         log = open(log_path, "w")
@@ -101,13 +117,7 @@ class ShowProcess:
                                    cwd=ROOT, env=show_env(runtime_dir), stdout=log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL)
         log.close()  # the child holds its own copy of the descriptor
-        show = cls(process, port, runtime_dir, log_path, client, base_url=f"http://127.0.0.1:{port}")
-        try:
-            wait_for(show.ready, 90, "the show to boot (see " + str(log_path) + ")", interval=0.1)
-        except BaseException:
-            show.stop()
-            raise
-        return show
+        return cls(process, port, runtime_dir, log_path, client, base_url=f"http://127.0.0.1:{port}")
 
     def ready(self) -> bool:
         if self.process.poll() is not None:

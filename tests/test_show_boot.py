@@ -11,6 +11,7 @@ from __future__ import annotations
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -65,18 +66,31 @@ def test_missing_images_point_to_setup(docker_client):
     assert_one_line_error(result, 1, "reality-engine/never-built:0", "setup.py")
 
 
-def test_a_taken_port_gets_one_line_and_starts_nothing(docker_client):
-    with socket.socket() as taken:
+@pytest.mark.parametrize("holder", ["another program", "an earlier show"])
+def test_a_taken_port_gets_one_line_and_starts_nothing(docker_client, holder):
+    with socket.socket() as taken, tempfile.TemporaryDirectory() as runtime:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        with tempfile.TemporaryDirectory() as runtime:
+        # An earlier show is recognised by its pid file (a stand-in process whose command names the script).
+        earlier = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "reality_engine.py"]) \
+            if holder == "an earlier show" else None
+        try:
+            if earlier is not None:
+                (Path(runtime) / "reality_engine.pid").write_text(f"{earlier.pid}\n")
             process = subprocess.Popen(show_command(port), cwd=ROOT, env=show_env(runtime), stdout=subprocess.PIPE,
                                        stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
             out, err = process.communicate(timeout=60)
+        finally:
+            if earlier is not None:
+                earlier.kill()
+                earlier.wait()
     result = subprocess.CompletedProcess(process.args, process.returncode, out, err)
-    line = assert_one_line_error(result, 1, f"Port {port} is already in use", "--port")
-    assert "cleanup.py" in line
+    line = assert_one_line_error(result, 1, f"Port {port} is already in use", f"--port {port + 1}")
+    if earlier is not None:
+        assert f"reality_engine.py (pid {earlier.pid}) is still running" in line and "cleanup.py" in line
+    else:
+        assert "another program" in line and "cleanup.py" not in line
     assert containers_of(docker_client, process.pid) == []
 
 
