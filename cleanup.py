@@ -13,10 +13,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from rich.console import Console
+from reality.project_venv import ensure_requirements
 
-from reality import cleanup, docker_engine
-from reality.errors import DockerUnavailable
+ensure_requirements()  # installed in .venv (PEP 668)? Run there. Installed nowhere? One line says what to do.
+
+from rich.console import Console  # noqa: E402
+
+from reality import cleanup, docker_engine  # noqa: E402
+from reality.errors import DockerUnavailable  # noqa: E402
 
 REPO = Path(__file__).resolve().parent
 

@@ -10,7 +10,11 @@ REALITY_SECRET_KEY the cookie key (else random per run); REALITY_ASYNC_MODE geve
 
 import sys
 
-from reality.concurrency import prepare
+from reality.project_venv import ensure_requirements
+
+ensure_requirements()  # installed in .venv (PEP 668)? Run there. Installed nowhere? One line says what to do.
+
+from reality.concurrency import prepare  # noqa: E402
 
 try:
     prepare()  # gevent, when chosen, must patch the standard library before anything else loads

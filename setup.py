@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from reality import machine_setup
+from reality.project_venv import PROJECT_VENV
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -85,8 +86,15 @@ def main(argv: list[str] | None = None) -> int:
     if failed:
         console.print(f"[red]{len(failed)} step(s) need attention[/red]: {failed[0].detail}")
         return 1
-    console.print("[green]Ready.[/green] Run the show: [bold]python3 reality_engine.py[/bold]   "
-                  "Run the tests: [bold]python3 -m pytest -v[/bold]")
+    show, tests = "python3 reality_engine.py", "python3 -m pytest -v"
+    if machine_setup.in_virtualenv() and os.environ.get("VIRTUAL_ENV") != sys.prefix:
+        # Installed into a virtualenv this shell has not activated: pytest needs it activated; the
+        # scripts find .venv by themselves (reality/project_venv.py), but not a virtualenv elsewhere.
+        activate = f"source {os.path.relpath(sys.prefix)}/bin/activate && "
+        tests = activate + tests
+        if Path(sys.prefix).resolve() != PROJECT_VENV.resolve():
+            show = activate + show
+    console.print(f"[green]Ready.[/green] Run the show: [bold]{show}[/bold]   Run the tests: [bold]{tests}[/bold]")
     return 0
 
 

@@ -12,10 +12,14 @@ import signal
 import sys
 import threading
 
-from rich.console import Console
+from reality.project_venv import ensure_requirements
 
-from reality.errors import RealityError
-from reality.monitor import run_monitor
+ensure_requirements()  # installed in .venv (PEP 668)? Run there. Installed nowhere? One line says what to do.
+
+from rich.console import Console  # noqa: E402
+
+from reality.errors import RealityError  # noqa: E402
+from reality.monitor import run_monitor  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,10 +13,14 @@ import signal
 import sys
 from pathlib import Path
 
-from rich.console import Console
+from reality.project_venv import ensure_requirements
 
-from reality.workshop import SECTIONS, Workshop
-from reality.workshop.runner import STOP_SIGNALS
+ensure_requirements()  # installed in .venv (PEP 668)? Run there. Installed nowhere? One line says what to do.
+
+from rich.console import Console  # noqa: E402
+
+from reality.workshop import SECTIONS, Workshop  # noqa: E402
+from reality.workshop.runner import STOP_SIGNALS  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

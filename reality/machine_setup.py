@@ -11,14 +11,14 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import venv
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import sysconfig
-from typing import TYPE_CHECKING
+from .project_venv import in_virtualenv
 
 if TYPE_CHECKING:  # rich is installed by this very module: import it only once it is there
     from rich.console import Console
@@ -43,7 +43,8 @@ class Step:
 
 def check_python(version: tuple[int, int] = sys.version_info[:2]) -> Step:
     if version < MIN_PYTHON:
-        return Step("Python", False, f"Python {version[0]}.{version[1]} is too old: install Python 3.11 or newer.")
+        return Step("Python", False, f"Python {version[0]}.{version[1]} is too old: "
+                                     "install Python 3.10 or newer (3.11 recommended).")
     return Step("Python", True, f"{version[0]}.{version[1]} ({sys.executable})")
 
 
@@ -68,10 +69,6 @@ def unmet_requirements(pins: dict[str, str]) -> list[str]:
         except metadata.PackageNotFoundError:
             unmet.append(f"{name}=={version}")
     return unmet
-
-
-def in_virtualenv() -> bool:
-    return sys.prefix != sys.base_prefix
 
 
 def externally_managed() -> bool:
