@@ -190,11 +190,26 @@ class Terminal:
         self.tmux("kill-server", capture_output=True)
 
 
+def require_tool(found: bool, what: str, how: str) -> None:
+    """Skip a test whose tool is missing on a participant's machine; fail it in CI (CI=true), never skip."""
+    if found:
+        return
+    message = f"{what} is not installed ({how})"
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(message + ": CI must run every test", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def needs_tool() -> Callable[[bool, str, str], None]:
+    """``needs_tool(found, what, how)``: skipped without the tool on a laptop, failed without it in CI."""
+    return require_tool
+
+
 @pytest.fixture
 def terminal(tmp_path_factory) -> Iterator[Terminal]:
     """A tmux terminal of 120x40 (skipped where tmux is not installed: `apt-get install tmux`)."""
-    if shutil.which("tmux") is None:
-        pytest.skip("tmux is not installed (apt-get install tmux)")
+    require_tool(shutil.which("tmux") is not None, "tmux", "apt-get install tmux")
     term = Terminal(f"reality-test-{uuid.uuid4().hex[:8]}", tmp_path_factory.mktemp("tmux"))
     yield term
     term.close()

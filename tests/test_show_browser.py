@@ -31,9 +31,8 @@ expect.set_options(timeout=TIMEOUT_MS)
 
 
 @pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium", pytrace=False)
+def browser(needs_tool):
+    needs_tool(Path(CHROMIUM).exists(), CHROMIUM, "python3 setup.py --with-browser, or apt-get install chromium")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
@@ -125,10 +124,9 @@ def test_a_phone_with_a_stale_cookie_gets_a_new_identity_and_its_vote_counts(fre
     assert fresh_show.results()["counts"]["Java"] == 1
 
 
-def test_the_qr_code_decodes_to_the_phone_url(fresh_show, open_page, artifacts_dir):
+def test_the_qr_code_decodes_to_the_phone_url(fresh_show, open_page, artifacts_dir, needs_tool):
     zbarimg = shutil.which("zbarimg")
-    if zbarimg is None:
-        pytest.fail("zbarimg is missing: apt-get install zbar-tools", pytrace=False)
+    needs_tool(zbarimg is not None, "zbarimg", "python3 setup.py --with-browser, or apt-get install zbar-tools")
     dashboard = open_page(fresh_show.url(f"/?token={TOKEN}"), viewport={"width": 1920, "height": 1080})
     expect(dashboard.locator("#controls")).to_be_visible()
     assert "token" not in dashboard.url  # logging in drops the token from the address bar
