@@ -6,6 +6,7 @@ otherwise the official images are preferred and the locally built drop-ins are t
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -31,22 +32,34 @@ LABEL_PID = "dev.reality-engine.pid"
 LABEL_HOST = "dev.reality-engine.host"
 #: Which run of that pid: its boot and start time since boot (see reality/owners.py).
 LABEL_PROCESS = "dev.reality-engine.process"
+#: The checkout (resolved path) whose code created the object: cleanup.py and the sweep keep to their own.
+LABEL_CHECKOUT = "dev.reality-engine.checkout"
 PROJECT = "reality-engine"
 
 SERVICES = ("postgres", "redis")
 
 
+#: This checkout of the kit: the folder holding ``reality/`` (each clone on a machine has its own).
+CHECKOUT = Path(__file__).resolve().parent.parent
+
+
 def runtime_dir() -> Path:
-    """Per-user directory for the pid file and other run-time state."""
+    """Per-user directory for run-time state (every checkout's shows; ``REALITY_RUNTIME_DIR`` overrides)."""
     base = os.environ.get("REALITY_RUNTIME_DIR") or os.path.join(tempfile.gettempdir(), f"reality-engine-{os.getuid()}")
     path = Path(base)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def pid_file() -> Path:
-    """Where a running ``reality_engine.py`` records its pid (read by ``cleanup.py``)."""
-    return runtime_dir() / "reality_engine.pid"
+def checkout_state_dir(checkout: Path = CHECKOUT, runtime: Path | None = None) -> Path:
+    """Where one checkout keeps its shows' pid files: named by a hash of its resolved path."""
+    key = hashlib.sha256(str(checkout.resolve()).encode()).hexdigest()[:16]
+    return (runtime or runtime_dir()) / f"checkout-{key}"
+
+
+def pid_file(port: int, checkout: Path = CHECKOUT, runtime: Path | None = None) -> Path:
+    """Where a running ``reality_engine.py`` on ``port`` records itself (read by ``cleanup.py``)."""
+    return checkout_state_dir(checkout, runtime) / f"show-{port}.json"
 
 
 @dataclass

@@ -22,6 +22,7 @@ import docker
 import psycopg2
 import requests
 
+from reality import config
 from reality.config import LABEL_PID, LABEL_SERVICE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -177,7 +178,7 @@ class ShowProcess:
         return count
 
     def pid_file(self) -> Path:
-        return Path(self.runtime_dir) / "reality_engine.pid"
+        return config.pid_file(self.port, ROOT, runtime=Path(self.runtime_dir))
 
     def stop(self, signum: int = signal.SIGTERM, timeout: float = 15) -> int:
         """Signal the show and wait for it; whatever happens, no container of it is left."""
