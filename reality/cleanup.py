@@ -345,6 +345,12 @@ def _remove(item: Item) -> str:
 
 # -- reporting (pure) ----------------------------------------------------------------------------
 
+def _whose(recorded: str | None, checkout: Path) -> str:
+    if not recorded:
+        return "an unknown checkout"
+    return "this checkout" if same_checkout(recorded, checkout) else "another checkout"
+
+
 def build_report(plan: Plan, outcomes: list[Outcome] | None = None, checkout: Path = CHECKOUT) -> Table:
     """One table: every item found, and what was (or, in a dry run, would be) done with it."""
     dry_run = outcomes is None
@@ -360,7 +366,8 @@ def build_report(plan: Plan, outcomes: list[Outcome] | None = None, checkout: Pa
         if item.detail:
             name.append(f"\n{item.detail}", style="dim")
         if item.kind != "cache" and (item.checkout or is_kit_object(getattr(item.target, "labels", None) or {})):
-            name.append(f"\nfrom {describe_checkout(item.checkout, checkout)}", style="dim")
+            # Short here; another checkout's path is in its reason, and this one's above the table.
+            name.append(f"\nfrom {_whose(item.checkout, checkout)}", style="dim")
         why = Text(item.reason, style="dim" if not item.remove else "")
         if not item.remove:
             action = Text("kept", style="cyan")

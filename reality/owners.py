@@ -149,7 +149,8 @@ class Verdict:
 
 
 def kit_verdict(labels: Mapping[str, str], created: float | None, *, checkout: Path = CHECKOUT,
-                all_checkouts: bool = False, stopping: AbstractSet[int] = frozenset(), force: bool = False) -> Verdict:
+                all_checkouts: bool = False, stopping: AbstractSet[int] = frozenset(), force: bool = False,
+                force_flag: str = "--force") -> Verdict:
     """The one rule for objects carrying the kit's label: whose checkout, and is its run still going?
 
     Another checkout's objects are never this checkout's to remove (``all_checkouts`` says otherwise);
@@ -158,7 +159,8 @@ def kit_verdict(labels: Mapping[str, str], created: float | None, *, checkout: P
     recorded = labels.get(LABEL_CHECKOUT, "")
     if not all_checkouts and not same_checkout(recorded, checkout):
         whose = f"another checkout's ({recorded})" if recorded else "no checkout recorded (an older kit's, or by hand)"
-        anyone = kit_verdict(labels, created, all_checkouts=True)  # what --all-checkouts would do with it
+        # What --all-checkouts would do with it: a live run's objects would still need --force too.
+        anyone = kit_verdict(labels, created, all_checkouts=True, force_flag="--all-checkouts --force")
         reason = f"{whose}: --all-checkouts removes it" if anyone.remove else f"{whose}; {anyone.reason}"
         return Verdict(False, reason, elsewhere=recorded or UNKNOWN_CHECKOUT)
     if force:
@@ -166,17 +168,17 @@ def kit_verdict(labels: Mapping[str, str], created: float | None, *, checkout: P
     pid_text = labels.get(LABEL_PID, "")
     if not pid_text.isdigit():
         # Made by hand with the project's label (the kit always records its pid): can't tell if in use.
-        return Verdict(False, "Reality Engine's label but no owning process recorded (--force removes it)")
+        return Verdict(False, f"Reality Engine's label but no owning process recorded ({force_flag} removes it)")
     pid = int(pid_text)
     host = labels.get(LABEL_HOST, "")
     if host and host != socket.gethostname():
         return Verdict(False, f"Reality Engine's, started on host {host}: that run may still be going "
-                              "(--force removes it)")
+                              f"({force_flag} removes it)")
     if pid in stopping:
         return Verdict(True, f"Reality Engine's, its show (pid {pid}) is stopped first")
     info = running_owner(labels, created)
     if info is not None:
-        return Verdict(False, f"in use by running pid {pid} ({describe_command(info.cmdline)}) — --force removes it")
+        return Verdict(False, f"in use by running pid {pid} ({describe_command(info.cmdline)}) — {force_flag} removes it")
     return Verdict(True, f"left behind: its process (pid {pid}) is gone")
 
 

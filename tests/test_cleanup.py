@@ -117,7 +117,8 @@ def test_dry_run_lists_and_real_run_removes_only_what_the_kit_left_behind(tmp_pa
              for name in (leftover.name, network.name, volume.name[:24], foreign.name, session_container.name)}
     assert "would remove" in lines[leftover.name] and f"(pid {dead_pid}) is gone" in lines[leftover.name]
     assert leftover.labels[LABEL_CHECKOUT] == str(REPO)  # the kit labels what it starts with its checkout
-    assert f"from this checkout ({REPO})" in dry.stdout  # and the dry run names it
+    assert dry.stdout.startswith(f"Checkout: {REPO}\n")  # and the dry run names it
+    assert "from this checkout" in dry.stdout
     assert "would remove" in lines[network.name]
     assert "would remove" in lines[volume.name[:24]]
     assert "kept" in lines[foreign.name] and "not ours" in lines[foreign.name]
