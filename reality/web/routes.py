@@ -25,6 +25,8 @@ bp = Blueprint("show", __name__)
 
 VOTER_KEY = "voter"
 SOCKET_IO_CLIENT = "socket.io-client/dist/socket.io.min.js"
+#: The HTTP contract as an OpenAPI 3.1 document (README.md, "HTTP contract"; tests/test_openapi.py fuzzes it).
+OPENAPI_DOCUMENT = Path(__file__).with_name("openapi.json")
 
 
 def _state() -> ShowState:
@@ -193,6 +195,12 @@ def scene() -> Response:
 def tests() -> Response:
     run = _state().tests
     return jsonify(running=run.running, results=run.results, summary=run.summary)
+
+
+@bp.get("/api/openapi.json")
+def openapi() -> Response:
+    """This contract, machine-readable: the document kept in the repository, as it is."""
+    return current_app.response_class(OPENAPI_DOCUMENT.read_bytes(), mimetype="application/json")
 
 
 # -- presenter ---------------------------------------------------------------------------------------
