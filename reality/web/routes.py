@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import secrets
 from pathlib import Path
 from typing import Any
@@ -199,8 +200,11 @@ def tests() -> Response:
 
 @bp.get("/api/openapi.json")
 def openapi() -> Response:
-    """This contract, machine-readable: the document kept in the repository, as it is."""
-    return current_app.response_class(OPENAPI_DOCUMENT.read_bytes(), mimetype="application/json")
+    """This contract, machine-readable: the document kept in the repository, with this show's options."""
+    document = json.loads(OPENAPI_DOCUMENT.read_text(encoding="utf-8"))
+    # The options are chosen at start (--options): only the running show knows the valid choices.
+    document["components"]["schemas"]["Choice"]["enum"] = list(_state().poll.options)
+    return jsonify(document)
 
 
 # -- presenter ---------------------------------------------------------------------------------------
@@ -278,6 +282,8 @@ def presenter_scene() -> Response:
     action = body.get("action")
     if not isinstance(action, str):
         raise ShowError(400, 'Send {"action": "next"} (or previous, goto with index, start, pause, restart).')
+    if "index" in body and (not isinstance(body["index"], int) or isinstance(body["index"], bool)):
+        raise ShowError(400, "index must be an integer (the scene to go to).")
     try:
         _state().scenes.apply(action, body.get("index"))
     except ValueError as exc:
@@ -323,7 +329,12 @@ def http_error(exc: HTTPException) -> Any:
     }
     message = messages.get(exc.code or 500, exc.description or "Error.")
     if request.path.startswith("/api/") or exc.code != 404:
-        return api_error(exc.code or 500, message)
+        response = api_error(exc.code or 500, message)
+        # werkzeug's own headers say what to do next: Allow on a 405 (required by RFC 9110), Retry-After.
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
     return render_template("error.html", message=message), exc.code
 
 
