@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import secrets
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ bp = Blueprint("show", __name__)
 
 VOTER_KEY = "voter"
 SOCKET_IO_CLIENT = "socket.io-client/dist/socket.io.min.js"
+#: The HTTP contract as an OpenAPI 3.1 document (README.md, "HTTP contract"; tests/test_openapi.py fuzzes it).
+OPENAPI_DOCUMENT = Path(__file__).with_name("openapi.json")
 
 
 def _state() -> ShowState:
@@ -195,6 +198,15 @@ def tests() -> Response:
     return jsonify(running=run.running, results=run.results, summary=run.summary)
 
 
+@bp.get("/api/openapi.json")
+def openapi() -> Response:
+    """This contract, machine-readable: the document kept in the repository, with this show's options."""
+    document = json.loads(OPENAPI_DOCUMENT.read_text(encoding="utf-8"))
+    # The options are chosen at start (--options): only the running show knows the valid choices.
+    document["components"]["schemas"]["Choice"]["enum"] = list(_state().poll.options)
+    return jsonify(document)
+
+
 # -- presenter ---------------------------------------------------------------------------------------
 
 def _parse_json() -> Any:
@@ -270,6 +282,8 @@ def presenter_scene() -> Response:
     action = body.get("action")
     if not isinstance(action, str):
         raise ShowError(400, 'Send {"action": "next"} (or previous, goto with index, start, pause, restart).')
+    if "index" in body and (not isinstance(body["index"], int) or isinstance(body["index"], bool)):
+        raise ShowError(400, "index must be an integer (the scene to go to).")
     try:
         _state().scenes.apply(action, body.get("index"))
     except ValueError as exc:
@@ -315,7 +329,12 @@ def http_error(exc: HTTPException) -> Any:
     }
     message = messages.get(exc.code or 500, exc.description or "Error.")
     if request.path.startswith("/api/") or exc.code != 404:
-        return api_error(exc.code or 500, message)
+        response = api_error(exc.code or 500, message)
+        # werkzeug's own headers say what to do next: Allow on a 405 (required by RFC 9110), Retry-After.
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
     return render_template("error.html", message=message), exc.code
 
 
