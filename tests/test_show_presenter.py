@@ -15,6 +15,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from reality.config import presenter_token_problem
 from reality.events import EventBus
 from reality.votes import VoteStore
 from reality.web import create_app, shutdown, socketio
@@ -182,6 +183,14 @@ def test_the_throttle_lifts_when_the_oldest_failure_leaves_the_window():
     while throttle.retry_after("127.0.0.1") and time.monotonic() < deadline:
         time.sleep(0.1)
     assert throttle.retry_after("127.0.0.1") == 0
+
+
+@pytest.mark.parametrize("token,refused", [("", False), ("x" * 15, True), ("x" * 16, False), ("1234", True)])
+def test_a_presenter_token_needs_16_characters(token, refused):
+    problem = presenter_token_problem({"REALITY_PRESENTER_TOKEN": token})
+    assert (problem is not None) is refused
+    if refused:
+        assert "\n" not in problem and "at least 16" in problem
 
 
 # -- sockets need the same proof -------------------------------------------------------------------
