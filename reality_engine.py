@@ -4,7 +4,7 @@
     python3 reality_engine.py [--host 0.0.0.0] [--port 5001] [--public-url URL]
                               [--question TEXT] [--options "Python,JavaScript,Go,Rust,Java"]
 
-REALITY_PRESENTER_TOKEN sets the presenter token (else a random one is printed);
+REALITY_PRESENTER_TOKEN sets the presenter token, 16 characters or more (else a random one is printed);
 REALITY_SECRET_KEY the cookie key (else random per run); REALITY_ASYNC_MODE gevent (default) or threading.
 """
 
@@ -23,6 +23,7 @@ except ValueError as problem:  # an unknown REALITY_ASYNC_MODE
 
 import argparse  # noqa: E402
 
+from reality.config import presenter_token_problem  # noqa: E402
 from reality.poll import DEFAULT_OPTIONS, DEFAULT_QUESTION, InvalidPoll, Poll  # noqa: E402
 from reality.public_url import InvalidPublicUrl, normalise_public_url  # noqa: E402
 
@@ -38,6 +39,10 @@ def main() -> int:
     args = parser.parse_args()
     if not 1 <= args.port <= 65535:
         print(f"✗ --port {args.port} is not a port: use 1 to 65535 (default 5001).", file=sys.stderr)
+        return 2
+    weak_token = presenter_token_problem()
+    if weak_token:  # before anything starts: a guessable token would hand the show to the room
+        print(f"✗ {weak_token}", file=sys.stderr)
         return 2
     try:
         poll = Poll.parse(args.question, args.options)

@@ -71,3 +71,16 @@ class ImageChoice:
 
     def pinned(self, service: str) -> str | None:
         return getattr(self, service)
+
+
+#: Shortest presenter token the show accepts: 4 digits were found by a script in 2 s.
+MIN_PRESENTER_TOKEN = 16
+
+
+def presenter_token_problem(env: dict[str, str] | None = None) -> str | None:
+    """Why ``REALITY_PRESENTER_TOKEN`` is unfit (set but too short to resist guessing), or None."""
+    token = (os.environ if env is None else env).get("REALITY_PRESENTER_TOKEN") or ""
+    if token and len(token) < MIN_PRESENTER_TOKEN:
+        return (f"REALITY_PRESENTER_TOKEN has {len(token)} characters: use at least {MIN_PRESENTER_TOKEN} "
+                "(or unset it for a random one).")
+    return None

@@ -107,6 +107,22 @@ def test_a_taken_port_names_the_process_that_really_holds_it_and_starts_nothing(
     assert containers_of(docker_client, process.pid) == []
 
 
+@pytest.mark.parametrize("token", ["1234", "x" * 15])
+def test_a_guessable_presenter_token_is_refused_before_anything_starts(docker_client, token):
+    with tempfile.TemporaryDirectory() as runtime:
+        process = subprocess.Popen(show_command(free_port()), cwd=ROOT,
+                                   env=show_env(runtime, REALITY_PRESENTER_TOKEN=token), stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+        out, err = process.communicate(timeout=60)
+        assert not (Path(runtime) / "reality_engine.pid").exists()
+    result = subprocess.CompletedProcess(process.args, process.returncode, out, err)
+    line = assert_one_line_error(result, 2, "REALITY_PRESENTER_TOKEN", f"has {len(token)} characters",
+                                 "at least 16")
+    assert token not in line.replace("REALITY_PRESENTER_TOKEN", "")  # the weak token itself is not echoed
+    assert containers_of(docker_client, process.pid) == []
+    assert "Starting PostgreSQL" not in out
+
+
 def start(runtime: str, port: int, mode: str) -> subprocess.Popen:
     return subprocess.Popen(show_command(port), cwd=ROOT, env=show_env(runtime, REALITY_ASYNC_MODE=mode),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)

@@ -106,6 +106,10 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, bus: EventBus | 
         store = VoteStore(app.config["DATABASE_URL"])
     limiter = VoterRateLimiter(app.config["REDIS_URL"], bus, per_minute=int(app.config["RATE_LIMIT_PER_MINUTE"]),
                                enabled=bool(app.config["RATE_LIMIT_ENABLED"]))
+    # Imported before init_app: socket handlers declared while ``socketio`` has no server yet are kept
+    # and given to every server init_app makes; declared later, only the first app would have them.
+    from . import routes, sockets
+
     # gevent only in a process patched for it (reality_engine.py does that); threads otherwise.
     async_mode = app.config["ASYNC_MODE"] or ("gevent" if patched_for_gevent() else "threading")
     socketio.init_app(app, async_mode=async_mode, cors_allowed_origins=_allowed_origins(public),
@@ -116,8 +120,6 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, bus: EventBus | 
     state = ShowState(poll=poll, bus=bus, store=store, limiter=limiter, public=public, infra=infra,
                       tests=tests, spawn=socketio.start_background_task)
     app.extensions["reality"] = state
-
-    from . import routes, sockets
 
     app.register_blueprint(routes.bp)
     broadcaster = sockets.Broadcaster(socketio, state)

@@ -81,27 +81,48 @@ def _page_state(**extra: Any) -> dict[str, Any]:
 def dashboard() -> Any:
     """The projector's view; presenter controls once logged in (``?token=`` logs in, then drops it from the URL)."""
     token = request.args.get("token")
-    if token is not None and presenter.log_in(token):
+    refusal = presenter.log_in(token) if token is not None else None
+    if token is not None and refusal is None:
         return redirect(url_for("show.dashboard"), code=303)
-    login_failed = token is not None or request.args.get("login") == "failed"
+    if refusal is None and request.args.get("login") == "failed":
+        refusal = presenter.Refusal(401, "Wrong presenter token.")
+    if token is None:
+        return _dashboard_page(refusal)
+    return _dashboard_page(refusal, status=429 if refusal.status == 429 else 401)
+
+
+def _dashboard_page(login_refusal: presenter.Refusal | None, status: int = 200) -> Any:
     state = _state()
     is_presenter = presenter.session_is_presenter()
     body = render_template("dashboard.html", poll=state.poll, phone_url=state.public.url if state.public else "",
                            phone_url_warning=state.public.warning if state.public else None,
-                           presenter=is_presenter, login_failed=login_failed,
+                           presenter=is_presenter, login_failed=login_refusal is not None,
+                           login_error=login_refusal.message if login_refusal else "",
                            page_state=_page_state(presenter=is_presenter, scene=state.scenes.snapshot()))
-    return body, (401 if token is not None else 200)
+    response = current_app.make_response((body, status))
+    if login_refusal is not None and login_refusal.retry_after:
+        response.headers["Retry-After"] = str(login_refusal.retry_after)
+    # Same-origin requests from this page (the logout form) then carry its Origin; with the default
+    # "no-referrer" they would say "Origin: null", which /logout cannot tell from a hostile page.
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
 
 
 @bp.post("/login")
 def login() -> Any:
-    if presenter.log_in(request.form.get("token", "")):
+    refusal = presenter.log_in(request.form.get("token", ""))
+    if refusal is None:
         return redirect(url_for("show.dashboard"), code=303)
+    if refusal.status == 429:
+        return _dashboard_page(refusal, status=429)
     return redirect(url_for("show.dashboard", login="failed"), code=303)
 
 
 @bp.post("/logout")
 def logout() -> Any:
+    """Log out, revoking every presenter session issued before; only from this show's own pages."""
+    if not presenter.same_origin():
+        return api_error(403, "Log out from the dashboard itself: this request comes from another site or port.")
     presenter.log_out()
     return redirect(url_for("show.dashboard"), code=303)
 
