@@ -131,6 +131,11 @@ class ShowProcess:
     def url(self, path: str) -> str:
         return self.base_url + path
 
+    @property
+    def cookie_name(self) -> str:
+        """The show's cookie: named after its port, so two shows on one host never share it."""
+        return f"reality-{self.port}"
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
@@ -203,7 +208,7 @@ class Phone:
         if open_page:
             response = self.http.get(show.url("/qr"), timeout=5)
             assert response.status_code == 200
-            assert self.http.cookies.get("reality"), "the phone page must give the phone a voter cookie"
+            assert self.http.cookies.get(show.cookie_name), "the phone page must give the phone a voter cookie"
 
     def vote(self, choice: str = "Python") -> requests.Response:
         return self.http.post(self.show.url("/api/vote"), json={"choice": choice}, timeout=10)
