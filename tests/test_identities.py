@@ -443,3 +443,30 @@ def test_500_phones_behind_one_address_all_vote_within_60_s(drained_show):
     assert statuses == Counter({201: 500})
     assert elapsed <= 60
     assert show.database_rows() == 500
+
+
+# -- in a real browser ---------------------------------------------------------------------------------
+
+from test_show_browser import PHONE, browser, open_page  # noqa: E402,F401  (fixtures, shared with that module)
+
+
+def test_the_presenter_closes_voting_and_the_phone_says_so_at_once(fresh_show, open_page, artifacts_dir):  # noqa: F811
+    from playwright.sync_api import expect
+
+    phone = open_page(fresh_show.url("/qr"), **PHONE)
+    laptop = open_page(fresh_show.url(f"/?token={TOKEN}"), viewport={"width": 1280, "height": 720})
+    expect(laptop.locator("#identities")).to_contain_text("New voter identities: 1 · 127.0.0.1 1 (100%)")
+    expect(phone.locator("#phone-closed")).to_be_hidden()
+
+    laptop.get_by_role("button", name="Close voting").click()
+    expect(phone.locator("#phone-closed")).to_be_visible()  # pushed with the tally, no reload
+    expect(phone.get_by_role("button", name="Go", exact=True)).to_be_disabled()
+    expect(laptop.locator("#banners")).to_contain_text("Voting is closed")
+    expect(laptop.locator("#btn-voting")).to_have_text("Open voting")
+    phone.screenshot(path=str(artifacts_dir / "phone-voting-closed.png"))
+
+    laptop.get_by_role("button", name="Open voting").click()
+    expect(phone.locator("#phone-closed")).to_be_hidden()
+    phone.get_by_role("button", name="Go", exact=True).click()
+    expect(phone.locator("#feedback-title")).to_have_text("Vote recorded")
+    assert fresh_show.database_rows() == 1
