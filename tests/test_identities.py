@@ -445,6 +445,28 @@ def test_500_phones_behind_one_address_all_vote_within_60_s(drained_show):
     assert show.database_rows() == 500
 
 
+def test_a_show_behind_a_proxy_budgets_each_forwarded_address_with_its_settings(docker_client, artifacts_dir):
+    from show_helpers import Phone, ShowProcess
+
+    show = ShowProcess.start(docker_client, artifacts_dir / "show-behind-proxy.log", "--behind-proxy",
+                             env={"REALITY_IDENTITIES_BURST": "2", "REALITY_IDENTITIES_PER_MINUTE": "1"})
+    try:
+        def open_qr(forwarded_for: str) -> requests.Response:
+            return requests.get(show.url("/qr"), headers={"X-Forwarded-For": forwarded_for}, timeout=5)
+
+        assert [open_qr("10.20.0.1").status_code for _ in range(3)] == [200, 200, 429]
+        refused = open_qr("10.20.0.1")
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 50  # 1 a minute
+        assert open_qr("10.20.0.2").status_code == 200  # another phone's address, as the proxy says
+        assert Phone(show).vote("Go").status_code == 201  # no header: the proxy's own address, its own bucket
+        report = Presenter(show).http.get(show.url("/api/presenter/identities"), timeout=5).json()
+        assert {row["address"]: row["issued"] for row in report["addresses"]} == {
+            "10.20.0.1": 2, "10.20.0.2": 1, "127.0.0.1": 1}
+        assert show.cookie_name == f"reality-{show.port}"
+    finally:
+        assert show.stop() == 0
+
+
 # -- in a real browser ---------------------------------------------------------------------------------
 
 from test_show_browser import PHONE, browser, open_page  # noqa: E402,F401  (fixtures, shared with that module)
