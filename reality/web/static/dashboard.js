@@ -320,6 +320,7 @@
     node.textContent = "New voter identities: " + report.issued
       + (report.refused ? " · " + report.refused + " refused past the budget" : "")
       + (top ? " · " + top : "") + (report.warning ? " · ⚠ " + report.warning : "");
+    node.title = node.textContent;
     node.dataset.warning = String(Boolean(report.warning));
   }
 
