@@ -38,6 +38,37 @@ PROJECT = "reality-engine"
 
 SERVICES = ("postgres", "redis")
 
+#: New voter identities per client address (see reality/identities.py): the refill and the burst.
+IDENTITIES_PER_MINUTE_ENV = "REALITY_IDENTITIES_PER_MINUTE"
+IDENTITIES_BURST_ENV = "REALITY_IDENTITIES_BURST"
+#: Set (to 1) by ``reality_engine.py --behind-proxy``; Codespaces' port forwarding is a proxy too.
+BEHIND_PROXY_ENV = "REALITY_BEHIND_PROXY"
+
+
+def _positive_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not (raw.isascii() and raw.isdecimal()) or not 1 <= int(raw) <= 1_000_000:
+        raise ValueError(f"{name}={raw!r} is not a whole number from 1 to 1000000 (default {default}).")
+    return int(raw)
+
+
+def identity_budget() -> tuple[int, int]:
+    """(per minute, burst) of new voter identities per client address; ValueError in one line when malformed."""
+    from .identities import DEFAULT_BURST, DEFAULT_PER_MINUTE
+
+    return (_positive_int(IDENTITIES_PER_MINUTE_ENV, DEFAULT_PER_MINUTE),
+            _positive_int(IDENTITIES_BURST_ENV, DEFAULT_BURST))
+
+
+def behind_proxy() -> bool:
+    """Whether a proxy in front of the show appends the client's address to ``X-Forwarded-For``.
+
+    Only then is that header believed: anyone can send it, so without a proxy it is ignored.
+    """
+    return os.environ.get(BEHIND_PROXY_ENV, "") not in ("", "0") or os.environ.get("CODESPACES") == "true"
+
 
 #: This checkout of the kit: the folder holding ``reality/`` (each clone on a machine has its own).
 CHECKOUT = Path(__file__).resolve().parent.parent

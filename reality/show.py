@@ -246,7 +246,7 @@ def run(options: ShowOptions, out: Print = print, err: Print = _stderr,
         store = VoteStore(infra.postgres_url)
         store.init_schema()
         app = create_app({"REDIS_URL": infra.redis_url, "QUESTION": options.poll.question,
-                          "OPTIONS": list(options.poll.options), "ASYNC_MODE": mode},
+                          "OPTIONS": list(options.poll.options), "ASYNC_MODE": mode, "PORT": options.port},
                          bus=bus, store=store, infra=infra, public=public)
         server = make_server(mode, listener, app)
         addresses = urls(options, public, app.config["PRESENTER_TOKEN"])

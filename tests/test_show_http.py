@@ -28,9 +28,9 @@ def test_pages_are_served_and_the_phone_page_gives_a_signed_voter_cookie(show):
     for option in OPTIONS:
         assert f'data-choice="{option}"' in phone.text
     cookie = phone.headers["Set-Cookie"]
-    assert cookie.startswith("reality=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert cookie.startswith(f"{show.cookie_name}=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     # Signed, not a bare id: the value carries Flask's signature, so it cannot be forged.
-    assert phone.cookies["reality"].count(".") >= 2
+    assert phone.cookies[show.cookie_name].count(".") >= 2
 
 
 def test_a_vote_is_accepted_then_the_same_phone_is_refused_by_postgres(fresh_show, new_phone):
@@ -481,17 +481,17 @@ def test_bad_votes_get_a_4xx_with_a_message_and_nothing_is_stored(fresh_show, ne
 def test_votes_without_a_valid_voter_cookie_are_refused(fresh_show, new_phone, cookie):
     phone = Phone(fresh_show, open_page=False)
     if cookie == "forged":
-        phone.http.cookies.set("reality", "eyJ2b3RlciI6ImFiYyJ9.Zx.abc")
+        phone.http.cookies.set(fresh_show.cookie_name, "eyJ2b3RlciI6ImFiYyJ9.Zx.abc")
     elif cookie == "tampered":
-        real = new_phone().http.cookies["reality"]
-        phone.http.cookies.set("reality", real[:-2] + ("AA" if not real.endswith("AA") else "BB"))
+        real = new_phone().http.cookies[fresh_show.cookie_name]
+        phone.http.cookies.set(fresh_show.cookie_name, real[:-2] + ("AA" if not real.endswith("AA") else "BB"))
     elif cookie == "other-secret":
         from flask import Flask
 
         other = Flask(__name__)
         other.secret_key = "not-the-show's-secret"
         serializer = other.session_interface.get_signing_serializer(other)
-        phone.http.cookies.set("reality", serializer.dumps({"voter": "a" * 32}))
+        phone.http.cookies.set(fresh_show.cookie_name, serializer.dumps({"voter": "a" * 32}))
 
     response = phone.vote("Python")
 

@@ -17,6 +17,7 @@ from typing import Any, Callable, NoReturn, Protocol
 
 from ..errors import RealityError
 from ..events import EventBus
+from ..identities import PUBLIC_NOTICE, Grant, IdentityBudget
 from ..poll import Poll
 from ..public_url import PublicAddress
 from ..ratelimit import VoterRateLimiter
@@ -81,13 +82,15 @@ class ShowState:
     def __init__(self, *, poll: Poll, bus: EventBus, store: VoteStore | Store, limiter: VoterRateLimiter,
                  public: PublicAddress | None = None, infra: Controller | None = None,
                  postgres_probe: Callable[[], object] | None = None, tests: TestRun | None = None,
-                 spawn: Callable[..., Any] | None = None) -> None:
+                 spawn: Callable[..., Any] | None = None, identities: IdentityBudget | None = None) -> None:
         self.poll = poll
         self.bus = bus
         self.real_store = store
         self.fantasy_store = InMemoryVoteStore()
         self.limiter = limiter
         self.rate_limit_default = limiter.enabled
+        self.identities = identities or IdentityBudget()
+        self.voting_open = True
         self.public = public
         self.infra = infra
         self.tests = tests or TestRun(bus)
@@ -129,6 +132,9 @@ class ShowState:
 
     def vote(self, voter_id: str, choice: str) -> VoteOutcome:
         """Cast one vote for ``voter_id`` (already validated: a known voter and a known option)."""
+        # Closed is closed, in either mode: nothing stored, and the phone's rate limit untouched.
+        if not self.voting_open:
+            return VoteOutcome(423, "Voting is closed.", "The presenter closed voting: nothing was stored.")
         who = voter_label(voter_id)
         mode, store = self._active
         # Known outage first: a phone must not use up its rate limit on our downtime.
@@ -183,6 +189,13 @@ class ShowState:
             self._control.release()
         return self._active
 
+    def new_identity(self, address: str) -> Grant:
+        """May ``address`` (see :func:`reality.identities.address_key`) have one more new voter identity now?"""
+        grant = self.identities.take(address)
+        if not grant.allowed:
+            self._notice(PUBLIC_NOTICE)  # once: the projector says it happens, never who
+        return grant
+
     def _postgres_unavailable(self, who: str, choice: str) -> VoteOutcome:
         state = self.health.states["postgres"]
         why = "is starting" if state == "starting" else "is down"
@@ -197,6 +210,7 @@ class ShowState:
         document = self.results_cache.snapshot()
         document["mode"] = self.mode
         document["run"] = self.run_id
+        document["voting_open"] = self.voting_open
         return document
 
     def health_document(self) -> dict[str, Any]:
@@ -206,6 +220,7 @@ class ShowState:
             "rate_limit_backend": self.limiter.backend if self.limiter.enabled else "off",
             "rate_limit_per_minute": self.limiter.per_minute,
             "mode": self.mode,
+            "voting_open": self.voting_open,
             "docker": self.health.docker,
             "ready": self.health.usable("postgres") or self.mode == "fantasy",
             "phone_url": self.public.url if self.public else None,
@@ -228,6 +243,25 @@ class ShowState:
             message = "Rate limit off: phones can hammer the vote button"
         self.bus.publish("ratelimit", "enabled" if enabled else "disabled", message, backend=self.limiter.backend)
         return message
+
+    def set_voting(self, open_: bool) -> str:
+        """Open or close voting (a closed vote answers 423 and stores nothing)."""
+        with self._control:
+            changed = open_ != self.voting_open
+            self.voting_open = open_
+            if changed:
+                self.version += 1
+                self.results_cache.touch()  # phones learn it with the tally they already receive
+        if not changed:
+            return "Voting is already " + ("open." if open_ else "closed.")
+        message = ("Voting is open: phones can vote again" if open_
+                   else "Voting is closed: votes answer 423 and nothing is stored")
+        self.bus.publish("system", "voting-open" if open_ else "voting-closed", message, voting_open=open_)
+        return message + "."
+
+    def identities_report(self) -> dict[str, Any]:
+        """For the presenter only (it names client addresses): see IdentityBudget.report."""
+        return self.identities.report()
 
     def set_mode(self, mode: str) -> str:
         if mode not in MODES:
@@ -415,6 +449,8 @@ class ShowState:
             self._active = ("reality", self.real_store)
             self.limiter.reset()
             self.limiter.enabled = self.rate_limit_default
+            self.identities.reset()
+            self.voting_open = True
             self.scenes.reset()
             self.notices.clear()
             self.results_cache.clear()
