@@ -21,6 +21,7 @@ from typing import Any, Callable
 import docker
 import psycopg2
 import requests
+from requests.adapters import HTTPAdapter
 
 from reality import config
 from reality.config import LABEL_PID, LABEL_SERVICE
@@ -235,3 +236,27 @@ class Presenter:
 
     def reset(self) -> None:
         self.ok("reset", timeout=60)
+
+
+class _FromAddress(HTTPAdapter):
+    def __init__(self, address: str) -> None:
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def session_from(address: str) -> requests.Session:
+    """A requests session whose connections leave from ``address`` (every 127.x.y.z is this machine).
+
+    The show budgets some things per client address (new voter identities, wrong presenter tokens):
+    a test that spends such a budget on purpose does it from an address of its own, so the tests
+    after it, from 127.0.0.1, are not refused for it.
+    """
+    session = requests.Session()
+    adapter = _FromAddress(address)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session

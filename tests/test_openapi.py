@@ -10,6 +10,7 @@ checked one by one instead, against the same document and the same checks.
 
 from __future__ import annotations
 
+import http.cookiejar
 import itertools
 import json
 from pathlib import Path
@@ -20,15 +21,10 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from show_helpers import OPTIONS, TOKEN, Phone, wait_for
+from show_helpers import OPTIONS, TOKEN, Phone, session_from, wait_for
 
 DOCUMENT = Path(__file__).resolve().parent.parent / "reality" / "web" / "openapi.json"
 PRESENTER_HEADERS = {"Authorization": f"Bearer {TOKEN}"}
-
-#: Routes the document describes that other work in progress (issue 9) is adding to the app. The fuzz
-#: skips them while the app has no such route; test_pending_routes_have_not_landed_yet fails as soon
-#: as one lands, so that it is taken off this list and fuzzed like the rest.
-PENDING = {("POST", "/api/presenter/voting"), ("GET", "/api/presenter/identities")}
 
 #: Presenter actions that would disturb the fuzz itself: chaos kills a container, recover waits for
 #: one, reset wipes the show, tests starts a pytest run with containers of its own. Covered by
@@ -76,14 +72,8 @@ def test_every_route_of_the_app_is_in_the_document():
 
 
 def test_the_document_describes_no_route_the_app_lacks_except_pending_ones():
-    extra = documented_operations() - app_routes() - PENDING
+    extra = documented_operations() - app_routes()
     assert not extra, f"{DOCUMENT.name} describes routes the app does not have: {sorted(extra)}"
-
-
-def test_pending_routes_have_not_landed_yet():
-    landed = PENDING & app_routes()
-    assert not landed, (f"{sorted(landed)} now exist in the app: remove them from PENDING in {__file__} "
-                        "so that the fuzz covers them")
 
 
 def test_the_document_is_valid_openapi_3_1():
@@ -101,9 +91,12 @@ def test_the_show_serves_the_document_from_the_repository(show):
     assert response.headers["Content-Type"] == "application/json"
     served = response.json()
     kept = json.loads(DOCUMENT.read_text())
-    # The one thing only the running show knows: its options are the valid choices.
+    # What only the running show knows: its options are the valid choices, its cookie is named after its port.
     assert served["components"]["schemas"]["Choice"].pop("enum") == list(OPTIONS)
     assert "enum" not in kept["components"]["schemas"]["Choice"]
+    for scheme in ("presenterSession", "voterCookie"):
+        assert served["components"]["securitySchemes"][scheme]["name"] == show.cookie_name
+        served["components"]["securitySchemes"][scheme]["name"] = kept["components"]["securitySchemes"][scheme]["name"]
     assert served == kept
 
 
@@ -126,12 +119,12 @@ def show_credentials(show):
                 # A new phone every third vote: valid votes get as far as PostgreSQL (201, then 409 or 429).
                 if next(self.votes) % 3 == 0 or ShowCredentials.phone is None:
                     ShowCredentials.phone = Phone(show)
-                return {"voter": ShowCredentials.phone.http.cookies["reality"]}
+                return {"voter": ShowCredentials.phone.http.cookies[show.cookie_name]}
             return {"token": TOKEN}
 
         def set(self, case, data: dict[str, str], context) -> None:
             if "voter" in data:
-                case.cookies = {**(case.cookies or {}), "reality": data["voter"]}
+                case.cookies = {**(case.cookies or {}), show.cookie_name: data["voter"]}
             else:
                 case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data['token']}"}
 
@@ -150,15 +143,25 @@ def live_contract(show):
     requests.post(show.url("/api/presenter/reset"), headers=PRESENTER_HEADERS, json={}, timeout=60)
 
 
+@pytest.fixture(scope="module")
+def fuzzer_session():
+    """The fuzz sends wrong tokens on purpose: from an address of its own, so the throttle it earns
+    (10 wrong tokens a minute per address) never refuses the other tests' presenter, on 127.0.0.1."""
+    with session_from("127.0.0.77") as session:
+        # Every case brings its own credentials: nothing a response sets may carry over to the next.
+        session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+        yield session
+
+
 contract = schemathesis.pytest.from_fixture("live_contract").exclude(
-    func=lambda ctx: (ctx.operation.method.upper(), ctx.operation.path) in PENDING | NOT_FUZZED)
+    func=lambda ctx: (ctx.operation.method.upper(), ctx.operation.path) in NOT_FUZZED)
 
 
 @contract.parametrize()
 @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=True,
           suppress_health_check=list(HealthCheck))
-def test_the_live_show_keeps_its_contract(case):
-    case.call_and_validate()
+def test_the_live_show_keeps_its_contract(case, fuzzer_session):
+    case.call_and_validate(session=fuzzer_session)
 
 
 # -- the presenter actions the fuzz leaves out, one by one ------------------------------------------------
@@ -191,7 +194,7 @@ def test_disruptive_presenter_actions_conform_to_the_contract(fresh_show):
     fresh_show.wait_for_service("postgres", "down")
     phone = Phone(fresh_show)
     vote = schema["/api/vote"]["POST"].Case(body={"choice": "Python"}, media_type="application/json",
-                                            cookies={"reality": phone.http.cookies["reality"]})
+                                            cookies={fresh_show.cookie_name: phone.http.cookies[fresh_show.cookie_name]})
     # The one 5xx the contract promises: PostgreSQL is down, nothing stored (checked against the
     # document like every other answer, only not counted as a server error).
     assert vote.call_and_validate(excluded_checks=[not_a_server_error]).status_code == 503

@@ -246,6 +246,9 @@ def openapi() -> Response:
     document = json.loads(OPENAPI_DOCUMENT.read_text(encoding="utf-8"))
     # The options are chosen at start (--options): only the running show knows the valid choices.
     document["components"]["schemas"]["Choice"]["enum"] = list(_state().poll.options)
+    # The cookie is named after the port (two shows on one host keep their own): say this show's name.
+    for scheme in ("presenterSession", "voterCookie"):
+        document["components"]["securitySchemes"][scheme]["name"] = current_app.config["SESSION_COOKIE_NAME"]
     return jsonify(document)
 
 
