@@ -281,6 +281,8 @@ def test_a_closed_vote_answers_423_stores_nothing_and_costs_no_rate_limit(make_a
     assert closed.get_json() == {"message": "Voting is closed: votes answer 423 and nothing is stored.",
                                  "status": 200, "voting_open": False}
     assert presenter.get("/api/health").get_json()["voting_open"] is False
+    again = presenter.post("/api/presenter/voting", json={"open": False}, headers=BEARER).get_json()
+    assert again["message"] == "Voting is already closed." and again["voting_open"] is False
     assert presenter.get("/api/results").get_json()["voting_open"] is False  # pushed to phones with the tally
     page = phone.get("/qr").get_data(as_text=True)
     assert '<p class="phone-closed" id="phone-closed">Voting is closed.</p>' in page

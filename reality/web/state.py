@@ -245,15 +245,16 @@ class ShowState:
         return message
 
     def set_voting(self, open_: bool) -> str:
-        """Open or close voting (a closed vote answers 423 and stores nothing)."""
-        with self._control:
-            changed = open_ != self.voting_open
-            self.voting_open = open_
-            if changed:
-                self.version += 1
-                self.results_cache.touch()  # phones learn it with the tally they already receive
-        if not changed:
+        """Open or close voting (a closed vote answers 423 and stores nothing).
+
+        Not behind the presenter's action lock: closing the vote must be instant, also while a
+        Recover is waiting for a container.
+        """
+        if open_ == self.voting_open:
             return "Voting is already " + ("open." if open_ else "closed.")
+        self.voting_open = open_
+        self.version += 1
+        self.results_cache.touch()  # phones learn it with the tally they already receive
         message = ("Voting is open: phones can vote again" if open_
                    else "Voting is closed: votes answer 423 and nothing is stored")
         self.bus.publish("system", "voting-open" if open_ else "voting-closed", message, voting_open=open_)
