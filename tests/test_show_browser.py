@@ -399,3 +399,58 @@ def test_the_longest_poll_fits_a_small_phone_without_zooming(poll_app, open_page
 
     assert phone.evaluate("document.documentElement.scrollWidth") <= 320  # no sideways scrolling, no zoom-out
     assert phone.evaluate(CLIPPED, ".choice") == []
+
+
+@pytest.fixture
+def page_on_another_port(tmp_path):
+    """Serves one HTML page from another port of the same host (cookies ignore ports; origins do not)."""
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(tmp_path)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def serve(html: str) -> str:
+        (tmp_path / "page.html").write_text(html)
+        return f"http://127.0.0.1:{server.server_port}/page.html"
+
+    yield serve
+    server.shutdown()
+    server.server_close()
+
+
+def test_logout_holds_against_another_port_and_revokes_copies_of_the_cookie(fresh_show, browser,
+                                                                             page_on_another_port):
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    try:
+        laptop = context.new_page()
+        laptop.set_default_timeout(TIMEOUT_MS)
+        laptop.goto(fresh_show.url(f"/?token={TOKEN}"))
+        expect(laptop.locator("#controls")).to_be_visible()
+        copied = {c["name"]: c["value"] for c in context.cookies() if c["name"] == "reality"}
+
+        # A page on another port of the same host submits a logout form: the browser sends the cookie
+        # (same site), but the origin is not the show's.
+        hostile = context.new_page()
+        attack = page_on_another_port(f'<form method="post" action="{fresh_show.url("/logout")}"></form>'
+                                      "<script>document.forms[0].submit()</script>")
+        with hostile.expect_response(fresh_show.url("/logout")) as answer:
+            hostile.goto(attack)
+        assert answer.value.status == 403
+        laptop.reload()
+        expect(laptop.locator("#controls")).to_be_visible()  # still the presenter
+
+        laptop.get_by_role("button", name="Log out").click()  # the dashboard's own form: its origin is the show
+
+        expect(laptop.locator("#controls")).to_have_count(0)
+        expect(laptop.locator("footer.login")).to_be_visible()
+        stolen = requests.post(fresh_show.url("/api/presenter/scene"), json={"action": "next"}, cookies=copied,
+                               timeout=5)
+        assert stolen.status_code == 401
+        assert requests.get(fresh_show.url("/api/presenter/export.csv"), cookies=copied, timeout=5).status_code == 401
+    finally:
+        context.close()
