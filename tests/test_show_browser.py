@@ -164,7 +164,7 @@ def test_the_projector_view_at_both_sizes(fresh_show, open_page, new_phone, arti
         page.screenshot(path=artifacts_dir / f"dashboard-{width}x{height}.png")
 
 
-def test_the_presenter_runs_the_show_from_the_dashboard(fresh_show, open_page, artifacts_dir):
+def test_the_presenter_runs_the_show_from_the_dashboard(fresh_show, open_page, artifacts_dir, new_phone):
     projector = open_page(fresh_show.url("/"), viewport={"width": 1280, "height": 720})
     laptop = open_page(fresh_show.url(f"/?token={TOKEN}"), viewport={"width": 1280, "height": 720})
     expect(projector.locator("#controls")).to_have_count(0)  # read-only for everyone else
@@ -181,8 +181,15 @@ def test_the_presenter_runs_the_show_from_the_dashboard(fresh_show, open_page, a
     laptop.get_by_role("button", name="Switch to fantasy").click()
     expect(projector.locator("#pill-mode")).to_contain_text("FANTASY")
     expect(projector.locator(".banner-fantasy")).to_be_visible()
+    phone = new_phone()
+    assert [phone.vote("Go").status_code, phone.vote("Go").status_code] == [201, 201]  # the mock takes both
     laptop.get_by_role("button", name="Back to reality").click()
     expect(projector.locator("#pill-mode")).to_contain_text("REALITY")
+    # The lesson's strongest moment, on the projector and in the presenter's answer.
+    replayed = "2 replayed: 1 stored, 1 refused by PostgreSQL as duplicates"
+    expect(projector.locator("#feed")).to_contain_text(replayed)
+    expect(laptop.locator("#toast")).to_contain_text(replayed)
+    expect(projector.locator("#total")).to_have_text("1")
 
     laptop.get_by_role("button", name="Kill Redis").click()
     expect(projector.locator("#pill-limit")).to_contain_text("LOCAL FALLBACK")
@@ -201,10 +208,14 @@ def test_the_presenter_runs_the_show_from_the_dashboard(fresh_show, open_page, a
     laptop.get_by_role("button", name="Switch to fantasy").click()  # the mock does not need PostgreSQL
     expect(projector.locator(".banner-down")).to_have_count(0)
     expect(projector.locator(".banner-warn")).to_contain_text("fantasy mock does not need it")
-    laptop.get_by_role("button", name="Back to reality").click()
-    expect(projector.locator(".banner-down")).to_contain_text("PostgreSQL is down")
+    laptop.get_by_role("button", name="Back to reality").click()  # PostgreSQL is down: refused, nothing changes
+    expect(laptop.locator("#toast")).to_contain_text("Still in fantasy mode")
+    expect(projector.locator("#feed")).to_contain_text("Still in fantasy mode")
+    expect(projector.locator("#pill-mode")).to_contain_text("FANTASY")
     laptop.get_by_role("button", name="Recover PostgreSQL").click()
     expect(projector.locator("#pill-postgres")).to_have_attribute("data-state", "up")
+    laptop.get_by_role("button", name="Back to reality").click()
+    expect(projector.locator("#pill-mode")).to_contain_text("REALITY")
     with laptop.expect_download() as download:
         laptop.get_by_role("button", name="Export CSV").click()
     assert Path(download.value.path()).read_text().splitlines()[0] == "phone,choice,cast_at"
