@@ -151,8 +151,9 @@ def own_postgres() -> Iterator[Infrastructure]:
     """A PostgreSQL container of this test's own, to kill (the session's is shared with other tests)."""
     try:
         # Its own event bus: the app is not told of the kill. Durable commits, as the show has: with the
-        # suite's fast storage a kill loses the last acknowledged vote.
-        infra = Infrastructure(role="tests", fast_storage=False)
+        # suite's fast storage a kill loses the last acknowledged vote. A role of its own: leaving, an
+        # Infrastructure sweeps every container of this process with its role (the session's too).
+        infra = Infrastructure(role="tests-chaos", fast_storage=False)
     except RealityError as exc:
         pytest.fail(str(exc), pytrace=False)
     with infra:
