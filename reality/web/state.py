@@ -303,7 +303,8 @@ class ShowState:
         """
         fantasy = self.fantasy_store
         if not self.health.usable("postgres"):
-            self._refuse_reality(f"PostgreSQL {'is starting' if self.health.states['postgres'] == 'starting' else 'is down'}")
+            starting = self.health.states["postgres"] == "starting"
+            self._refuse_reality("PostgreSQL is starting" if starting else "PostgreSQL is down")
         # Votes arriving from now on wait for the switch (StoreSealed), so none slips in after the snapshot.
         pending = fantasy.seal()
         try:
