@@ -123,8 +123,8 @@ def show_credentials(show):
 
         def get(self, case, context) -> dict[str, str]:
             if case.operation.path == "/api/vote":
-                # A new phone every third vote: valid votes get as far as PostgreSQL (201, then 409 or 429).
-                if next(self.votes) % 3 == 0 or ShowCredentials.phone is None:
+                # A new phone every fifth vote: valid votes reach PostgreSQL (201, 409) and the limit (429).
+                if next(ShowCredentials.votes) % 5 == 0 or ShowCredentials.phone is None:
                     ShowCredentials.phone = Phone(show)
                 return {"voter": ShowCredentials.phone.http.cookies["reality"]}
             return {"token": TOKEN}
@@ -202,6 +202,24 @@ def test_disruptive_presenter_actions_conform_to_the_contract(fresh_show):
     call("/api/presenter/tests", expect=409)
     call("/api/presenter/reset")
     wait_for(lambda: not fresh_show.health()["tests_running"], 30, "the test run to stop")
+
+
+def test_logging_in_and_out_conforms_to_the_contract(show):
+    # The fuzz cannot guess the token: the right one (303 to the dashboard) is checked here.
+    schema = schemathesis.openapi.from_url(show.url("/api/openapi.json"))
+    schema.config.update(base_url=show.base_url)
+    browser = requests.Session()
+    logged_in = schema["/"]["GET"].Case(query={"token": TOKEN}).call_and_validate(session=browser,
+                                                                                    allow_redirects=False)
+    # (Schemathesis' answers hold headers by lowercase name, as lists.)
+    assert logged_in.status_code == 303 and logged_in.headers["location"] == ["/"]
+    form = schema["/login"]["POST"].Case(body={"token": TOKEN}, media_type="application/x-www-form-urlencoded")
+    by_form = form.call_and_validate(session=browser, allow_redirects=False)
+    assert by_form.status_code == 303 and by_form.headers["location"] == ["/"]  # not /?login=failed
+    out = schema["/logout"]["POST"].Case().call_and_validate(session=browser, allow_redirects=False)
+    assert out.status_code == 303 and out.headers["location"] == ["/"]
+    wrong = schema["/"]["GET"].Case(query={"token": "wrong"}).call_and_validate(allow_redirects=False)
+    assert wrong.status_code == 401 and wrong.headers["content-type"][0].startswith("text/html")
 
 
 # -- what the fuzz found, pinned down ------------------------------------------------------------------
