@@ -20,7 +20,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from show_helpers import OPTIONS, TOKEN, Phone, wait_for
+from show_helpers import OPTIONS, TOKEN, Phone, Presenter, wait_for
 
 DOCUMENT = Path(__file__).resolve().parent.parent / "reality" / "web" / "openapi.json"
 PRESENTER_HEADERS = {"Authorization": f"Bearer {TOKEN}"}
@@ -67,6 +67,18 @@ def app_routes() -> set[tuple[str, str]]:
         shutdown(app)
 
 
+@pytest.fixture(scope="module")
+def contract_show(docker_client, artifacts_dir):
+    """A show of this module's own: the fuzz switches modes, casts votes and sends wrong presenter
+    tokens on purpose (which the show may throttle per client address), and the checks below kill
+    its containers; none of that may reach the show the other tests share."""
+    from show_helpers import ShowProcess
+
+    running = ShowProcess.start(docker_client, artifacts_dir / "openapi-show.log")
+    yield running
+    running.stop()
+
+
 # -- the document and the app agree -----------------------------------------------------------------
 
 def test_every_route_of_the_app_is_in_the_document():
@@ -95,8 +107,8 @@ def test_the_document_is_valid_openapi_3_1():
     assert {(op.method.upper(), op.path) for op in operations} == documented_operations()
 
 
-def test_the_show_serves_the_document_from_the_repository(show):
-    response = requests.get(show.url("/api/openapi.json"), timeout=5)
+def test_the_show_serves_the_document_from_the_repository(contract_show):
+    response = requests.get(contract_show.url("/api/openapi.json"), timeout=5)
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "application/json"
     served = response.json()
@@ -139,15 +151,14 @@ def show_credentials(show):
 
 
 @pytest.fixture(scope="module")
-def live_contract(show):
+def live_contract(contract_show):
     """The document as the live show serves it, with the credentials (the operations left out are below)."""
-    schema = schemathesis.openapi.from_url(show.url("/api/openapi.json"))
-    schema.config.update(base_url=show.base_url, request_timeout=30)
+    schema = schemathesis.openapi.from_url(contract_show.url("/api/openapi.json"))
+    schema.config.update(base_url=contract_show.base_url, request_timeout=30)
     schema.config.generation.update(max_examples=MAX_EXAMPLES)
-    schema.auth(refresh_interval=None).apply_to(path_regex="^/api/(vote|presenter/)")(show_credentials(show))
-    yield schema
-    # Whatever the fuzz switched (fantasy mode, limits, scenes, votes), the next test gets a clean show.
-    requests.post(show.url("/api/presenter/reset"), headers=PRESENTER_HEADERS, json={}, timeout=60)
+    credentials = show_credentials(contract_show)
+    schema.auth(refresh_interval=None).apply_to(path_regex="^/api/(vote|presenter/)")(credentials)
+    return schema
 
 
 contract = schemathesis.pytest.from_fixture("live_contract").exclude(
@@ -163,7 +174,9 @@ def test_the_live_show_keeps_its_contract(case):
 
 # -- the presenter actions the fuzz leaves out, one by one ------------------------------------------------
 
-def test_disruptive_presenter_actions_conform_to_the_contract(fresh_show):
+def test_disruptive_presenter_actions_conform_to_the_contract(contract_show):
+    fresh_show = contract_show
+    Presenter(fresh_show).reset()  # whatever the fuzz left: reality mode, services up
     schema = schemathesis.openapi.from_url(fresh_show.url("/api/openapi.json"))
     schema.config.update(base_url=fresh_show.base_url, request_timeout=60)
 
@@ -204,7 +217,8 @@ def test_disruptive_presenter_actions_conform_to_the_contract(fresh_show):
     wait_for(lambda: not fresh_show.health()["tests_running"], 30, "the test run to stop")
 
 
-def test_logging_in_and_out_conforms_to_the_contract(show):
+def test_logging_in_and_out_conforms_to_the_contract(contract_show):
+    show = contract_show
     # The fuzz cannot guess the token: the right one (303 to the dashboard) is checked here.
     schema = schemathesis.openapi.from_url(show.url("/api/openapi.json"))
     schema.config.update(base_url=show.base_url)
@@ -224,7 +238,8 @@ def test_logging_in_and_out_conforms_to_the_contract(show):
 
 # -- what the fuzz found, pinned down ------------------------------------------------------------------
 
-def test_a_method_not_allowed_says_which_methods_are(show):
+def test_a_method_not_allowed_says_which_methods_are(contract_show):
+    show = contract_show
     # RFC 9110: a 405 carries Allow. The JSON error answer used to drop werkzeug's header.
     response = requests.delete(show.url("/api/vote"), timeout=5)
     assert response.status_code == 405
@@ -233,7 +248,8 @@ def test_a_method_not_allowed_says_which_methods_are(show):
 
 
 @pytest.mark.parametrize("index", [{}, "2", True, None, 1.5])
-def test_a_scene_step_with_an_index_that_is_not_an_integer_is_refused(show, presenter, index):
+def test_a_scene_step_with_an_index_that_is_not_an_integer_is_refused(contract_show, index):
+    show, presenter = contract_show, Presenter(contract_show)
     before = requests.get(show.url("/api/scene"), timeout=5).json()["version"]
     response = presenter.post("scene", {"action": "next", "index": index})
     assert response.status_code == 400 and "index" in response.json()["message"]
