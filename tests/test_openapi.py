@@ -42,7 +42,7 @@ MAX_EXAMPLES = 40
 
 
 def documented_operations() -> set[tuple[str, str]]:
-    """(METHOD, path) of every operation in the document, with Flask's ``<name>`` as ``{name}``."""
+    """(METHOD, path) of every operation in the document."""
     paths = json.loads(DOCUMENT.read_text())["paths"]
     return {(method.upper(), path) for path, item in paths.items() for method in item
             if method in ("get", "post", "put", "patch", "delete")}
