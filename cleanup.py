@@ -4,7 +4,8 @@
     python3 cleanup.py --dry-run     # list what would go, change nothing
     python3 cleanup.py               # do it, then say what was removed
 
-Only what Reality Engine created is removed (by its label); images are always kept.
+Only what Reality Engine created from this checkout is removed (by its labels and pid files): other
+checkouts' shows and containers on the same machine are listed and kept. Images are always kept.
 """
 
 from __future__ import annotations
@@ -33,6 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--include-testcontainers", action="store_true",
                         help="also remove containers, networks and volumes that carry only Testcontainers' labels "
                              "(they may belong to another project's tests)")
+    parser.add_argument("--all-checkouts", action="store_true",
+                        help="also stop the shows and remove the containers of other checkouts (clones) of the kit "
+                             "on this machine, which may be other people's")
+    parser.add_argument("--port", type=int, metavar="PORT",
+                        help="stop only the show on this port (other shows of this checkout keep running)")
     parser.add_argument("--root", type=Path, default=REPO,
                         help="where to clear pytest caches (default: this repository)")
     args = parser.parse_args(argv)
@@ -46,9 +52,11 @@ def main(argv: list[str] | None = None) -> int:
                       soft_wrap=True)
 
     plan = cleanup.plan_cleanup(client, args.root.resolve(), force=args.force,
-                                include_testcontainers=args.include_testcontainers)
+                                include_testcontainers=args.include_testcontainers, checkout=REPO,
+                                all_checkouts=args.all_checkouts, port=args.port)
     outcomes = None if args.dry_run else cleanup.execute(plan)
-    console.print(cleanup.build_report(plan, outcomes))
+    console.print(f"[dim]Checkout: {REPO}[/]", soft_wrap=True)
+    console.print(cleanup.build_report(plan, outcomes, checkout=REPO))
     for note in plan.notes:
         console.print(f"[yellow]{note}[/]")
     console.print(f"[bold]{cleanup.summary(plan, outcomes)}[/] [dim]Images are kept: the next run needs them.[/]")

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """The show: live dashboard, phone voting and chaos, on real PostgreSQL and Redis.
 
-    python3 reality_engine.py [--host 0.0.0.0] [--port 5001] [--public-url URL]
+    python3 reality_engine.py [--host 0.0.0.0] [--port 5001] [--public-url URL] [--behind-proxy]
                               [--question TEXT] [--options "Python,JavaScript,Go,Rust,Java"]
 
-REALITY_PRESENTER_TOKEN sets the presenter token (else a random one is printed);
-REALITY_SECRET_KEY the cookie key (else random per run); REALITY_ASYNC_MODE gevent (default) or threading.
+REALITY_PRESENTER_TOKEN sets the presenter token, 16 characters or more (else a random one is printed);
+REALITY_SECRET_KEY the cookie key (else random per run); REALITY_ASYNC_MODE gevent (default) or threading;
+REALITY_IDENTITIES_BURST / REALITY_IDENTITIES_PER_MINUTE the new voter identities per client address.
 """
 
 import sys
@@ -22,7 +23,9 @@ except ValueError as problem:  # an unknown REALITY_ASYNC_MODE
     sys.exit(f"✗ {problem}")
 
 import argparse  # noqa: E402
+import os  # noqa: E402
 
+from reality.config import BEHIND_PROXY_ENV, identity_budget, presenter_token_problem  # noqa: E402
 from reality.poll import DEFAULT_OPTIONS, DEFAULT_QUESTION, InvalidPoll, Poll  # noqa: E402
 from reality.public_url import InvalidPublicUrl, normalise_public_url  # noqa: E402
 
@@ -35,18 +38,28 @@ def main() -> int:
                                              "the Codespaces URL, else this machine's LAN address)")
     parser.add_argument("--question", default=DEFAULT_QUESTION, help="the question on the dashboard")
     parser.add_argument("--options", default=",".join(DEFAULT_OPTIONS), help="comma-separated options (2 to 8)")
+    parser.add_argument("--behind-proxy", action="store_true",
+                        help="a reverse proxy or tunnel forwards the phones: take their address from X-Forwarded-For "
+                             "(automatic in Codespaces; never believed otherwise)")
     args = parser.parse_args()
     if not 1 <= args.port <= 65535:
         print(f"✗ --port {args.port} is not a port: use 1 to 65535 (default 5001).", file=sys.stderr)
+        return 2
+    weak_token = presenter_token_problem()
+    if weak_token:  # before anything starts: a guessable token would hand the show to the room
+        print(f"✗ {weak_token}", file=sys.stderr)
         return 2
     try:
         poll = Poll.parse(args.question, args.options)
         if args.public_url:
             normalise_public_url(args.public_url)
-    except (InvalidPoll, InvalidPublicUrl) as exc:
+        identity_budget()  # a malformed REALITY_IDENTITIES_* fails now, before any container starts
+    except (InvalidPoll, InvalidPublicUrl, ValueError) as exc:
         print(f"✗ {exc}", file=sys.stderr)
         return 2
 
+    if args.behind_proxy:
+        os.environ[BEHIND_PROXY_ENV] = "1"  # read by the app's settings (reality/config.py)
     from reality.show import ShowOptions, main as run_show
 
     return run_show(ShowOptions(host=args.host, port=args.port, poll=poll, public_url=args.public_url))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -86,15 +87,13 @@ def main(argv: list[str] | None = None) -> int:
     if failed:
         console.print(f"[red]{len(failed)} step(s) need attention[/red]: {failed[0].detail}")
         return 1
-    show, tests = "python3 reality_engine.py", "python3 -m pytest -v"
+    activate = None
     if machine_setup.in_virtualenv() and os.environ.get("VIRTUAL_ENV") != sys.prefix:
         # Installed into a virtualenv this shell has not activated: pytest needs it activated; the
         # scripts find .venv by themselves (reality/project_venv.py), but not a virtualenv elsewhere.
-        activate = f"source {os.path.relpath(sys.prefix)}/bin/activate && "
-        tests = activate + tests
-        if Path(sys.prefix).resolve() != PROJECT_VENV.resolve():
-            show = activate + show
-    console.print(f"[green]Ready.[/green] Run the show: [bold]{show}[/bold]   Run the tests: [bold]{tests}[/bold]")
+        activate = f"source {shlex.quote(os.path.relpath(sys.prefix))}/bin/activate"
+    show_needs_activate = activate is not None and Path(sys.prefix).resolve() != PROJECT_VENV.resolve()
+    machine_setup.print_next_steps(console, machine_setup.next_steps(activate, show_needs_activate))
     return 0
 
 

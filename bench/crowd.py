@@ -76,7 +76,10 @@ class Server:
             self.port = probe.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(RESULTS / f"server-{mode}.log", "wb")
-        env = {**os.environ, "REALITY_ASYNC_MODE": mode, "REALITY_PRESENTER_TOKEN": TOKEN, "PYTHONUNBUFFERED": "1"}
+        # Every bench phone comes from 127.0.0.1, faster than a room ever arrives: the budget of new
+        # identities per address (tests/test_identities.py measures it) would refuse most of them.
+        env = {**os.environ, "REALITY_ASYNC_MODE": mode, "REALITY_PRESENTER_TOKEN": TOKEN, "PYTHONUNBUFFERED": "1",
+               "REALITY_IDENTITIES_BURST": "1000000"}
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
             [sys.executable, "reality_engine.py", "--host", "127.0.0.1", "--port", str(self.port),

@@ -9,6 +9,10 @@ A kit container whose owning process is still running on this host (a test sessi
 terminal, a workshop in progress) is kept unless ``force`` is given, so that cleaning up between
 demos never pulls the database out from under a run that is still going.
 
+Several checkouts of the kit may share a machine (a workshop room, a shared server): cleanup stops
+the shows and removes the objects of its own checkout only, and lists the others' as kept, naming
+their checkout, unless ``all_checkouts`` is given. The rule itself is :func:`reality.owners.kit_verdict`.
+
     >>> plan = plan_cleanup(client, root=Path("."))              # doctest: +SKIP
     >>> outcomes = execute(plan)                                  # doctest: +SKIP
 """
@@ -18,7 +22,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,12 +33,22 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from .config import LABEL_HOST, LABEL_PID, LABEL_PROJECT, PROJECT, pid_file
+from .config import CHECKOUT, LABEL_CHECKOUT, LABEL_PROJECT, PROJECT
 from .monitor import LABEL_TC_SESSION, LABEL_TESTCONTAINERS
-from .owners import parse_docker_time, process_info, running_owner
-
-#: The only script whose process cleanup stops, and only through its pid file.
-SHOW_SCRIPT = "reality_engine.py"
+from .owners import (
+    SHOW_SCRIPT,
+    checkout_of_process,
+    describe_checkout,
+    describe_command,
+    is_kit_object,
+    kit_verdict,
+    parse_docker_time,
+    process_info,
+    read_show_record,
+    running_show,
+    same_checkout,
+    show_record_files,
+)
 #: Folders never searched for caches: version control, dependencies, virtualenvs.
 SKIP_DIRS = {".git", "node_modules", ".venv", "venv", ".tox", ".nox"}
 CACHE_DIRS = ("__pycache__", ".pytest_cache")
@@ -55,6 +68,7 @@ class Item:
     remove: bool
     reason: str
     target: Any = field(default=None, repr=False)
+    checkout: str | None = None  # the checkout it came from, when known
 
 
 @dataclass
@@ -81,27 +95,49 @@ class Outcome:
 
 # -- processes -----------------------------------------------------------------------------------
 
-def find_show_process(path: Path | None = None) -> Item | None:
-    """The running ``reality_engine.py`` named by its pid file, checked against pid reuse."""
-    path = path or pid_file()
-    if not path.exists():
-        return None
-    text = path.read_text(errors="replace").strip()
-    if not text.isdigit():
-        return Item("pid file", str(path), f"unreadable content {text[:20]!r}", True,
-                    "not a pid: the file is removed, no process is signalled", target=(None, path))
-    pid = int(text)
-    info = process_info(pid)
+def find_shows(checkout: Path = CHECKOUT, all_checkouts: bool = False, port: int | None = None) -> list[Item]:
+    """Every show pid file here: this checkout's shows are stopped, other checkouts' listed and kept."""
+    items = []
+    for path in show_record_files(None):
+        item = show_item(path, checkout, all_checkouts)
+        if port is not None and item.kind == "process" and item.target[2] != port:
+            item.remove, item.reason = False, f"on another port than --port {port}"
+        items.append(item)
+    return items
+
+
+def show_item(path: Path, checkout: Path = CHECKOUT, all_checkouts: bool = False) -> Item:
+    """One pid file: a running show (stopped if it is this checkout's), or a stale file (removed)."""
+    try:
+        record = read_show_record(path)
+    except ValueError as exc:
+        return Item("pid file", str(path), str(exc), True,
+                    "not a show's record: the file is removed, no process is signalled", target=(None, path, None))
+    except OSError:
+        return Item("pid file", str(path), "unreadable", False, "cannot be read: left alone", target=(None, path, None))
+    pid = record.pid
+    info = running_show(record)
     if info is None:
-        return Item("pid file", str(path), f"pid {pid} is not running", True,
-                    "stale: the show is not running; the file is removed", target=(None, path))
-    if SHOW_SCRIPT not in info.cmdline:
+        alive = process_info(pid)
+        if alive is None:
+            return Item("pid file", str(path), f"pid {pid} is not running", True,
+                        "stale: the show is not running; the file is removed", target=(None, path, None),
+                        checkout=record.checkout)
         # The show died and the system gave its pid to something else: never signal that.
-        return Item("pid file", str(path), f"pid {pid} is now `{_describe(info.cmdline)}`", True,
+        return Item("pid file", str(path), f"pid {pid} is now `{describe_command(alive.cmdline)}`", True,
                     f"stale: pid {pid} is another program now; it is left alone, the file is removed",
-                    target=(None, path))
-    return Item("process", f"{SHOW_SCRIPT} (pid {pid})", _describe(info.cmdline), True,
-                "the show is running: SIGTERM, then wait for it to stop", target=(pid, path))
+                    target=(None, path, None), checkout=record.checkout)
+    # An older kit's shared pid file names no checkout: the show's own command line does.
+    where = record.checkout or checkout_of_process(pid)
+    on_port = f", port {record.port}" if record.port else ""
+    name = f"{SHOW_SCRIPT} (pid {pid}{on_port})"
+    if not all_checkouts and not same_checkout(where, checkout):
+        return Item("process", name, describe_command(info.cmdline), False,
+                    f"{describe_checkout(where, checkout)}'s show: --all-checkouts stops it",
+                    target=(pid, path, record.port), checkout=where)
+    return Item("process", name, describe_command(info.cmdline), True,
+                "the show is running: SIGTERM, then wait for it to stop", target=(pid, path, record.port),
+                checkout=where)
 
 
 def stop_process(pid: int, timeout: float = 10.0) -> str:
@@ -124,38 +160,19 @@ def _wait_gone(pid: int, timeout: float) -> bool:
     return process_info(pid) is None
 
 
-def _describe(cmdline: str) -> str:
-    """``python3.11 -m pytest tests/`` rather than the interpreter's full path."""
-    words = cmdline.split()
-    return _shorten(" ".join([os.path.basename(words[0]), *words[1:]]) if words else "?", 50)
-
-
-def _shorten(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+_describe = describe_command
 
 
 # -- Docker objects ------------------------------------------------------------------------------
 
 def owner_verdict(labels: dict[str, str], created: float | None, stopping: set[int], force: bool,
-                  include_testcontainers: bool) -> tuple[bool, str]:
+                  include_testcontainers: bool, checkout: Path = CHECKOUT,
+                  all_checkouts: bool = False) -> tuple[bool, str]:
     """Whether a labelled Docker object is removed, and why (the one rule for containers, networks, volumes)."""
-    if labels.get(LABEL_PROJECT) == PROJECT:
-        pid_text = labels.get(LABEL_PID, "")
-        host = labels.get(LABEL_HOST, "")
-        if force:
-            return True, "Reality Engine's (--force)"
-        if not pid_text.isdigit():
-            # Made by hand with the project's label (the kit always records its pid): can't tell if in use.
-            return False, "Reality Engine's label but no owning process recorded (--force removes it)"
-        pid = int(pid_text)
-        if host and host != socket.gethostname():
-            return False, f"Reality Engine's, started on host {host}: that run may still be going (--force removes it)"
-        if pid in stopping:
-            return True, f"Reality Engine's, its show (pid {pid}) is stopped first"
-        info = running_owner(labels, created)
-        if info is not None:
-            return False, f"in use by running pid {pid} ({_describe(info.cmdline)}) — --force removes it"
-        return True, f"left behind: its process (pid {pid}) is gone"
+    if is_kit_object(labels):
+        verdict = kit_verdict(labels, created, checkout=checkout, all_checkouts=all_checkouts, stopping=stopping,
+                              force=force)
+        return verdict.remove, verdict.reason
     if labels.get(LABEL_TESTCONTAINERS) == "true":
         if include_testcontainers:
             return True, "Testcontainers' (--include-testcontainers)"
@@ -173,7 +190,8 @@ def _label_filters(scope: dict[str, str] | None) -> list[dict[str, list[str]]]:
 
 
 def find_docker_objects(client: docker.DockerClient, stopping: set[int], force: bool = False,
-                        include_testcontainers: bool = False, scope: dict[str, str] | None = None) -> list[Item]:
+                        include_testcontainers: bool = False, scope: dict[str, str] | None = None,
+                        checkout: Path = CHECKOUT, all_checkouts: bool = False) -> list[Item]:
     """Containers, networks and volumes carrying the kit's or Testcontainers' labels.
 
     ``scope`` narrows the search to objects carrying these labels too (tests use it to stay within
@@ -189,12 +207,13 @@ def find_docker_objects(client: docker.DockerClient, stopping: set[int], force: 
             attrs = container.attrs
             labels = container.labels or {}
             remove, reason = owner_verdict(labels, parse_docker_time(attrs.get("Created")), stopping, force,
-                                           include_testcontainers)
+                                           include_testcontainers, checkout, all_checkouts)
             image = (attrs.get("Config") or {}).get("Image", "")
             status = (attrs.get("State") or {}).get("Status", "")
             if labels.get(LABEL_TESTCONTAINERS) == "true" and LABEL_TC_SESSION not in labels:
                 image += " (Ryuk, Testcontainers' reaper)"
-            items.append(Item("container", container.name, f"{image} · {status}", remove, reason, target=container))
+            items.append(Item("container", container.name, f"{image} · {status}", remove, reason, target=container,
+                              checkout=labels.get(LABEL_CHECKOUT)))
         # Networks and volumes: the same rule, only where Docker keeps their creation time differs.
         for kind, collection, created in (("network", client.networks, "Created"),
                                           ("volume", client.volumes, "CreatedAt")):
@@ -204,9 +223,10 @@ def find_docker_objects(client: docker.DockerClient, stopping: set[int], force: 
                 seen.add(found.id)
                 labels = found.attrs.get("Labels") or {}
                 remove, reason = owner_verdict(labels, parse_docker_time(found.attrs.get(created)), stopping,
-                                               force, include_testcontainers)
+                                               force, include_testcontainers, checkout, all_checkouts)
                 name = found.name if kind == "network" else found.name[:24]  # volume names are long hashes
-                items.append(Item(kind, name, found.attrs.get("Driver", ""), remove, reason, target=found))
+                items.append(Item(kind, name, found.attrs.get("Driver", ""), remove, reason, target=found,
+                                  checkout=labels.get(LABEL_CHECKOUT)))
     return items
 
 
@@ -252,21 +272,24 @@ def format_size(size: int) -> str:
 # -- planning and doing --------------------------------------------------------------------------
 
 def plan_cleanup(client: docker.DockerClient | None, root: Path, force: bool = False,
-                 include_testcontainers: bool = False, pid_path: Path | None = None,
-                 scope: dict[str, str] | None = None) -> Plan:
-    """Everything cleanup would do, without doing any of it (``--dry-run`` prints exactly this)."""
+                 include_testcontainers: bool = False, scope: dict[str, str] | None = None,
+                 checkout: Path = CHECKOUT, all_checkouts: bool = False, port: int | None = None) -> Plan:
+    """Everything cleanup would do, without doing any of it (``--dry-run`` prints exactly this).
+
+    ``checkout`` is whose shows and objects are removed; ``port`` narrows the shows stopped to that one.
+    """
     plan = Plan()
-    show = find_show_process(pid_path)
     stopping: set[int] = set()
-    if show is not None:
+    for show in find_shows(checkout, all_checkouts, port):
         plan.items.append(show)
-        if show.kind == "process":
+        if show.kind == "process" and show.remove:
             stopping.add(show.target[0])
     if client is None:
         plan.docker_ok = False
     else:
         try:
-            plan.items.extend(find_docker_objects(client, stopping, force, include_testcontainers, scope))
+            plan.items.extend(find_docker_objects(client, stopping, force, include_testcontainers, scope, checkout,
+                                                  all_checkouts))
         except DockerException as exc:
             plan.docker_ok = False
             plan.notes.append(f"Docker stopped answering while listing: {str(exc).splitlines()[0]}")
@@ -274,7 +297,8 @@ def plan_cleanup(client: docker.DockerClient | None, root: Path, force: bool = F
         if paths:
             plural = "folder" if len(paths) == 1 else "folders"
             plan.items.append(Item("cache", f"{name} ({len(paths)} {plural})", format_size(_size(paths)), True,
-                                   "pytest / Python cache, rebuilt on the next run", target=paths))
+                                   "pytest / Python cache, rebuilt on the next run", target=paths,
+                                   checkout=str(root)))
     plan.items.sort(key=lambda item: KIND_ORDER.index(item.kind))
     return plan
 
@@ -298,7 +322,7 @@ def execute(plan: Plan, on_outcome: Callable[[Outcome], None] | None = None) -> 
 
 def _remove(item: Item) -> str:
     if item.kind == "process":
-        pid, path = item.target
+        pid, path, _ = item.target
         message = stop_process(pid)
         path.unlink(missing_ok=True)
         return message
@@ -321,7 +345,13 @@ def _remove(item: Item) -> str:
 
 # -- reporting (pure) ----------------------------------------------------------------------------
 
-def build_report(plan: Plan, outcomes: list[Outcome] | None = None) -> Table:
+def _whose(recorded: str | None, checkout: Path) -> str:
+    if not recorded:
+        return "an unknown checkout"
+    return "this checkout" if same_checkout(recorded, checkout) else "another checkout"
+
+
+def build_report(plan: Plan, outcomes: list[Outcome] | None = None, checkout: Path = CHECKOUT) -> Table:
     """One table: every item found, and what was (or, in a dry run, would be) done with it."""
     dry_run = outcomes is None
     results = {id(outcome.item): outcome for outcome in outcomes or []}
@@ -335,6 +365,9 @@ def build_report(plan: Plan, outcomes: list[Outcome] | None = None) -> Table:
         name = Text(item.name)
         if item.detail:
             name.append(f"\n{item.detail}", style="dim")
+        if item.kind != "cache" and (item.checkout or is_kit_object(getattr(item.target, "labels", None) or {})):
+            # Short here; another checkout's path is in its reason, and this one's above the table.
+            name.append(f"\nfrom {_whose(item.checkout, checkout)}", style="dim")
         why = Text(item.reason, style="dim" if not item.remove else "")
         if not item.remove:
             action = Text("kept", style="cyan")
@@ -373,7 +406,7 @@ def summary(plan: Plan, outcomes: list[Outcome] | None = None) -> str:
     line = f"{verb} {', '.join(counts)}." if counts else ("Nothing to remove." if dry_run else "Nothing removed.")
     kept = len(plan.kept())
     if kept:
-        line += f" Kept {kept} not ours or still in use."
+        line += f" Kept {kept} not ours, another checkout's or still in use."
     if failed:
         line += f" {len(failed)} failed."
     return line

@@ -6,6 +6,7 @@ otherwise the official images are preferred and the locally built drop-ins are t
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -31,22 +32,65 @@ LABEL_PID = "dev.reality-engine.pid"
 LABEL_HOST = "dev.reality-engine.host"
 #: Which run of that pid: its boot and start time since boot (see reality/owners.py).
 LABEL_PROCESS = "dev.reality-engine.process"
+#: The checkout (resolved path) whose code created the object: cleanup.py and the sweep keep to their own.
+LABEL_CHECKOUT = "dev.reality-engine.checkout"
 PROJECT = "reality-engine"
 
 SERVICES = ("postgres", "redis")
 
+#: New voter identities per client address (see reality/identities.py): the refill and the burst.
+IDENTITIES_PER_MINUTE_ENV = "REALITY_IDENTITIES_PER_MINUTE"
+IDENTITIES_BURST_ENV = "REALITY_IDENTITIES_BURST"
+#: Set (to 1) by ``reality_engine.py --behind-proxy``; Codespaces' port forwarding is a proxy too.
+BEHIND_PROXY_ENV = "REALITY_BEHIND_PROXY"
+
+
+def _positive_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not (raw.isascii() and raw.isdecimal()) or not 1 <= int(raw) <= 1_000_000:
+        raise ValueError(f"{name}={raw!r} is not a whole number from 1 to 1000000 (default {default}).")
+    return int(raw)
+
+
+def identity_budget() -> tuple[int, int]:
+    """(per minute, burst) of new voter identities per client address; ValueError in one line when malformed."""
+    from .identities import DEFAULT_BURST, DEFAULT_PER_MINUTE
+
+    return (_positive_int(IDENTITIES_PER_MINUTE_ENV, DEFAULT_PER_MINUTE),
+            _positive_int(IDENTITIES_BURST_ENV, DEFAULT_BURST))
+
+
+def behind_proxy() -> bool:
+    """Whether a proxy in front of the show appends the client's address to ``X-Forwarded-For``.
+
+    Only then is that header believed: anyone can send it, so without a proxy it is ignored.
+    """
+    return os.environ.get(BEHIND_PROXY_ENV, "") not in ("", "0") or os.environ.get("CODESPACES") == "true"
+
+
+#: This checkout of the kit: the folder holding ``reality/`` (each clone on a machine has its own).
+CHECKOUT = Path(__file__).resolve().parent.parent
+
 
 def runtime_dir() -> Path:
-    """Per-user directory for the pid file and other run-time state."""
+    """Per-user directory for run-time state (every checkout's shows; ``REALITY_RUNTIME_DIR`` overrides)."""
     base = os.environ.get("REALITY_RUNTIME_DIR") or os.path.join(tempfile.gettempdir(), f"reality-engine-{os.getuid()}")
     path = Path(base)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def pid_file() -> Path:
-    """Where a running ``reality_engine.py`` records its pid (read by ``cleanup.py``)."""
-    return runtime_dir() / "reality_engine.pid"
+def checkout_state_dir(checkout: Path = CHECKOUT, runtime: Path | None = None) -> Path:
+    """Where one checkout keeps its shows' pid files: named by a hash of its resolved path."""
+    key = hashlib.sha256(str(checkout.resolve()).encode()).hexdigest()[:16]
+    return (runtime or runtime_dir()) / f"checkout-{key}"
+
+
+def pid_file(port: int, checkout: Path = CHECKOUT, runtime: Path | None = None) -> Path:
+    """Where a running ``reality_engine.py`` on ``port`` records itself (read by ``cleanup.py``)."""
+    return checkout_state_dir(checkout, runtime) / f"show-{port}.json"
 
 
 @dataclass
@@ -58,3 +102,16 @@ class ImageChoice:
 
     def pinned(self, service: str) -> str | None:
         return getattr(self, service)
+
+
+#: Shortest presenter token the show accepts: 4 digits were found by a script in 2 s.
+MIN_PRESENTER_TOKEN = 16
+
+
+def presenter_token_problem(env: dict[str, str] | None = None) -> str | None:
+    """Why ``REALITY_PRESENTER_TOKEN`` is unfit (set but too short to resist guessing), or None."""
+    token = (os.environ if env is None else env).get("REALITY_PRESENTER_TOKEN") or ""
+    if token and len(token) < MIN_PRESENTER_TOKEN:
+        return (f"REALITY_PRESENTER_TOKEN has {len(token)} characters: use at least {MIN_PRESENTER_TOKEN} "
+                "(or unset it for a random one).")
+    return None

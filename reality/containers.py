@@ -20,6 +20,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Iterable
 
 import docker
@@ -37,6 +38,7 @@ from testcontainers.core.waiting_utils import WaitStrategy, WaitStrategyTarget
 
 from . import docker_engine
 from .config import (
+    CHECKOUT,
     LABEL_HOST,
     LABEL_PID,
     LABEL_PROJECT,
@@ -50,7 +52,7 @@ from .config import (
 )
 from .errors import ContainerStartError, DockerUnavailable, RealityError
 from .events import EventBus
-from .owners import owner_labels, parse_docker_time, running_owner
+from .owners import UNKNOWN_CHECKOUT, kit_verdict, owner_labels, parse_docker_time
 from .provision import RYUK_IMAGE, ImageResolution, is_present, resolve_image
 
 #: How often readiness is probed. Testcontainers' default is one second, which alone would double
@@ -534,26 +536,58 @@ def remove_containers(client: docker.DockerClient, labels: dict[str, str]) -> li
     return removed
 
 
-def sweep_orphans(client: docker.DockerClient) -> list[str]:
-    """Remove containers of earlier runs on this host whose process is gone (our own reaper)."""
-    removed = []
+@dataclass
+class Sweep:
+    """What a sweep removed (this checkout's leftovers) and what it kept (other checkouts' leftovers)."""
+
+    removed: list[str] = field(default_factory=list)
+    kept: dict[str, list[str]] = field(default_factory=dict)  # checkout -> container names
+    checkout: Path = CHECKOUT
+
+    def lines(self) -> list[str]:
+        """What the show's terminal says about it: which checkout the leftovers came from."""
+        said = []
+        if self.removed:
+            said.append(f"Removed {len(self.removed)} container(s) left by an earlier run of this checkout "
+                        f"({self.checkout}) that was killed.")
+        for checkout, names in self.kept.items():
+            whose = (f"another checkout ({checkout})" if checkout != UNKNOWN_CHECKOUT
+                     else "a checkout not recorded (an older kit's)")
+            said.append(f"Kept {len(names)} container(s) left by a killed run of {whose}: "
+                        "`python3 cleanup.py --all-checkouts` removes them.")
+        return said
+
+
+def sweep_orphans(client: docker.DockerClient, checkout: Path = CHECKOUT) -> Sweep:
+    """Remove ``checkout``'s containers of earlier runs on this host whose process is gone (our own reaper).
+
+    Other checkouts' leftovers are reported, never removed: the rule is :func:`reality.owners.kit_verdict`.
+    """
+    sweep = Sweep(checkout=checkout)
     host = socket.gethostname()
     try:
         containers = client.containers.list(all=True, filters={"label": [f"{LABEL_PROJECT}={PROJECT}", f"{LABEL_HOST}={host}"]},
                                             ignore_removed=True)
     except DockerException:
-        return removed
+        return sweep
     for container in containers:
         if not container.labels.get(LABEL_PID, "").isdigit():
             continue  # made by hand with the project's label: not ours to judge
-        if running_owner(container.labels, parse_docker_time(container.attrs.get("Created"))):
+        created = parse_docker_time(container.attrs.get("Created"))
+        verdict = kit_verdict(container.labels, created, checkout=checkout)
+        if verdict.elsewhere:
+            if not kit_verdict(container.labels, created, all_checkouts=True).remove:
+                continue  # another checkout's run that is still going: nothing to say
+            sweep.kept.setdefault(verdict.elsewhere, []).append(container.name)
+            continue
+        if not verdict.remove:
             continue
         try:
             container.remove(force=True, v=True)
-            removed.append(container.name)
+            sweep.removed.append(container.name)
         except DockerException:
             pass
-    return removed
+    return sweep
 
 
 def _one_line(exc: BaseException) -> str:

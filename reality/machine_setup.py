@@ -269,3 +269,35 @@ def save_images(path: Path) -> Step:
     size = path.stat().st_size / 1e6
     return Step("Image bundle", True, f"{', '.join(images)} saved to {path} ({size:.0f} MB): "
                                       f"on each laptop, python3 setup.py --load {path}")
+
+
+#: What to type after set-up, in order: the lesson (mocks, then reality), then the whole suite.
+LESSON_COMMANDS = ("python3 -m pytest tests/test_fantasy.py -v", "python3 -m pytest tests/test_reality.py -v")
+SUITE_COMMAND = "python3 -m pytest -v"
+SHOW_COMMAND = "python3 reality_engine.py"
+
+
+def next_steps(activate: str | None, show_needs_activate: bool) -> list[tuple[str, str]]:
+    """``(what, command)`` pairs that end set-up: each command is typed as shown, on a line of its own.
+
+    ``activate`` is the ``source …/bin/activate`` line when the packages are in a virtualenv this shell
+    has not activated (pytest needs it; the scripts find ``.venv`` by themselves).
+    """
+    steps = [("Run the show:", SHOW_COMMAND)]
+    if activate and show_needs_activate:
+        steps.insert(0, ("First, in each new terminal:", activate))
+    elif activate:
+        steps.append(("Before the tests, in each new terminal:", activate))
+    steps.append(("The lesson, 1: tests against a mock (they pass, and are wrong):", LESSON_COMMANDS[0]))
+    steps.append(("The lesson, 2: the same tests against real PostgreSQL:", LESSON_COMMANDS[1]))
+    steps.append(("The whole suite (~300 tests, about 2½ minutes):", SUITE_COMMAND))
+    return steps
+
+
+def print_next_steps(console: Console, steps: list[tuple[str, str]]) -> None:
+    """Print each step's label, then its command alone on the next line, never wrapped (copy-paste safe)."""
+    console.print("[green]Ready.[/green]")
+    for what, command in steps:
+        console.print(f"  {what}", style="dim", soft_wrap=True)
+        # soft_wrap: a terminal narrower than the command wraps it itself, rich never breaks it in two.
+        console.print(f"    {command}", style="bold", soft_wrap=True, markup=False, highlight=False)

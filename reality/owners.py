@@ -7,18 +7,42 @@ the process's identity on Linux: the machine's boot id and the process's start t
 since boot, which neither a reboot nor a reused pid can repeat and no change of the wall clock
 moves. Where that label is missing (objects made by hand or elsewhere), a live pid counts as the
 owner — unless, without /proc, its recorded start is after the object was created.
+
+Several checkouts (clones) of the kit may run on one machine, each person their own. Objects carry
+the checkout that made them, and a running show records itself per checkout and port: what one
+checkout's ``cleanup.py`` or sweep may remove is decided here (:func:`kit_verdict`), in one place.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import socket
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Mapping
+from typing import AbstractSet, Mapping
 
 import psutil
 
-from .config import LABEL_PID, LABEL_PROCESS
+from .config import (
+    CHECKOUT,
+    LABEL_CHECKOUT,
+    LABEL_HOST,
+    LABEL_PID,
+    LABEL_PROCESS,
+    LABEL_PROJECT,
+    PROJECT,
+    checkout_state_dir,
+    runtime_dir,
+)
+
+#: The show's entry script: the only program cleanup.py ever signals.
+SHOW_SCRIPT = "reality_engine.py"
+#: The pid file of kit versions before per-checkout state: one per user, shared by every checkout.
+LEGACY_PID_FILE = "reality_engine.pid"
+#: What ``Verdict.elsewhere`` says of an object that records no checkout.
+UNKNOWN_CHECKOUT = "an unknown checkout"
 
 #: Slack between a process's start time and its object's creation time (clock ticks, rounding).
 CLOCK_SLACK = 1.0
@@ -60,10 +84,10 @@ def process_key(pid: int) -> str | None:
     return f"{boot}:{stat.rsplit(')', 1)[1].split()[19]}"
 
 
-def owner_labels(pid: int) -> dict[str, str]:
-    """The labels naming process ``pid`` as an object's owner."""
+def owner_labels(pid: int, checkout: Path = CHECKOUT) -> dict[str, str]:
+    """The labels naming process ``pid`` of ``checkout`` as an object's owner."""
     key = process_key(pid)
-    return {LABEL_PID: str(pid), **({LABEL_PROCESS: key} if key else {})}
+    return {LABEL_PID: str(pid), **({LABEL_PROCESS: key} if key else {}), LABEL_CHECKOUT: str(checkout)}
 
 
 def running_owner(labels: Mapping[str, str], created: float | None) -> ProcessInfo | None:
@@ -95,3 +119,179 @@ def parse_docker_time(value: str | None) -> float | None:
         return datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp()
     except ValueError:
         return None
+
+
+# -- checkouts -----------------------------------------------------------------------------------
+
+def describe_checkout(checkout: str | Path | None, this: Path = CHECKOUT) -> str:
+    """``this checkout (/path)``, ``checkout /path``, or ``an unknown checkout``."""
+    if not checkout:
+        return "an unknown checkout"
+    return f"this checkout ({checkout})" if same_checkout(checkout, this) else f"checkout {checkout}"
+
+
+def same_checkout(checkout: str | Path | None, this: Path = CHECKOUT) -> bool:
+    if not checkout:
+        return False
+    try:
+        return Path(checkout).resolve() == this.resolve()
+    except OSError:
+        return str(checkout) == str(this)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether one checkout's cleanup removes a kit object, and why (either way)."""
+
+    remove: bool
+    reason: str
+    elsewhere: str | None = None  # kept because it is this other checkout's
+
+
+def kit_verdict(labels: Mapping[str, str], created: float | None, *, checkout: Path = CHECKOUT,
+                all_checkouts: bool = False, stopping: AbstractSet[int] = frozenset(), force: bool = False,
+                force_flag: str = "--force") -> Verdict:
+    """The one rule for objects carrying the kit's label: whose checkout, and is its run still going?
+
+    Another checkout's objects are never this checkout's to remove (``all_checkouts`` says otherwise);
+    then a live run's objects stay unless ``force``, or unless its show is being stopped.
+    """
+    recorded = labels.get(LABEL_CHECKOUT, "")
+    if not all_checkouts and not same_checkout(recorded, checkout):
+        whose = f"another checkout's ({recorded})" if recorded else "no checkout recorded (an older kit's, or by hand)"
+        # What --all-checkouts would do with it: a live run's objects would still need --force too.
+        anyone = kit_verdict(labels, created, all_checkouts=True, force_flag="--all-checkouts --force")
+        reason = f"{whose}: --all-checkouts removes it" if anyone.remove else f"{whose}; {anyone.reason}"
+        return Verdict(False, reason, elsewhere=recorded or UNKNOWN_CHECKOUT)
+    if force:
+        return Verdict(True, "Reality Engine's (--force)")
+    pid_text = labels.get(LABEL_PID, "")
+    if not pid_text.isdigit():
+        # Made by hand with the project's label (the kit always records its pid): can't tell if in use.
+        return Verdict(False, f"Reality Engine's label but no owning process recorded ({force_flag} removes it)")
+    pid = int(pid_text)
+    host = labels.get(LABEL_HOST, "")
+    if host and host != socket.gethostname():
+        return Verdict(False, f"Reality Engine's, started on host {host}: that run may still be going "
+                              f"({force_flag} removes it)")
+    if pid in stopping:
+        return Verdict(True, f"Reality Engine's, its show (pid {pid}) is stopped first")
+    info = running_owner(labels, created)
+    if info is not None:
+        return Verdict(False, f"in use by running pid {pid} ({describe_command(info.cmdline)}) — {force_flag} removes it")
+    return Verdict(True, f"left behind: its process (pid {pid}) is gone")
+
+
+def is_kit_object(labels: Mapping[str, str]) -> bool:
+    return labels.get(LABEL_PROJECT) == PROJECT
+
+
+def describe_command(cmdline: str, limit: int = 50) -> str:
+    """``python3.11 -m pytest tests/`` rather than the interpreter's full path."""
+    words = cmdline.split()
+    text = " ".join([os.path.basename(words[0]), *words[1:]]) if words else "?"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# -- running shows -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ShowRecord:
+    """What a running show writes into its pid file: who it is, on which port, from which checkout."""
+
+    pid: int
+    port: int | None
+    checkout: str | None
+    process: str | None = None  # process_key() at start: tells a reused pid from the show
+    path: Path | None = None
+
+    def to_json(self) -> str:
+        return json.dumps({"pid": self.pid, "port": self.port, "checkout": self.checkout, "process": self.process})
+
+
+def show_record_for(pid: int, port: int, checkout: Path = CHECKOUT) -> ShowRecord:
+    return ShowRecord(pid, port, str(checkout), process_key(pid))
+
+
+def read_show_record(path: Path) -> ShowRecord:
+    """The record in ``path``; a legacy file holds only a pid. Raises ``ValueError`` on anything else."""
+    text = path.read_text(errors="replace").strip()
+    if text.isdigit():
+        return ShowRecord(int(text), None, None, None, path)
+    try:
+        data = json.loads(text)
+        pid = data["pid"]
+        port = data.get("port")
+        if not isinstance(pid, int) or not (port is None or isinstance(port, int)):
+            raise ValueError
+    except (ValueError, TypeError, KeyError, AttributeError):
+        raise ValueError(f"unreadable content {text[:20]!r}") from None
+    checkout, process = data.get("checkout"), data.get("process")
+    return ShowRecord(pid, port, checkout if isinstance(checkout, str) else None,
+                      process if isinstance(process, str) else None, path)
+
+
+def show_record_files(checkout: Path | None = CHECKOUT) -> list[Path]:
+    """Pid files of ``checkout``'s shows (every checkout's with ``None``), and the legacy shared one."""
+    root = runtime_dir()
+    pattern = "checkout-*/show-*.json" if checkout is None else f"{checkout_state_dir(checkout).name}/show-*.json"
+    files = sorted(root.glob(pattern))
+    legacy = root / LEGACY_PID_FILE
+    return files + ([legacy] if legacy.exists() else [])
+
+
+def running_show(record: ShowRecord) -> ProcessInfo | None:
+    """The live ``reality_engine.py`` this record names, or ``None`` (gone, or its pid reused)."""
+    info = process_info(record.pid)
+    if info is None:
+        return None
+    current = process_key(record.pid)
+    if record.process and current and record.process != current:
+        return None
+    if SHOW_SCRIPT not in info.cmdline and info.cmdline != "?":
+        return None
+    return info
+
+
+def checkout_of_process(pid: int) -> str | None:
+    """The checkout a running ``reality_engine.py`` was started from: its script's folder, resolved."""
+    try:
+        process = psutil.Process(pid)
+        words, cwd = process.cmdline(), process.cwd()
+    except (psutil.Error, OSError):
+        return None
+    for word in words[1:]:
+        if os.path.basename(word) == SHOW_SCRIPT:
+            return str(Path(cwd, word).resolve().parent)
+    return None
+
+
+def find_show(pid: int) -> ShowRecord | None:
+    """The running show with ``pid``, by its pid file (any checkout's) or, without one, by its command line."""
+    for path in show_record_files(None):
+        try:
+            record = read_show_record(path)
+        except (OSError, ValueError):
+            continue
+        if record.pid == pid and running_show(record) is not None:
+            return ShowRecord(record.pid, record.port, record.checkout or checkout_of_process(pid), record.process, path)
+    info = process_info(pid)
+    if info is not None and SHOW_SCRIPT in info.cmdline:
+        return ShowRecord(pid, None, checkout_of_process(pid))  # a show with its pid file elsewhere
+    return None
+
+
+def port_listeners(port: int) -> tuple[list[int], bool]:
+    """Pids listening on TCP ``port`` here, and whether some listener's pid is hidden from this user."""
+    try:
+        connections = psutil.net_connections(kind="tcp")
+    except (psutil.AccessDenied, OSError):
+        return [], True
+    pids, hidden = [], False
+    for connection in connections:
+        if connection.status == psutil.CONN_LISTEN and connection.laddr and connection.laddr.port == port:
+            if connection.pid is None:
+                hidden = True
+            elif connection.pid not in pids:
+                pids.append(connection.pid)
+    return pids, hidden

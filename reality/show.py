@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from . import docker_engine
+from . import config, docker_engine
 from .concurrency import selected_mode
-from .config import pid_file
 from .errors import PortTaken, RealityError
 from .events import Event, EventBus
 from .poll import Poll
@@ -55,15 +54,50 @@ class TerminalLog:
             self.out(f"  {time.strftime('%H:%M:%S', time.localtime(event.ts))}  {event.message}")
 
 
-def _port_in_use(port: int) -> str:
-    """What to do about a taken port: the advice depends on whether it is an earlier show."""
-    from .cleanup import find_show_process  # only on this error path: it brings in rich and Docker
+def _port_in_use(port: int, host: str = "0.0.0.0") -> str:
+    """What to do about a taken port, naming the process that really listens there.
 
-    running = find_show_process()
-    if running is not None and running.kind == "process":
-        return (f"Port {port} is already in use: {running.name} is still running. Stop it (Ctrl+C in its "
-                f"terminal, or `python3 cleanup.py`), or pick another port with --port {port + 1}.")
-    return f"Port {port} is already in use by another program: pick another one with --port {port + 1}."
+    A show of this checkout can be stopped with cleanup.py (only that one: ``--port``); a show of
+    another checkout is someone else's, which this checkout's cleanup.py would not stop; anything else
+    is another program.
+    """
+    from . import owners
+
+    instead = f"pick another port with --port {_next_free_port(host, port)}"
+    pids, hidden = owners.port_listeners(port)
+    for pid in pids:
+        show = owners.find_show(pid)
+        if show is None:
+            continue
+        if owners.same_checkout(show.checkout) and show.path is not None and show.path.parent == config.checkout_state_dir():
+            return (f"Port {port} is already in use by an earlier show of this checkout ({owners.SHOW_SCRIPT}, "
+                    f"pid {pid}). Stop it (Ctrl+C in its terminal, or `python3 cleanup.py --port {port}`), "
+                    f"or {instead}.")
+        if owners.same_checkout(show.checkout):
+            return (f"Port {port} is already in use by a show of this checkout ({owners.SHOW_SCRIPT}, pid {pid}) "
+                    f"started with other run-time state: stop it with Ctrl+C in its terminal (or `kill {pid}`), "
+                    f"or {instead}.")
+        return (f"Port {port} is already in use by a show of {owners.describe_checkout(show.checkout)} "
+                f"({owners.SHOW_SCRIPT}, pid {pid}), not this checkout's: leave it running and {instead}.")
+    if pids:
+        info = owners.process_info(pids[0])
+        what = f"pid {pids[0]}: {owners.describe_command(info.cmdline)}" if info else f"pid {pids[0]}"
+        return f"Port {port} is already in use by another program ({what}): {instead}."
+    who = " (its process is not visible to this user)" if hidden else ""
+    return f"Port {port} is already in use by another program{who}: {instead}."
+
+
+def _next_free_port(host: str, port: int) -> int:
+    """The first port after ``port`` that can be bound on ``host`` right now (or simply the next one)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for candidate in range(port + 1, min(port + 50, 65536)):
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((host, candidate))
+            except OSError:
+                continue
+            return candidate
+    return port + 1
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -81,7 +115,7 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         listener.close()
         if exc.errno == errno.EADDRINUSE:
-            raise PortTaken(_port_in_use(port)) from exc
+            raise PortTaken(_port_in_use(port, host)) from exc
         if exc.errno == errno.EACCES:
             raise PortTaken(f"Port {port} needs privileges here: use --port 5001 or another port above 1024.") from exc
         raise PortTaken(f"Cannot listen on {host}:{port}: {exc.strerror}. Check --host and --port.") from exc
@@ -89,19 +123,25 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 class PidFile:
-    """``reality.config.pid_file()`` holding this process's pid while the show runs (read by cleanup.py)."""
+    """This show's record (pid, port, checkout) while it runs: one file per checkout and port (read by cleanup.py)."""
 
-    def __init__(self, path: Path | None = None) -> None:
-        self.path = path or pid_file()
+    def __init__(self, port: int, path: Path | None = None) -> None:
+        self.port = port
+        self.path = path or config.pid_file(port)
 
     def write(self) -> None:
-        self.path.write_text(f"{os.getpid()}\n")
+        from .owners import show_record_for
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(show_record_for(os.getpid(), self.port).to_json() + "\n")
 
     def remove(self) -> None:
+        from .owners import read_show_record
+
         try:
-            if self.path.read_text().strip() == str(os.getpid()):
+            if read_show_record(self.path).pid == os.getpid():
                 self.path.unlink()
-        except OSError:
+        except (OSError, ValueError):
             pass
 
 
@@ -169,7 +209,7 @@ def run(options: ShowOptions, out: Print = print, err: Print = _stderr,
     install_signal_handlers(mode)
     bus = EventBus()
     bus.subscribe(TerminalLog(out))
-    pid = PidFile()
+    pid = PidFile(options.port)
     infra = None
     app = None
     server = None
@@ -206,7 +246,7 @@ def run(options: ShowOptions, out: Print = print, err: Print = _stderr,
         store = VoteStore(infra.postgres_url)
         store.init_schema()
         app = create_app({"REDIS_URL": infra.redis_url, "QUESTION": options.poll.question,
-                          "OPTIONS": list(options.poll.options), "ASYNC_MODE": mode},
+                          "OPTIONS": list(options.poll.options), "ASYNC_MODE": mode, "PORT": options.port},
                          bus=bus, store=store, infra=infra, public=public)
         server = make_server(mode, listener, app)
         addresses = urls(options, public, app.config["PRESENTER_TOKEN"])
@@ -281,12 +321,11 @@ def import_web_stack() -> None:
 
 
 def _sweep_leftovers(client: Any, out: Print) -> None:
-    """Remove containers of earlier runs whose process is gone (a run killed with -9)."""
+    """Remove this checkout's containers of earlier runs whose process is gone (a run killed with -9)."""
     from .containers import sweep_orphans
 
-    swept = sweep_orphans(client)
-    if swept:
-        out(f"  Removed {len(swept)} container(s) left by an earlier run that was killed.")
+    for line in sweep_orphans(client).lines():
+        out(f"  {line}")
 
 
 def _close_server(server: Any) -> None:

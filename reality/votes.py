@@ -13,9 +13,12 @@ PostgreSQL's own ``UniqueViolation``.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Protocol, TypeVar
+from typing import Callable, Iterable, Protocol, TypeVar
 
 import psycopg2
 import psycopg2.errors
@@ -37,6 +40,22 @@ class StoreUnavailable(ServiceUnavailable):
 
 class StoreBusy(ServiceUnavailable):
     """The database answers but not in time (every connection taken, or a statement timed out)."""
+
+
+class StoreSealed(Exception):
+    """The fantasy store is being handed back to PostgreSQL: this vote must go to the store in use now."""
+
+
+@dataclass(frozen=True)
+class Replay:
+    """What PostgreSQL made of the votes the mock had accepted."""
+
+    replayed: int
+    stored: int
+    refused: int
+
+    def summary(self) -> str:
+        return f"{self.replayed} replayed: {self.stored} stored, {self.refused} refused by PostgreSQL as duplicates"
 
 
 class Store(Protocol):
@@ -131,6 +150,32 @@ class VoteStore:
         except psycopg2.errors.UniqueViolation as exc:
             raise AlreadyVoted(voter_id) from exc
 
+    def replay(self, votes: Iterable[tuple[str, str, float]]) -> Replay:
+        """INSERT each (voter, choice, unix time) in order; the UNIQUE constraint refuses a voter's later votes.
+
+        One transaction, a savepoint per vote: a refused vote rolls back only itself, and if the
+        database goes away half-way nothing at all is stored (the caller can try again later).
+        """
+        votes = list(votes)
+
+        def insert_all(cursor: psycopg2.extensions.cursor) -> Replay:
+            stored = refused = 0
+            for voter_id, choice, cast_at in votes:
+                cursor.execute("SAVEPOINT replay_vote")
+                try:
+                    cursor.execute("INSERT INTO votes (voter_id, choice, cast_at) VALUES (%s, %s, to_timestamp(%s))",
+                                   (voter_id, choice, cast_at))
+                # PostgreSQL's UNIQUE constraint refused it: this voter already has a row.
+                except psycopg2.errors.UniqueViolation:
+                    cursor.execute("ROLLBACK TO SAVEPOINT replay_vote")
+                    refused += 1
+                else:
+                    cursor.execute("RELEASE SAVEPOINT replay_vote")
+                    stored += 1
+            return Replay(len(votes), stored, refused)
+
+        return self._run(insert_all)
+
     def counts(self) -> dict[str, int]:
         def query(cursor: psycopg2.extensions.cursor) -> dict[str, int]:
             cursor.execute("SELECT choice, count(*) FROM votes GROUP BY choice")
@@ -177,20 +222,44 @@ class VoteStore:
 class InMemoryVoteStore:
     """A stand-in for the database with no constraints: what a mock-based test talks to.
 
-    It accepts every vote, duplicates included: the bug the fantasy tests never see.
+    It accepts every vote, duplicates included: the bug the fantasy tests never see. For the show's
+    fantasy mode it also remembers which votes it took itself (after the ones carried over from
+    PostgreSQL), so that going back to reality can hand exactly those to PostgreSQL.
     """
 
     def __init__(self) -> None:
-        self._votes: list[tuple[str, str]] = []
+        self._votes: list[tuple[str, str, float, str]] = []  # voter, choice, unix time, ISO time
+        self._carried = 0  # the first rows came from PostgreSQL: already stored there
+        self._sealed = False
         self._lock = threading.Lock()
+
+    def carry_over(self, rows: Iterable[tuple[str, str, str]]) -> None:
+        """Start from PostgreSQL's rows (voter, choice, time): shown in the tally, never replayed."""
+        with self._lock:
+            self._votes.extend((voter, choice, 0.0, cast_at) for voter, choice, cast_at in rows)
+            self._carried = len(self._votes)
 
     def cast(self, voter_id: str, choice: str) -> None:
         with self._lock:
-            self._votes.append((voter_id, choice))
+            if self._sealed:
+                raise StoreSealed(voter_id)
+            now = time.time()
+            self._votes.append((voter_id, choice, now, datetime.fromtimestamp(now, timezone.utc).isoformat()))
+
+    def seal(self) -> list[tuple[str, str, float]]:
+        """Take no more votes (they raise :class:`StoreSealed`); returns the votes cast here, in order."""
+        with self._lock:
+            self._sealed = True
+            return [(voter, choice, at) for voter, choice, at, _ in self._votes[self._carried:]]
+
+    def unseal(self) -> None:
+        """Take votes again (handing them over failed)."""
+        with self._lock:
+            self._sealed = False
 
     def counts(self) -> dict[str, int]:
         with self._lock:
-            return dict(Counter(choice for _, choice in self._votes))
+            return dict(Counter(vote[1] for vote in self._votes))
 
     def total(self) -> int:
         with self._lock:
@@ -198,8 +267,9 @@ class InMemoryVoteStore:
 
     def rows(self) -> list[tuple[str, str, str]]:
         with self._lock:
-            return [(voter, choice, "") for voter, choice in self._votes]
+            return [(voter, choice, cast_at) for voter, choice, _, cast_at in self._votes]
 
     def reset(self) -> None:
         with self._lock:
             self._votes.clear()
+            self._carried = 0

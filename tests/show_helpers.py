@@ -21,7 +21,9 @@ from typing import Any, Callable
 import docker
 import psycopg2
 import requests
+from requests.adapters import HTTPAdapter
 
+from reality import config
 from reality.config import LABEL_PID, LABEL_SERVICE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,11 +93,12 @@ class ShowProcess:
     log_file: Any = field(default=None, repr=False)
 
     @classmethod
-    def start(cls, client: docker.DockerClient, log_path: Path, *extra: str) -> "ShowProcess":
+    def start(cls, client: docker.DockerClient, log_path: Path, *extra: str,
+              env: dict[str, str] | None = None) -> "ShowProcess":
         # The port is picked here and bound by the child a moment later: if another program took it in
         # between, the show says so in one line and exits, and a new port is picked.
         for attempt in range(3):
-            show = cls._launch(client, log_path, *extra)
+            show = cls._launch(client, log_path, *extra, env=env)
             try:
                 wait_for(show.ready, 90, "the show to boot (see " + str(log_path) + ")", interval=0.1)
                 return show
@@ -107,15 +110,16 @@ class ShowProcess:
         raise AssertionError("unreachable")
 
     @classmethod
-    def _launch(cls, client: docker.DockerClient, log_path: Path, *extra: str) -> "ShowProcess":
+    def _launch(cls, client: docker.DockerClient, log_path: Path, *extra: str,
+                env: dict[str, str] | None = None) -> "ShowProcess":
         port = free_port()
         runtime_dir = tempfile.mkdtemp(prefix="reality-show-test-")
         log = open(log_path, "w")
         # All interfaces, as a presenter runs it: the phone address on the QR code is then reachable.
         process = subprocess.Popen(show_command(port, *extra, "--question", QUESTION, "--options", ",".join(OPTIONS),
                                                 host="0.0.0.0"),
-                                   cwd=ROOT, env=show_env(runtime_dir), stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL)
+                                   cwd=ROOT, env=show_env(runtime_dir, **(env or {})), stdout=log,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()  # the child holds its own copy of the descriptor
         return cls(process, port, runtime_dir, log_path, client, base_url=f"http://127.0.0.1:{port}")
 
@@ -130,6 +134,11 @@ class ShowProcess:
 
     def url(self, path: str) -> str:
         return self.base_url + path
+
+    @property
+    def cookie_name(self) -> str:
+        """The show's cookie: named after its port, so two shows on one host never share it."""
+        return f"reality-{self.port}"
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -177,7 +186,7 @@ class ShowProcess:
         return count
 
     def pid_file(self) -> Path:
-        return Path(self.runtime_dir) / "reality_engine.pid"
+        return config.pid_file(self.port, ROOT, runtime=Path(self.runtime_dir))
 
     def stop(self, signum: int = signal.SIGTERM, timeout: float = 15) -> int:
         """Signal the show and wait for it; whatever happens, no container of it is left."""
@@ -203,7 +212,7 @@ class Phone:
         if open_page:
             response = self.http.get(show.url("/qr"), timeout=5)
             assert response.status_code == 200
-            assert self.http.cookies.get("reality"), "the phone page must give the phone a voter cookie"
+            assert self.http.cookies.get(show.cookie_name), "the phone page must give the phone a voter cookie"
 
     def vote(self, choice: str = "Python") -> requests.Response:
         return self.http.post(self.show.url("/api/vote"), json={"choice": choice}, timeout=10)
@@ -227,3 +236,27 @@ class Presenter:
 
     def reset(self) -> None:
         self.ok("reset", timeout=60)
+
+
+class _FromAddress(HTTPAdapter):
+    def __init__(self, address: str) -> None:
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def session_from(address: str) -> requests.Session:
+    """A requests session whose connections leave from ``address`` (every 127.x.y.z is this machine).
+
+    The show budgets some things per client address (new voter identities, wrong presenter tokens):
+    a test that spends such a budget on purpose does it from an address of its own, so the tests
+    after it, from 127.0.0.1, are not refused for it.
+    """
+    session = requests.Session()
+    adapter = _FromAddress(address)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session

@@ -21,8 +21,9 @@ from pathlib import Path
 import pytest
 from docker.errors import NotFound
 
-from reality import cleanup, owners
+from reality import cleanup, config, owners
 from reality.config import (
+    LABEL_CHECKOUT,
     LABEL_HOST,
     LABEL_PID,
     LABEL_PROCESS,
@@ -101,7 +102,8 @@ def test_dry_run_lists_and_real_run_removes_only_what_the_kit_left_behind(tmp_pa
     foreign, unlabelled = bystanders
     session_container = docker_client.containers.list(filters={"label": [f"{LABEL_PID}={os.getpid()}",
                                                                          f"{LABEL_ROLE}=tests"]})[0]
-    dead_labels = {LABEL_PROJECT: PROJECT, LABEL_PID: str(dead_pid), LABEL_HOST: socket.gethostname()}
+    dead_labels = {LABEL_PROJECT: PROJECT, LABEL_PID: str(dead_pid), LABEL_HOST: socket.gethostname(),
+                   LABEL_CHECKOUT: str(REPO)}
     network = docker_client.networks.create(f"cleanup-test-{uuid.uuid4().hex[:8]}", labels=dead_labels)
     volume = docker_client.volumes.create(f"cleanup-test-{uuid.uuid4().hex[:8]}", labels=dead_labels)
     caches = make_caches(tmp_path)
@@ -114,6 +116,9 @@ def test_dry_run_lists_and_real_run_removes_only_what_the_kit_left_behind(tmp_pa
     lines = {name: next((line for line in dry.stdout.splitlines() if name in line), "")
              for name in (leftover.name, network.name, volume.name[:24], foreign.name, session_container.name)}
     assert "would remove" in lines[leftover.name] and f"(pid {dead_pid}) is gone" in lines[leftover.name]
+    assert leftover.labels[LABEL_CHECKOUT] == str(REPO)  # the kit labels what it starts with its checkout
+    assert dry.stdout.startswith(f"Checkout: {REPO}\n")  # and the dry run names it
+    assert "from this checkout" in dry.stdout
     assert "would remove" in lines[network.name]
     assert "would remove" in lines[volume.name[:24]]
     assert "kept" in lines[foreign.name] and "not ours" in lines[foreign.name]
@@ -135,13 +140,13 @@ def test_dry_run_lists_and_real_run_removes_only_what_the_kit_left_behind(tmp_pa
     assert caches["venv"].exists() and caches["git"].exists()  # a virtualenv's and git's own files stay
 
 
-def test_testcontainers_only_objects_go_only_when_asked(tmp_path, docker_client, bystanders):
+def test_testcontainers_only_objects_go_only_when_asked(tmp_path, docker_client, bystanders, monkeypatch):
     foreign, _ = bystanders
     scope = {"org.testcontainers.session-id": foreign.labels["org.testcontainers.session-id"]}
+    monkeypatch.setenv("REALITY_RUNTIME_DIR", str(tmp_path / "run"))  # no show of this machine in the plan
 
-    default = cleanup.plan_cleanup(docker_client, tmp_path, scope=scope, pid_path=tmp_path / "none.pid")
-    asked = cleanup.plan_cleanup(docker_client, tmp_path, include_testcontainers=True, scope=scope,
-                                 pid_path=tmp_path / "none.pid")
+    default = cleanup.plan_cleanup(docker_client, tmp_path, scope=scope)
+    asked = cleanup.plan_cleanup(docker_client, tmp_path, include_testcontainers=True, scope=scope)
     outcomes = cleanup.execute(asked)
 
     assert [(item.name, item.remove) for item in default.items] == [(foreign.name, False)]
@@ -165,7 +170,18 @@ STAND_IN_SHOW = textwrap.dedent('''
 ''')
 
 
-def test_a_running_show_is_stopped_through_its_pid_file(tmp_path):
+def record_show(monkeypatch, runtime: Path, pid: int, port: int, checkout: Path = REPO,
+                process: str | None = None) -> Path:
+    """Write the pid file a show of ``checkout`` on ``port`` writes, in the run-time dir ``runtime``."""
+    monkeypatch.setenv("REALITY_RUNTIME_DIR", str(runtime))
+    path = config.pid_file(port, checkout)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = owners.show_record_for(pid, port, checkout)
+    path.write_text(owners.ShowRecord(pid, port, str(checkout), process or record.process).to_json())
+    return path
+
+
+def test_a_running_show_is_stopped_through_its_pid_file(tmp_path, monkeypatch):
     script = tmp_path / "reality_engine.py"
     script.write_text(STAND_IN_SHOW)
     marker = tmp_path / "marker"
@@ -173,12 +189,11 @@ def test_a_running_show_is_stopped_through_its_pid_file(tmp_path):
     try:
         assert show.stdout.readline().strip() == "ready"
         runtime = tmp_path / "run"
-        runtime.mkdir()
-        (runtime / "reality_engine.pid").write_text(f"{show.pid}\n")
+        pid_path = record_show(monkeypatch, runtime, show.pid, 5301)
         env = {"REALITY_RUNTIME_DIR": str(runtime)}
 
         dry = run_cleanup("--dry-run", "--root", str(tmp_path), env=env)
-        assert f"reality_engine.py (pid {show.pid})" in dry.stdout and "would remove" in dry.stdout
+        assert f"reality_engine.py (pid {show.pid}, port 5301)" in dry.stdout and "would remove" in dry.stdout
         assert show.poll() is None  # a dry run signals nothing
 
         real = run_cleanup("--root", str(tmp_path), env=env)
@@ -187,7 +202,7 @@ def test_a_running_show_is_stopped_through_its_pid_file(tmp_path):
         assert "stopped (SIGTERM)" in real.stdout
         assert show.wait(timeout=10) == 0
         assert marker.read_text() == "stopped cleanly"
-        assert not (runtime / "reality_engine.pid").exists()
+        assert not pid_path.exists()
     finally:
         if show.poll() is None:
             show.kill()
@@ -195,20 +210,26 @@ def test_a_running_show_is_stopped_through_its_pid_file(tmp_path):
         show.stdout.close()
 
 
-def test_a_reused_pid_is_never_signalled(tmp_path):
+@pytest.mark.parametrize("kind", ["record", "legacy"])
+def test_a_reused_pid_is_never_signalled(tmp_path, monkeypatch, kind):
     # The show died; its pid now belongs to an unrelated program: cleanup must leave that program alone.
+    # Whether the pid file is this kit's record or an older kit's shared file holding only a pid.
     unrelated = subprocess.Popen(["sleep", "60"])
     try:
         runtime = tmp_path / "run"
-        runtime.mkdir()
-        (runtime / "reality_engine.pid").write_text(str(unrelated.pid))
+        if kind == "record":
+            pid_path = record_show(monkeypatch, runtime, unrelated.pid, 5301, process="a-boot-before:123")
+        else:
+            runtime.mkdir()
+            pid_path = runtime / owners.LEGACY_PID_FILE
+            pid_path.write_text(str(unrelated.pid))
 
         result = run_cleanup("--root", str(tmp_path), env={"REALITY_RUNTIME_DIR": str(runtime)})
 
         assert result.returncode == 0, result.stdout + result.stderr
         assert "another program" in result.stdout
         assert unrelated.poll() is None
-        assert not (runtime / "reality_engine.pid").exists()  # the stale file is gone
+        assert not pid_path.exists()  # the stale file is gone
     finally:
         unrelated.kill()
         unrelated.wait()
@@ -222,7 +243,7 @@ def test_a_stale_or_garbled_pid_file_is_removed_without_signalling_anyone(tmp_pa
     garbled.write_text("not a pid")
 
     for path, reason in ((stale, "not running"), (garbled, "unreadable")):
-        item = cleanup.find_show_process(path)
+        item = cleanup.show_item(path)
         assert item.kind == "pid file" and reason in item.detail
         cleanup.execute(cleanup.Plan(items=[item]))
         assert not path.exists()
@@ -242,11 +263,11 @@ def test_docker_unreachable_still_clears_caches_and_says_so_in_one_line(tmp_path
 def test_the_removal_rule_for_each_kind_of_owner():
     """The one rule behind every decision above, case by case."""
     here = socket.gethostname()
-    ours = {LABEL_PROJECT: PROJECT, LABEL_HOST: here}
+    ours = {LABEL_PROJECT: PROJECT, LABEL_HOST: here, LABEL_CHECKOUT: str(REPO)}
     alive = {**ours, LABEL_PID: str(os.getpid())}
 
-    def verdict(labels, stopping=(), force=False, include=False):
-        return cleanup.owner_verdict(labels, None, set(stopping), force, include)[0]
+    def verdict(labels, stopping=(), force=False, include=False, all_checkouts=False):
+        return cleanup.owner_verdict(labels, None, set(stopping), force, include, REPO, all_checkouts)[0]
 
     assert verdict(alive) is False                              # its run is still going
     assert verdict(alive, force=True) is True                   # unless forced
@@ -256,6 +277,18 @@ def test_the_removal_rule_for_each_kind_of_owner():
     assert verdict({"org.testcontainers": "true"}) is False     # another project's Testcontainers
     assert verdict({"org.testcontainers": "true"}, include=True) is True
     assert verdict({}, force=True, include=True) is False       # never anything unlabelled
+    # Another checkout's objects (another clone on this machine, maybe another person's) stay, even
+    # when forced and when their run is gone, unless asked for every checkout.
+    gone = {**ours, LABEL_PID: "999999999"}
+    elsewhere = {LABEL_CHECKOUT: "/home/someone-else/reality-engine"}
+    assert verdict(gone) is True
+    assert verdict({**gone, **elsewhere}) is False
+    assert verdict({**alive, **elsewhere}, force=True) is False
+    assert verdict({**gone, **elsewhere}, all_checkouts=True) is True
+    assert verdict({**alive, **elsewhere}, all_checkouts=True) is False  # its run is going: still kept
+    no_checkout = {key: value for key, value in gone.items() if key != LABEL_CHECKOUT}
+    assert verdict(no_checkout) is False                        # an older kit's: whose, unknown
+    assert verdict(no_checkout, all_checkouts=True) is True
 
 
 
@@ -276,23 +309,34 @@ def test_a_live_pid_owns_only_what_its_own_run_created():
     assert owners.running_owner({LABEL_PID: "not-a-pid"}, None) is None
 
 
-def test_the_show_sweeps_containers_whose_process_is_gone_and_only_those(docker_client):
+def test_the_show_sweeps_containers_whose_process_is_gone_and_only_those(docker_client, tmp_path):
     image = resolve_image(docker_client, "redis").image
     here = {LABEL_PROJECT: PROJECT, LABEL_HOST: socket.gethostname(), LABEL_ROLE: "sweep-test"}
+    # Checkouts of this test's own: the sweep runs as if from clone "a"; clone "b" is another checkout.
+    clone_a, clone_b = tmp_path / "a", tmp_path / "b"
+    mine_here = {**here, LABEL_CHECKOUT: str(clone_a)}
     gone = subprocess.Popen(["true"])
     gone.wait()
-    mine = docker_client.containers.create(image, labels={**here, **owners.owner_labels(os.getpid())})
-    orphan = docker_client.containers.create(image, labels={**here, LABEL_PID: str(gone.pid)})
-    reused = docker_client.containers.create(image, labels={**here, LABEL_PID: str(os.getpid()),
+    mine = docker_client.containers.create(image, labels={**here, **owners.owner_labels(os.getpid(), clone_a)})
+    orphan = docker_client.containers.create(image, labels={**mine_here, LABEL_PID: str(gone.pid)})
+    reused = docker_client.containers.create(image, labels={**mine_here, LABEL_PID: str(os.getpid()),
                                                             LABEL_PROCESS: "a-boot-before:123"})
-    by_hand = docker_client.containers.create(image, labels=here)  # no pid: not the sweep's to judge
+    by_hand = docker_client.containers.create(image, labels=mine_here)  # no pid: not the sweep's to judge
+    others = docker_client.containers.create(image, labels={**here, LABEL_CHECKOUT: str(clone_b),
+                                                            LABEL_PID: str(gone.pid)})
     try:
-        removed = sweep_orphans(docker_client)
+        swept = sweep_orphans(docker_client, checkout=clone_a)
 
-        assert orphan.name in removed and not exists(docker_client, orphan.id)
-        assert reused.name in removed and not exists(docker_client, reused.id)
+        assert orphan.name in swept.removed and not exists(docker_client, orphan.id)
+        assert reused.name in swept.removed and not exists(docker_client, reused.id)
         assert exists(docker_client, mine.id) and exists(docker_client, by_hand.id)
+        assert exists(docker_client, others.id) and swept.kept.get(str(clone_b)) == [others.name]
+        lines = swept.lines()
+        assert lines[0].startswith(f"Removed {len(swept.removed)} container(s) left by an earlier run of this "
+                                   f"checkout ({clone_a})")
+        assert (f"Kept 1 container(s) left by a killed run of another checkout ({clone_b}): "
+                "`python3 cleanup.py --all-checkouts` removes them.") in lines
     finally:
-        for container in (mine, orphan, reused, by_hand):
+        for container in (mine, orphan, reused, by_hand, others):
             if exists(docker_client, container.id):
                 container.remove(force=True)

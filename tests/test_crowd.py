@@ -72,12 +72,12 @@ def test_fifty_simultaneous_votes_from_one_phone_count_exactly_once(fresh_show, 
     presenter.ok("rate-limit", {"enabled": False})  # 50 requests from one phone would be rate limited
     try:
         phone = new_phone()
-        cookie = phone.http.cookies["reality"]
+        cookie = phone.http.cookies[fresh_show.cookie_name]
         start = threading.Barrier(50)
 
         def vote(_: int) -> int:
             session = requests.Session()  # its own connection, the same voter cookie
-            session.cookies.set("reality", cookie)
+            session.cookies.set(fresh_show.cookie_name, cookie)
             start.wait(10)
             return session.post(fresh_show.url("/api/vote"), json={"choice": "Go"}, timeout=REQUEST_TIMEOUT).status_code
 

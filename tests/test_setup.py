@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+from rich.console import Console
 
 from reality import machine_setup
 
@@ -49,3 +53,43 @@ def test_too_old_a_python_is_refused_with_what_to_do():
 
     assert not step.ok
     assert "3.11" in step.detail
+
+
+def rendered_next_steps(activate: str | None, show_needs_activate: bool, width: int = 80) -> list[str]:
+    console = Console(file=io.StringIO(), width=width, color_system=None)
+    machine_setup.print_next_steps(console, machine_setup.next_steps(activate, show_needs_activate))
+    return console.file.getvalue().splitlines()
+
+
+LESSON_THEN_SUITE = ["python3 -m pytest tests/test_fantasy.py -v", "python3 -m pytest tests/test_reality.py -v",
+                     "python3 -m pytest -v"]
+
+
+@pytest.mark.parametrize("activate, show_needs_activate", [
+    (None, False),                                                  # packages in this Python
+    ("source .venv/bin/activate", False),                           # PEP 668: setup.py made .venv
+    ("source '/home/participant/workshops/2026 testcontainers/reality-engine-checkout/envs/py311/bin/activate'",
+     True),                                                          # a virtualenv elsewhere, longer than 80
+])
+def test_set_up_ends_with_the_lesson_then_the_suite_each_command_whole_at_80_columns(activate, show_needs_activate):
+    lines = rendered_next_steps(activate, show_needs_activate)
+    commands = [line.strip() for line in lines if line.startswith("    ")]
+
+    assert commands[-3:] == LESSON_THEN_SUITE  # the last lines, in this order
+    assert "python3 reality_engine.py" in commands
+    if activate:
+        # Activation comes before the first command that needs it, on its own line, never broken.
+        assert activate in commands
+        first_needing_it = "python3 reality_engine.py" if show_needs_activate else LESSON_THEN_SUITE[0]
+        assert commands.index(activate) < commands.index(first_needing_it)
+    for line in lines:  # labels fit; nothing is a broken piece of a command
+        assert len(line) <= 80 or line.strip() in commands
+
+
+def test_a_real_run_at_80_columns_ends_with_the_lesson_and_the_suite():
+    result = run_setup("--yes", env={"COLUMNS": "80"})
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    last = [line.strip() for line in result.stdout.splitlines() if line.strip()][-6:]
+    assert [line for line in last if line.startswith("python3 -m pytest")] == LESSON_THEN_SUITE
+    assert last[-1] == LESSON_THEN_SUITE[-1]

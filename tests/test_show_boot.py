@@ -8,8 +8,9 @@ and the pid file gone.
 
 from __future__ import annotations
 
+import json
+import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from reality import config, owners
 from show_helpers import ROOT, TOKEN, containers_of, free_port, remove_containers_of, show_command, show_env, wait_for
 
 
@@ -66,32 +68,59 @@ def test_missing_images_point_to_setup(docker_client):
     assert_one_line_error(result, 1, "reality-engine/never-built:0", "setup.py")
 
 
-@pytest.mark.parametrize("holder", ["another program", "an earlier show"])
-def test_a_taken_port_gets_one_line_and_starts_nothing(docker_client, holder):
-    with socket.socket() as taken, tempfile.TemporaryDirectory() as runtime:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        # An earlier show is recognised by its pid file (a stand-in process whose command names the script).
-        earlier = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "reality_engine.py"]) \
-            if holder == "an earlier show" else None
+#: Listens on a free port like a show, and says which; its command line names reality_engine.py.
+LISTENER = ("import socket, sys, time; s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); "
+            "print(s.getsockname()[1], flush=True); time.sleep(120)")
+
+
+@pytest.mark.parametrize("holder", ["another program", "an earlier show of this checkout",
+                                    "another program, with a show of this checkout on another port"])
+def test_a_taken_port_names_the_process_that_really_holds_it_and_starts_nothing(docker_client, holder):
+    with tempfile.TemporaryDirectory() as runtime:
+        show_like = holder == "an earlier show of this checkout"
+        listener = subprocess.Popen([sys.executable, "-c", LISTENER, *(["reality_engine.py"] if show_like else [])],
+                                    stdout=subprocess.PIPE, text=True)
+        # A show of this checkout running on another port: it must not be blamed (nor stopped) for this one.
+        bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "reality_engine.py"])
         try:
-            if earlier is not None:
-                (Path(runtime) / "reality_engine.pid").write_text(f"{earlier.pid}\n")
+            port = int(listener.stdout.readline())
+            for pid, on_port in ((listener.pid, port) if show_like else (bystander.pid, 5412),):
+                path = config.pid_file(on_port, ROOT, runtime=Path(runtime))
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(owners.show_record_for(pid, on_port, ROOT).to_json())
             process = subprocess.Popen(show_command(port), cwd=ROOT, env=show_env(runtime), stdout=subprocess.PIPE,
                                        stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
             out, err = process.communicate(timeout=60)
         finally:
-            if earlier is not None:
-                earlier.kill()
-                earlier.wait()
+            for helper in (listener, bystander):
+                helper.kill()
+                helper.wait()
+            listener.stdout.close()
     result = subprocess.CompletedProcess(process.args, process.returncode, out, err)
-    line = assert_one_line_error(result, 1, f"Port {port} is already in use", f"--port {port + 1}")
-    if earlier is not None:
-        assert f"reality_engine.py (pid {earlier.pid}) is still running" in line and "cleanup.py" in line
+    line = assert_one_line_error(result, 1, f"Port {port} is already in use", f"pid {listener.pid}")
+    assert re.search(r"--port \d+", line)
+    assert str(bystander.pid) not in line  # the show in the pid file is not the one holding this port
+    if show_like:
+        assert "an earlier show of this checkout" in line and f"`python3 cleanup.py --port {port}`" in line
     else:
         assert "another program" in line and "cleanup.py" not in line
     assert containers_of(docker_client, process.pid) == []
+
+
+@pytest.mark.parametrize("token", ["1234", "x" * 15])
+def test_a_guessable_presenter_token_is_refused_before_anything_starts(docker_client, token):
+    with tempfile.TemporaryDirectory() as runtime:
+        process = subprocess.Popen(show_command(free_port()), cwd=ROOT,
+                                   env=show_env(runtime, REALITY_PRESENTER_TOKEN=token), stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+        out, err = process.communicate(timeout=60)
+        assert not (Path(runtime) / "reality_engine.pid").exists()
+    result = subprocess.CompletedProcess(process.args, process.returncode, out, err)
+    line = assert_one_line_error(result, 2, "REALITY_PRESENTER_TOKEN", f"has {len(token)} characters",
+                                 "at least 16")
+    assert token not in line.replace("REALITY_PRESENTER_TOKEN", "")  # the weak token itself is not echoed
+    assert containers_of(docker_client, process.pid) == []
+    assert "Starting PostgreSQL" not in out
 
 
 def start(runtime: str, port: int, mode: str) -> subprocess.Popen:
@@ -121,7 +150,7 @@ def test_stopping_during_boot_leaves_no_container(docker_client, mode, signum):
             out, _ = process.communicate(timeout=15)
             wait_for(lambda: not containers_of(docker_client, process.pid), 5, "every container to be removed")
             assert time.monotonic() - signalled < 8
-            assert not (Path(runtime) / "reality_engine.pid").exists()
+            assert not list(Path(runtime).rglob("show-*.json"))  # no pid file left
             assert "Traceback" not in out and process.returncode == 0, out
         finally:
             if process.poll() is None:
@@ -136,8 +165,9 @@ def test_a_running_show_stops_within_seconds_and_removes_everything(docker_clien
         process = start(runtime, port, mode)
         try:
             wait_for(lambda: _healthy(port), 60, "the show to be ready", interval=0.05)
-            pid_file = Path(runtime) / "reality_engine.pid"
-            assert pid_file.read_text().strip() == str(process.pid)  # what cleanup.py reads
+            pid_file = config.pid_file(port, ROOT, runtime=Path(runtime))
+            record = json.loads(pid_file.read_text())  # what cleanup.py reads: pid, port, checkout
+            assert (record["pid"], record["port"], record["checkout"]) == (process.pid, port, str(ROOT))
             assert len(containers_of(docker_client, process.pid)) == 2
 
             process.send_signal(signum)

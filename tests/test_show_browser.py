@@ -112,7 +112,7 @@ def test_a_phone_with_a_stale_cookie_gets_a_new_identity_and_its_vote_counts(fre
     phone = open_page(fresh_show.url("/qr"), **PHONE)
     # What a phone keeps from an earlier run of the show: a cookie signed with another key.
     phone.context.clear_cookies()
-    phone.context.add_cookies([{"name": "reality", "value": "eyJ2b3RlciI6ImFiYyJ9.Zx.old", "url": fresh_show.base_url}])
+    phone.context.add_cookies([{"name": fresh_show.cookie_name, "value": "eyJ2b3RlciI6ImFiYyJ9.Zx.old", "url": fresh_show.base_url}])
 
     statuses = []
     phone.on("response", lambda r: statuses.append(r.status) if r.url.endswith("/api/vote") else None)

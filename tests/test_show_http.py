@@ -28,9 +28,9 @@ def test_pages_are_served_and_the_phone_page_gives_a_signed_voter_cookie(show):
     for option in OPTIONS:
         assert f'data-choice="{option}"' in phone.text
     cookie = phone.headers["Set-Cookie"]
-    assert cookie.startswith("reality=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert cookie.startswith(f"{show.cookie_name}=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     # Signed, not a bare id: the value carries Flask's signature, so it cannot be forged.
-    assert phone.cookies["reality"].count(".") >= 2
+    assert phone.cookies[show.cookie_name].count(".") >= 2
 
 
 def test_a_vote_is_accepted_then_the_same_phone_is_refused_by_postgres(fresh_show, new_phone):
@@ -131,6 +131,28 @@ PRESENTER_ACTIONS = [
 ]
 
 
+class SourceAddress(requests.adapters.HTTPAdapter):
+    """Connections from a given loopback address: a separate client for the show's per-address throttle."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+_guessers = iter(range(1, 250))
+
+
+def guesser() -> requests.Session:
+    """A client on an address of its own: wrong tokens tried here never throttle the suite's presenter."""
+    client = requests.Session()
+    client.mount("http://", SourceAddress(f"127.77.{next(_guessers)}.1"))
+    return client
+
+
 @pytest.mark.parametrize("action,body", PRESENTER_ACTIONS, ids=[a for a, _ in PRESENTER_ACTIONS])
 @pytest.mark.parametrize("headers,status", [
     ({}, 401),
@@ -144,7 +166,7 @@ def test_presenter_actions_refuse_without_the_token_and_nothing_happens(fresh_sh
     new_phone().vote("Go")
     before_health, before_results, before_seq = fresh_show.health(), fresh_show.results(), fresh_show.last_seq()
 
-    response = requests.post(fresh_show.url(f"/api/presenter/{action}"), json=body, headers=headers, timeout=10)
+    response = guesser().post(fresh_show.url(f"/api/presenter/{action}"), json=body, headers=headers, timeout=10)
 
     assert response.status_code == status
     assert response.json()["message"]
@@ -192,14 +214,14 @@ def test_a_browser_session_logs_in_with_the_token_and_then_needs_json(show):
     moved = browser.post(show.url("/api/presenter/scene"), json={"action": "goto", "index": 0}, timeout=5)
     assert moved.status_code == 200
 
-    browser.post(show.url("/logout"), timeout=5)
+    browser.post(show.url("/logout"), headers={"Origin": show.base_url}, timeout=5)
     assert browser.post(show.url("/api/presenter/scene"), json={"action": "next"}, timeout=5).status_code == 401
 
 
 # -- fantasy vs reality -----------------------------------------------------------------------------
 
 
-def test_fantasy_mode_lets_duplicates_in_and_reality_refuses_them_again(fresh_show, presenter, new_phone):
+def test_fantasy_mode_lets_duplicates_in_and_reality_replays_them_into_postgres(fresh_show, presenter, new_phone):
     alice, bob = new_phone(), new_phone()
     assert alice.vote("Go").status_code == 201
     try:
@@ -208,13 +230,47 @@ def test_fantasy_mode_lets_duplicates_in_and_reality_refuses_them_again(fresh_sh
         assert alice.vote("Go").status_code == 201  # the mock takes the duplicate
         assert [bob.vote("Go").status_code for _ in range(2)] == [201, 201]
         assert fresh_show.results()["counts"]["Go"] == 4 and fresh_show.results()["mode"] == "fantasy"
-        assert fresh_show.database_rows() == 1  # PostgreSQL never saw them
+        assert fresh_show.database_rows() == 1  # PostgreSQL has not seen them yet
     finally:
         back = presenter.ok("mode", {"mode": "reality"})
-    assert "duplicate" in back["message"]
-    assert fresh_show.results()["counts"]["Go"] == 1
+    # Replayed in order: alice's duplicate and bob's second are refused by the UNIQUE constraint.
+    assert "3 replayed: 1 stored, 2 refused by PostgreSQL as duplicates" in back["message"]
+    assert fresh_show.results()["counts"]["Go"] == 2 == fresh_show.database_rows()
     assert alice.vote("Go").status_code == 409
-    assert bob.vote("Go").status_code == 201  # bob's fantasy votes never existed for PostgreSQL
+    assert bob.vote("Go").status_code == 409  # bob's first fantasy vote is in PostgreSQL now
+
+
+def test_back_to_reality_while_postgres_is_down_is_409_and_changes_nothing(fresh_show, presenter, new_phone):
+    assert new_phone().vote("Go").status_code == 201
+    presenter.ok("mode", {"mode": "fantasy"})
+    a, b = new_phone(), new_phone()
+    assert [a.vote("Rust").status_code, a.vote("Rust").status_code, b.vote("Java").status_code] == [201] * 3
+    since = fresh_show.last_seq()
+    try:
+        presenter.ok("chaos", {"target": "postgres"})
+        fresh_show.wait_for_service("postgres", "down")
+        before = fresh_show.results()
+
+        refused = presenter.post("mode", {"mode": "reality"})
+
+        assert refused.status_code == 409
+        assert "Still in fantasy mode" in refused.json()["message"]
+        assert "Nothing changed" in refused.json()["message"]
+        assert fresh_show.health()["mode"] == "fantasy"
+        assert fresh_show.results() == before and before["total"] == 4 and before["mode"] == "fantasy"
+        assert fresh_show.wait_for_event(since, "mode", "refused")["data"]["mode"] == "fantasy"
+        assert "Still in fantasy mode" in fresh_show.log()  # the presenter's terminal says so too
+    finally:
+        recovered = presenter.ok("recover", {"target": "postgres"})
+    assert recovered["data_kept"] is True and "1 vote(s) kept" in recovered["message"]
+    back_up = fresh_show.wait_for_event(since, "service", "up")
+    assert " of " not in back_up["message"] and "gone" not in back_up["message"]  # PostgreSQL lost nothing
+
+    back = presenter.ok("mode", {"mode": "reality"})
+
+    assert "3 replayed: 2 stored, 1 refused by PostgreSQL as duplicates" in back["message"]
+    assert fresh_show.results()["total"] == 3 == fresh_show.database_rows()
+    assert a.vote("Go").status_code == 409
 
 
 # -- chaos and recovery -------------------------------------------------------------------------------
@@ -425,17 +481,17 @@ def test_bad_votes_get_a_4xx_with_a_message_and_nothing_is_stored(fresh_show, ne
 def test_votes_without_a_valid_voter_cookie_are_refused(fresh_show, new_phone, cookie):
     phone = Phone(fresh_show, open_page=False)
     if cookie == "forged":
-        phone.http.cookies.set("reality", "eyJ2b3RlciI6ImFiYyJ9.Zx.abc")
+        phone.http.cookies.set(fresh_show.cookie_name, "eyJ2b3RlciI6ImFiYyJ9.Zx.abc")
     elif cookie == "tampered":
-        real = new_phone().http.cookies["reality"]
-        phone.http.cookies.set("reality", real[:-2] + ("AA" if not real.endswith("AA") else "BB"))
+        real = new_phone().http.cookies[fresh_show.cookie_name]
+        phone.http.cookies.set(fresh_show.cookie_name, real[:-2] + ("AA" if not real.endswith("AA") else "BB"))
     elif cookie == "other-secret":
         from flask import Flask
 
         other = Flask(__name__)
         other.secret_key = "not-the-show's-secret"
         serializer = other.session_interface.get_signing_serializer(other)
-        phone.http.cookies.set("reality", serializer.dumps({"voter": "a" * 32}))
+        phone.http.cookies.set(fresh_show.cookie_name, serializer.dumps({"voter": "a" * 32}))
 
     response = phone.vote("Python")
 

@@ -183,7 +183,7 @@ def test_the_presenter_steps_scenes_over_the_socket_and_every_dashboard_follows(
 def test_a_browser_session_logged_in_as_presenter_is_a_presenter_on_the_socket(fresh_show, dashboard):
     browser = requests.Session()
     browser.get(fresh_show.url(f"/?token={TOKEN}"), timeout=5)
-    cookie = f"reality={browser.cookies['reality']}"
+    cookie = f"{fresh_show.cookie_name}={browser.cookies[fresh_show.cookie_name]}"
     client = dashboard(cookie=cookie)
     wait_for(lambda: client.hello, 10, "the hello")
     assert client.hello["presenter"] is True

@@ -18,9 +18,12 @@ from typing import Any, Mapping
 from flask import Flask, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_socketio import SocketIO
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from .. import config
 from ..concurrency import patched_for_gevent
 from ..events import EventBus
+from ..identities import IdentityBudget
 from ..poll import DEFAULT_OPTIONS, DEFAULT_QUESTION, Poll
 from ..public_url import PublicAddress
 from ..ratelimit import VoterRateLimiter
@@ -68,8 +71,11 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, bus: EventBus | 
     Settings: ``DATABASE_URL`` (used when no ``store`` is given), ``REDIS_URL`` (the rate limit's
     Redis; none means local memory only), ``QUESTION``, ``OPTIONS``, ``PRESENTER_TOKEN``,
     ``SECRET_KEY``, ``ASYNC_MODE`` (``gevent`` or ``threading``), ``RATE_LIMIT_PER_MINUTE``,
-    ``NODE_MODULES``, ``BACKGROUND_TASKS``.
+    ``NODE_MODULES``, ``BACKGROUND_TASKS``, ``PORT`` (names the cookie: two shows on one host never
+    share it), ``IDENTITIES_PER_MINUTE`` and ``IDENTITIES_BURST`` (new voter identities per client
+    address), ``BEHIND_PROXY`` (believe ``X-Forwarded-For``).
     """
+    identities_per_minute, identities_burst = config.identity_budget()
     app = Flask(__name__)
     app.config.from_mapping(
         # Never a constant: a per-run random key unless the operator sets one (cookies then survive restarts).
@@ -90,9 +96,17 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, bus: EventBus | 
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
         NODE_MODULES=str(REPO_ROOT / "node_modules"),
         BACKGROUND_TASKS=True,
+        PORT=None,
+        IDENTITIES_PER_MINUTE=identities_per_minute,
+        IDENTITIES_BURST=identities_burst,
+        BEHIND_PROXY=config.behind_proxy(),
     )
     if test_config:
         app.config.update(test_config)
+    if app.config["PORT"] and not (test_config and "SESSION_COOKIE_NAME" in test_config):
+        # Cookies ignore the port: two shows on one host (5001 and 5002) would otherwise read and
+        # overwrite each other's cookie, logging the presenter out and renewing phones' identities.
+        app.config["SESSION_COOKIE_NAME"] = f"reality-{int(app.config['PORT'])}"
     app.session_interface = PerRequestSecureSessions()
     app.json.sort_keys = False  # counts follow the options' order
     if not app.config["PRESENTER_TOKEN"]:
@@ -106,18 +120,27 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, bus: EventBus | 
         store = VoteStore(app.config["DATABASE_URL"])
     limiter = VoterRateLimiter(app.config["REDIS_URL"], bus, per_minute=int(app.config["RATE_LIMIT_PER_MINUTE"]),
                                enabled=bool(app.config["RATE_LIMIT_ENABLED"]))
+    identities = IdentityBudget(per_minute=int(app.config["IDENTITIES_PER_MINUTE"]),
+                                burst=int(app.config["IDENTITIES_BURST"]))
+    # Imported before init_app: socket handlers declared while ``socketio`` has no server yet are kept
+    # and given to every server init_app makes; declared later, only the first app would have them.
+    from . import routes, sockets
+
     # gevent only in a process patched for it (reality_engine.py does that); threads otherwise.
     async_mode = app.config["ASYNC_MODE"] or ("gevent" if patched_for_gevent() else "threading")
     socketio.init_app(app, async_mode=async_mode, cors_allowed_origins=_allowed_origins(public),
                       max_http_buffer_size=64 * 1024, logger=False, engineio_logger=False)
+    if app.config["BEHIND_PROXY"]:
+        # The client's address (what the identity budget counts) from the one proxy in front:
+        # ProxyFix takes the last X-Forwarded-For entry, the one that proxy appended, so a client
+        # cannot choose its own. Outermost, so the Socket.IO middleware sees it too.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1)  # type: ignore[method-assign]
 
     from .state import ShowState
 
     state = ShowState(poll=poll, bus=bus, store=store, limiter=limiter, public=public, infra=infra,
-                      tests=tests, spawn=socketio.start_background_task)
+                      tests=tests, spawn=socketio.start_background_task, identities=identities)
     app.extensions["reality"] = state
-
-    from . import routes, sockets
 
     app.register_blueprint(routes.bp)
     broadcaster = sockets.Broadcaster(socketio, state)

@@ -17,6 +17,7 @@ from flask import (Blueprint, Response, current_app, jsonify, redirect, render_t
                    session, url_for)
 from werkzeug.exceptions import HTTPException
 
+from ..identities import address_key
 from ..public_url import qr_svg
 from . import presenter
 from .presenter import presenter_required
@@ -45,14 +46,17 @@ def _voter_id() -> str | None:
     return voter if isinstance(voter, str) and len(voter) == 32 else None
 
 
-def _ensure_voter() -> str:
-    """Give this browser a voter identity (a random id in the signed session cookie) if it has none."""
-    voter = _voter_id()
-    if voter is None:
-        voter = secrets.token_hex(16)
-        session[VOTER_KEY] = voter
-        session.permanent = True  # a phone that closes its browser is still the same voter
+def _issue_voter() -> str:
+    """Give this browser a new voter identity: a random id in the signed session cookie."""
+    voter = secrets.token_hex(16)
+    session[VOTER_KEY] = voter
+    session.permanent = True  # a phone that closes its browser is still the same voter
     return voter
+
+
+def client_address() -> str:
+    """The budget's key for this client: its address (from the proxy when BEHIND_PROXY, see create_app)."""
+    return address_key(request.remote_addr)
 
 
 def socket_client_available() -> bool:
@@ -81,27 +85,48 @@ def _page_state(**extra: Any) -> dict[str, Any]:
 def dashboard() -> Any:
     """The projector's view; presenter controls once logged in (``?token=`` logs in, then drops it from the URL)."""
     token = request.args.get("token")
-    if token is not None and presenter.log_in(token):
+    refusal = presenter.log_in(token) if token is not None else None
+    if token is not None and refusal is None:
         return redirect(url_for("show.dashboard"), code=303)
-    login_failed = token is not None or request.args.get("login") == "failed"
+    if refusal is None and request.args.get("login") == "failed":
+        refusal = presenter.Refusal(401, "Wrong presenter token.")
+    if token is None:
+        return _dashboard_page(refusal)
+    return _dashboard_page(refusal, status=429 if refusal.status == 429 else 401)
+
+
+def _dashboard_page(login_refusal: presenter.Refusal | None, status: int = 200) -> Any:
     state = _state()
     is_presenter = presenter.session_is_presenter()
     body = render_template("dashboard.html", poll=state.poll, phone_url=state.public.url if state.public else "",
                            phone_url_warning=state.public.warning if state.public else None,
-                           presenter=is_presenter, login_failed=login_failed,
+                           presenter=is_presenter, login_failed=login_refusal is not None,
+                           login_error=login_refusal.message if login_refusal else "",
                            page_state=_page_state(presenter=is_presenter, scene=state.scenes.snapshot()))
-    return body, (401 if token is not None else 200)
+    response = current_app.make_response((body, status))
+    if login_refusal is not None and login_refusal.retry_after:
+        response.headers["Retry-After"] = str(login_refusal.retry_after)
+    # Same-origin requests from this page (the logout form) then carry its Origin; with the default
+    # "no-referrer" they would say "Origin: null", which /logout cannot tell from a hostile page.
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
 
 
 @bp.post("/login")
 def login() -> Any:
-    if presenter.log_in(request.form.get("token", "")):
+    refusal = presenter.log_in(request.form.get("token", ""))
+    if refusal is None:
         return redirect(url_for("show.dashboard"), code=303)
+    if refusal.status == 429:
+        return _dashboard_page(refusal, status=429)
     return redirect(url_for("show.dashboard", login="failed"), code=303)
 
 
 @bp.post("/logout")
 def logout() -> Any:
+    """Log out, revoking every presenter session issued before; only from this show's own pages."""
+    if not presenter.same_origin():
+        return api_error(403, "Log out from the dashboard itself: this request comes from another site or port.")
     presenter.log_out()
     return redirect(url_for("show.dashboard"), code=303)
 
@@ -109,11 +134,28 @@ def logout() -> Any:
 @bp.get("/qr")
 def phone() -> Any:
     """The phone page: big buttons, instant feedback, live results."""
-    _ensure_voter()
     state = _state()
+    if _voter_id() is None:
+        # Only a new identity costs from the address's budget; a phone reloading with its cookie is free.
+        grant = state.new_identity(client_address())
+        if not grant.allowed:
+            return _too_many_new_phones(state, grant.retry_after)
+        _issue_voter()
     # A phone needs the tally and whether live updates work; nothing else (this page is the hot path).
     return render_template("phone.html", poll=state.poll,
                            page_state={"results": state.results(), "live": socket_client_available()})
+
+
+def _too_many_new_phones(state: ShowState, retry_after: int) -> Response:
+    budget = state.identities
+    detail = (f"Each network address gets {budget.burst} new voter identities at once, then "
+              f"{budget.per_minute} a minute, so that a script cannot stuff the ballot by fetching fresh "
+              f"cookies. This page tries again in {retry_after} s by itself.")
+    response = Response(render_template("error.html", message="Too many new phones from your network right now.",
+                                        detail=detail, refresh=retry_after), status=429)
+    response.headers["Retry-After"] = str(retry_after)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/qr.svg")
@@ -139,7 +181,7 @@ def socket_io_client() -> Any:
 
 @bp.post("/api/vote")
 def vote() -> Response:
-    """``{"choice": "<option>"}`` → 201, 409 (already voted), 429 (slow down), 4xx (bad input), 503 (no database)."""
+    """``{"choice": "<option>"}`` → 201, 409 (already voted), 423 (closed), 429 (slow down), 4xx, 503 (no database)."""
     state = _state()
     if not request.is_json:
         return api_error(415, "Send the vote as JSON (Content-Type: application/json).")
@@ -204,6 +246,9 @@ def openapi() -> Response:
     document = json.loads(OPENAPI_DOCUMENT.read_text(encoding="utf-8"))
     # The options are chosen at start (--options): only the running show knows the valid choices.
     document["components"]["schemas"]["Choice"]["enum"] = list(_state().poll.options)
+    # The cookie is named after the port (two shows on one host keep their own): say this show's name.
+    for scheme in ("presenterSession", "voterCookie"):
+        document["components"]["securitySchemes"][scheme]["name"] = current_app.config["SESSION_COOKIE_NAME"]
     return jsonify(document)
 
 
@@ -289,6 +334,22 @@ def presenter_scene() -> Response:
     except ValueError as exc:
         raise ShowError(400, str(exc)) from exc
     return _done("Scene changed.", scene=_state().scenes.snapshot())
+
+
+@bp.post("/api/presenter/voting")
+@presenter_required
+def presenter_voting() -> Response:
+    voting_open = _json_object().get("open")
+    if not isinstance(voting_open, bool):
+        raise ShowError(400, 'Send {"open": true} or {"open": false}.')
+    return _done(_state().set_voting(voting_open), voting_open=voting_open)
+
+
+@bp.get("/api/presenter/identities")
+@presenter_required
+def presenter_identities() -> Response:
+    """New voter identities per client address (top 10) and a warning when one takes a large share."""
+    return jsonify(_state().identities_report())
 
 
 @bp.get("/api/presenter/export.csv")

@@ -24,7 +24,7 @@ from flask_socketio import SocketIO, emit, join_room
 
 from ..events import Event
 from . import socketio
-from .presenter import session_is_presenter, token_matches
+from . import presenter
 from .state import ShowState
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,6 @@ TALLY_INTERVAL = 0.15
 PHONE_TALLY_INTERVAL = 0.5
 DASHBOARDS = "dashboards"
 PHONES = "phones"
-SOCKET_PRESENTER = "socket_presenter"
 ROLE = "socket_role"
 
 
@@ -131,15 +130,16 @@ def _since(value: object) -> int:
 
 
 def _is_presenter() -> bool:
-    return session.get(SOCKET_PRESENTER) is True or session_is_presenter(session)
+    # The same proof as HTTP, checked on every use: a logout (or a new token) ends a socket's rights too.
+    return presenter.session_is_presenter(session)
 
 
 @socketio.on("connect")
 def on_connect(auth: object = None) -> bool:
     auth = auth if isinstance(auth, dict) else {}
     state = _state()
-    if token_matches(auth.get("token"), current_app.config["PRESENTER_TOKEN"]):
-        session[SOCKET_PRESENTER] = True
+    if "token" in auth and presenter.try_token(auth["token"]) is None:  # a wrong one counts against the address
+        presenter.grant(session)
     emit("tally", state.results())
     session[ROLE] = "dashboard" if auth.get("role") == "dashboard" else "phone"
     if session[ROLE] == "phone":

@@ -13,15 +13,17 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, NoReturn, Protocol
 
 from ..errors import RealityError
 from ..events import EventBus
+from ..identities import PUBLIC_NOTICE, Grant, IdentityBudget
 from ..poll import Poll
 from ..public_url import PublicAddress
 from ..ratelimit import VoterRateLimiter
 from ..testrun import TestRun, start_in_background
-from ..votes import AlreadyVoted, InMemoryVoteStore, Store, StoreBusy, StoreUnavailable, VoteStore
+from ..votes import (AlreadyVoted, InMemoryVoteStore, Replay, Store, StoreBusy, StoreSealed, StoreUnavailable,
+                     VoteStore)
 from .health import SERVICES, HealthMonitor, PostgresProbe
 from .scenes import SceneClock
 from .tally import ResultsCache
@@ -30,6 +32,8 @@ NAMES = {"postgres": "PostgreSQL", "redis": "Redis"}
 MODES = ("reality", "fantasy")
 #: How long a Recover waits for the app to use the service again before answering.
 RECOVER_WAIT = 15.0
+#: How long a vote waits for a switch back to reality (the replay into PostgreSQL) to finish.
+SWITCH_WAIT = 10.0
 
 
 class Controller(Protocol):
@@ -78,13 +82,15 @@ class ShowState:
     def __init__(self, *, poll: Poll, bus: EventBus, store: VoteStore | Store, limiter: VoterRateLimiter,
                  public: PublicAddress | None = None, infra: Controller | None = None,
                  postgres_probe: Callable[[], object] | None = None, tests: TestRun | None = None,
-                 spawn: Callable[..., Any] | None = None) -> None:
+                 spawn: Callable[..., Any] | None = None, identities: IdentityBudget | None = None) -> None:
         self.poll = poll
         self.bus = bus
         self.real_store = store
         self.fantasy_store = InMemoryVoteStore()
         self.limiter = limiter
         self.rate_limit_default = limiter.enabled
+        self.identities = identities or IdentityBudget()
+        self.voting_open = True
         self.public = public
         self.infra = infra
         self.tests = tests or TestRun(bus)
@@ -126,6 +132,9 @@ class ShowState:
 
     def vote(self, voter_id: str, choice: str) -> VoteOutcome:
         """Cast one vote for ``voter_id`` (already validated: a known voter and a known option)."""
+        # Closed is closed, in either mode: nothing stored, and the phone's rate limit untouched.
+        if not self.voting_open:
+            return VoteOutcome(423, "Voting is closed.", "The presenter closed voting: nothing was stored.")
         who = voter_label(voter_id)
         mode, store = self._active
         # Known outage first: a phone must not use up its rate limit on our downtime.
@@ -140,7 +149,15 @@ class ShowState:
             return VoteOutcome(429, "Slow down!", f"At most {decision.limit} votes a minute per phone. "
                                f"Try again in {decision.retry_after} s.", {"retry_after": decision.retry_after})
         try:
-            store.cast(voter_id, choice)
+            try:
+                store.cast(voter_id, choice)
+            except StoreSealed:
+                # The mock is being replayed into PostgreSQL: wait for the switch to end, then the
+                # vote goes where votes go now (PostgreSQL, or the mock again if the switch failed).
+                mode, store = self._after_switch()
+                if mode == "reality" and not self.health.usable("postgres"):
+                    return self._postgres_unavailable(who, choice)
+                store.cast(voter_id, choice)
         # PostgreSQL's UNIQUE constraint said no: the refusal the whole show is about.
         except AlreadyVoted as refused:
             reason = _pg_reason(refused)
@@ -157,11 +174,27 @@ class ShowState:
         except StoreUnavailable:
             self.health.report_failure("postgres")
             return self._postgres_unavailable(who, choice)
+        except StoreSealed:  # a second switch began while this vote waited: rare, and the phone retries
+            return VoteOutcome(503, "Busy, try again", "The show is switching modes: your vote was not stored. "
+                               "Try again in a second.", {"retry_after": 1})
         self.results_cache.apply(choice)
         note = " (fantasy: the mock takes anything)" if mode == "fantasy" else ""
         self.bus.publish("vote", "accepted", f"{who} voted {choice}{note}", voter=who, choice=choice, mode=mode)
         return VoteOutcome(201, "Vote recorded", f"Your vote for {choice} is in." if mode == "reality"
                            else f"Your vote for {choice} is in (fantasy mode: even a second one counts).")
+
+    def _after_switch(self) -> tuple[str, Store]:
+        """The store in use once a mode switch in progress is over (it holds the control lock)."""
+        if self._control.acquire(timeout=SWITCH_WAIT):
+            self._control.release()
+        return self._active
+
+    def new_identity(self, address: str) -> Grant:
+        """May ``address`` (see :func:`reality.identities.address_key`) have one more new voter identity now?"""
+        grant = self.identities.take(address)
+        if not grant.allowed:
+            self._notice(PUBLIC_NOTICE)  # once: the projector says it happens, never who
+        return grant
 
     def _postgres_unavailable(self, who: str, choice: str) -> VoteOutcome:
         state = self.health.states["postgres"]
@@ -177,6 +210,7 @@ class ShowState:
         document = self.results_cache.snapshot()
         document["mode"] = self.mode
         document["run"] = self.run_id
+        document["voting_open"] = self.voting_open
         return document
 
     def health_document(self) -> dict[str, Any]:
@@ -186,6 +220,7 @@ class ShowState:
             "rate_limit_backend": self.limiter.backend if self.limiter.enabled else "off",
             "rate_limit_per_minute": self.limiter.per_minute,
             "mode": self.mode,
+            "voting_open": self.voting_open,
             "docker": self.health.docker,
             "ready": self.health.usable("postgres") or self.mode == "fantasy",
             "phone_url": self.public.url if self.public else None,
@@ -209,6 +244,26 @@ class ShowState:
         self.bus.publish("ratelimit", "enabled" if enabled else "disabled", message, backend=self.limiter.backend)
         return message
 
+    def set_voting(self, open_: bool) -> str:
+        """Open or close voting (a closed vote answers 423 and stores nothing).
+
+        Not behind the presenter's action lock: closing the vote must be instant, also while a
+        Recover is waiting for a container.
+        """
+        if open_ == self.voting_open:
+            return "Voting is already " + ("open." if open_ else "closed.")
+        self.voting_open = open_
+        self.version += 1
+        self.results_cache.touch()  # phones learn it with the tally they already receive
+        message = ("Voting is open: phones can vote again" if open_
+                   else "Voting is closed: votes answer 423 and nothing is stored")
+        self.bus.publish("system", "voting-open" if open_ else "voting-closed", message, voting_open=open_)
+        return message + "."
+
+    def identities_report(self) -> dict[str, Any]:
+        """For the presenter only (it names client addresses): see IdentityBudget.report."""
+        return self.identities.report()
+
     def set_mode(self, mode: str) -> str:
         if mode not in MODES:
             raise ShowError(400, "mode must be “fantasy” or “reality”.")
@@ -218,8 +273,7 @@ class ShowState:
             if mode == "fantasy":
                 fantasy = InMemoryVoteStore()
                 try:
-                    for voter, choice, _ in self.real_store.rows():
-                        fantasy.cast(voter, choice)
+                    fantasy.carry_over(self.real_store.rows())
                     carried = "the votes so far carried over"
                 except (StoreUnavailable, StoreBusy):
                     carried = "starting empty (PostgreSQL is down)"
@@ -227,15 +281,48 @@ class ShowState:
                 self._active = ("fantasy", fantasy)
                 message = (f"Fantasy mode: votes go to an in-memory mock with no UNIQUE constraint, {carried}. "
                            "Duplicates will pile up.")
+                data: dict[str, Any] = {}
             else:
-                duplicates = max(0, self.fantasy_store.total() - len({v for v, _, _ in self.fantasy_store.rows()}))
-                self._active = ("reality", self.real_store)
-                gone = f"; the {duplicates} duplicate vote(s) the mock accepted are gone." if duplicates else "."
-                message = "Reality mode: PostgreSQL decides again" + gone
+                replay = self._replay_fantasy()
+                message = f"Reality mode: PostgreSQL decides again. {replay.summary()}."
+                data = {"replayed": replay.replayed, "stored": replay.stored, "refused": replay.refused}
             self._reload_results()
+            if mode == "reality":
+                # The tally is PostgreSQL's own again; a mock vote counted while it was re-read is
+                # corrected by one more re-read on the health loop's next round.
+                self.results_cache.request_reload()
             self.version += 1
-        self.bus.publish("mode", mode, message, mode=mode)
+        self.bus.publish("mode", mode, message, mode=mode, **data)
         return message
+
+    def _replay_fantasy(self) -> Replay:
+        """Hand the votes the mock accepted to PostgreSQL, in the order they were cast, and switch to it.
+
+        PostgreSQL keeps each phone's first vote and its UNIQUE constraint refuses the rest. If it
+        cannot be reached, nothing changes: still fantasy mode, every mock vote still there.
+        """
+        fantasy = self.fantasy_store
+        if not self.health.usable("postgres"):
+            self._refuse_reality(f"PostgreSQL {'is starting' if self.health.states['postgres'] == 'starting' else 'is down'}")
+        # Votes arriving from now on wait for the switch (StoreSealed), so none slips in after the snapshot.
+        pending = fantasy.seal()
+        try:
+            replay = self.real_store.replay(pending)
+        except StoreUnavailable:
+            fantasy.unseal()
+            self.health.report_failure("postgres")
+            self._refuse_reality("PostgreSQL is unreachable")
+        except StoreBusy:
+            fantasy.unseal()
+            self._refuse_reality("PostgreSQL is too busy to answer in time")
+        self._active = ("reality", self.real_store)
+        return replay
+
+    def _refuse_reality(self, why: str) -> NoReturn:
+        message = (f"Still in fantasy mode: {why}, so the mock's votes cannot be replayed into it. Nothing changed: "
+                   "recover PostgreSQL, then go back to reality.")
+        self.bus.publish("mode", "refused", message, mode="fantasy")
+        raise ShowError(409, message)
 
     def _controller(self) -> Controller:
         if self.infra is None:
@@ -290,7 +377,12 @@ class ShowState:
             self.limiter.check_backend()
             return "Redis is back: the rate limit is counted in Redis again.", kept
         if kept:
-            return f"PostgreSQL is back with its data: {self.results_cache.snapshot()['total']} vote(s) kept.", True
+            # PostgreSQL's own count: in fantasy mode the tally on screen is the mock's.
+            try:
+                stored = self.real_store.total()
+            except (StoreUnavailable, StoreBusy):
+                stored = self.results_cache.snapshot()["total"]
+            return f"PostgreSQL is back with its data: {stored} vote(s) kept.", True
         return "PostgreSQL is back as a fresh, empty database: earlier votes are gone.", False
 
     def _postgres_back(self) -> str:
@@ -358,6 +450,8 @@ class ShowState:
             self._active = ("reality", self.real_store)
             self.limiter.reset()
             self.limiter.enabled = self.rate_limit_default
+            self.identities.reset()
+            self.voting_open = True
             self.scenes.reset()
             self.notices.clear()
             self.results_cache.clear()

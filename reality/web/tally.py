@@ -57,6 +57,11 @@ class ResultsCache:
                 self.version += 1
             return True
 
+    def touch(self) -> None:
+        """Bump the version without a count changing: something else in the results document did."""
+        with self._lock:
+            self.version += 1
+
     def clear(self) -> None:
         with self._lock:
             self._counts = {option: 0 for option in self.poll.options}

@@ -145,6 +145,7 @@
     if (services.redis === "down" || (doc.rate_limit && doc.rate_limit_backend === "local" && services.redis !== "stopped")) {
       banners.append(banner("warn", "Redis is down: votes keep working — the rate limit runs from local memory (fallback)."));
     }
+    if (doc.voting_open === false) banners.append(banner("warn", "Voting is closed: phones say so, and a vote is refused with 423 — nothing is stored."));
     if (doc.mode === "fantasy") banners.append(banner("fantasy", "FANTASY MODE: votes go to a mock with no UNIQUE constraint. Vote again — it counts."));
     for (const notice of doc.notices || []) banners.append(banner("info", notice));
     if (!live.live) banners.append(banner("info", "Live updates unavailable (Socket.IO client not installed: run npm ci) — refreshing every second."));
@@ -271,6 +272,8 @@
     $("btn-limit").textContent = "Rate limit: " + (doc.rate_limit ? "on" : "off");
     $("btn-limit").dataset.on = String(Boolean(doc.rate_limit));
     $("btn-mode").textContent = doc.mode === "fantasy" ? "Back to reality" : "Switch to fantasy";
+    $("btn-voting").textContent = doc.voting_open === false ? "Open voting" : "Close voting";
+    $("btn-voting").dataset.open = String(doc.voting_open !== false);
     $("btn-tests").disabled = Boolean(doc.tests_running);
     $("btn-tests").textContent = doc.tests_running ? "Tests running…" : "Run tests";
     for (const button of document.querySelectorAll("button[data-target]")) {
@@ -308,6 +311,26 @@
     toast("Votes exported: reality-engine-votes.csv", true);
   }
 
+  /* Who is taking voter identities, polled every few seconds. Client addresses appear only in the
+   * presenter's controls (H hides them), never on the public dashboard or in the feed. */
+  function drawIdentities(report) {
+    const node = $("identities");
+    const top = (report.addresses || []).slice(0, 3)
+      .map((a) => a.address + " " + a.issued + " (" + Math.round(a.share * 100) + "%)").join(", ");
+    node.textContent = "New voter identities: " + report.issued
+      + (report.refused ? " · " + report.refused + " refused past the budget" : "")
+      + (top ? " · " + top : "") + (report.warning ? " · ⚠ " + report.warning : "");
+    node.title = node.textContent;
+    node.dataset.warning = String(Boolean(report.warning));
+  }
+
+  async function pollIdentities() {
+    try {
+      drawIdentities(await Live.getJson("/api/presenter/identities"));
+    } catch (error) { /* logged out or offline: the next round tries again */ }
+    window.setTimeout(pollIdentities, 3000);
+  }
+
   function changeScene(action) {
     if (connection && connection.socket && connection.socket.connected) {
       connection.socket.emit("scene", { action: action }, (answer) => {
@@ -333,6 +356,7 @@
         let body = {};
         if (action === "rate-limit") body = { enabled: !health.rate_limit };
         if (action === "mode") body = { mode: health.mode === "fantasy" ? "reality" : "fantasy" };
+        if (action === "voting") body = { open: health.voting_open === false };
         if (action === "chaos" || action === "recover") body = { target: button.dataset.target };
         if (action === "reset" && resetButton.dataset.armed !== "true") {
           // Two clicks, so a slip of the hand cannot wipe the room's votes mid-show.
@@ -369,7 +393,10 @@
   drawResults(initial.results);
   drawHealth(initial.health);
   if (scene) drawScene(scene);
-  if (presenter) wireControls();
+  if (presenter) {
+    wireControls();
+    pollIdentities();
+  }
   setInterval(tickTimer, 250);
   connection = Live.connect("dashboard", {
     feed: addToFeed,
