@@ -33,8 +33,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from .config import CHECKOUT, LABEL_CHECKOUT, LABEL_PROJECT, PROJECT
-from .monitor import LABEL_TC_SESSION, LABEL_TESTCONTAINERS
+from .config import CHECKOUT, LABEL_CHECKOUT, LABEL_PROJECT, LABEL_TC_SESSION, LABEL_TESTCONTAINERS, PROJECT
 from .owners import (
     SHOW_SCRIPT,
     checkout_of_process,

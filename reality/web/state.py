@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, NoReturn, Protocol
 
+from ..config import SERVICE_NAMES
 from ..errors import RealityError
 from ..events import EventBus
 from ..identities import PUBLIC_NOTICE, Grant, IdentityBudget
@@ -28,7 +29,7 @@ from .health import SERVICES, HealthMonitor, PostgresProbe
 from .scenes import SceneClock
 from .tally import ResultsCache
 
-NAMES = {"postgres": "PostgreSQL", "redis": "Redis"}
+NAMES = SERVICE_NAMES
 MODES = ("reality", "fantasy")
 #: How long a Recover waits for the app to use the service again before answering.
 RECOVER_WAIT = 15.0
