@@ -21,7 +21,7 @@ from ..identities import address_key
 from ..public_url import qr_svg
 from . import presenter
 from .presenter import presenter_required
-from .state import ShowError, ShowState
+from .state import OwnVote, ShowError, ShowState
 
 bp = Blueprint("show", __name__)
 
@@ -141,9 +141,14 @@ def phone() -> Any:
         if not grant.allowed:
             return _too_many_new_phones(state, grant.retry_after)
         _issue_voter()
-    # A phone needs the tally and whether live updates work; nothing else (this page is the hot path).
+        own = OwnVote(known=True)  # a new phone has not voted: no query
+    else:
+        own = state.vote_of(_voter_id())  # one indexed lookup (none while PostgreSQL is known down)
+    # A phone needs the tally, its own vote and whether live updates work; nothing else (this page is
+    # the hot path).
     return render_template("phone.html", poll=state.poll,
-                           page_state={"results": state.results(), "live": socket_client_available()})
+                           page_state={"results": state.results(), "live": socket_client_available(),
+                                       "my_vote": own.to_dict()})
 
 
 def _too_many_new_phones(state: ShowState, retry_after: int) -> Response:
@@ -204,6 +209,19 @@ def vote() -> Response:
     if "retry_after" in outcome.extra:
         response.headers["Retry-After"] = str(outcome.extra["retry_after"])
     return response
+
+
+@bp.get("/api/my-vote")
+def my_vote() -> Response:
+    """This phone's stored vote (by its cookie): ``{"known": true, "choice": "Go"|null}``; 503 when it cannot be looked up."""
+    voter = _voter_id()
+    own = _state().vote_of(voter) if voter is not None else OwnVote(known=True)
+    if not own.known:
+        response = api_error(503, "PostgreSQL does not answer: this phone's vote cannot be looked up right now.",
+                             **own.to_dict())
+        response.headers["Retry-After"] = "2"
+        return response
+    return jsonify(own.to_dict())
 
 
 @bp.get("/api/results")

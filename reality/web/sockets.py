@@ -94,7 +94,8 @@ class Broadcaster:
                 batch.append(self._events.popleft())
             self.server.emit("feed", feed_payload(batch), to=DASHBOARDS)
             self._last_feed = now
-        tally_key = (self.state.results_cache.version, self.state.mode)
+        # Readiness too: a phone's fine print says when votes are not being stored (PostgreSQL down).
+        tally_key = (self.state.results_cache.version, self.state.mode, self.state.votes_stored())
         results = None
         for room, interval in ((DASHBOARDS, TALLY_INTERVAL), (PHONES, PHONE_TALLY_INTERVAL)):
             sent, at = self._tallies[room]
