@@ -155,7 +155,7 @@ def _too_many_new_phones(state: ShowState, retry_after: int) -> Response:
     budget = state.identities
     detail = (f"Each network address gets {budget.burst} new voter identities at once, then "
               f"{budget.per_minute} a minute, so that a script cannot stuff the ballot by fetching fresh "
-              f"cookies. This page tries again in {retry_after} s by itself.")
+              "cookies.")
     response = Response(render_template("error.html", message="Too many new phones from your network right now.",
                                         detail=detail, refresh=retry_after), status=429)
     response.headers["Retry-After"] = str(retry_after)

@@ -43,6 +43,7 @@
     votingOpen = open;
     $("phone-closed").hidden = open;
     for (const b of choices.querySelectorAll("button")) b.disabled = !open || busy;
+    if (!resultsPanel.hidden) again.hidden = !open; // nothing to vote for while closed
     drawFine();
   }
 
@@ -103,7 +104,7 @@
 
   function showAfterVote() {
     choices.hidden = true;
-    again.hidden = false;
+    again.hidden = !votingOpen;
     resultsPanel.hidden = false;
   }
 
