@@ -223,6 +223,13 @@ def test_five_options_fit_one_phone_screen_readable_and_accessible(fresh_show, o
     expect(phone.locator("#phone-total")).to_have_text("· 7 votes")
     check_screen(phone, artifacts_dir, "voted")
 
+    phone.reload()
+    expect(feedback_title(phone)).to_have_text("You voted for JavaScript")
+    expect(phone.locator("#phone-total")).to_have_text("· 7 votes")
+    check_screen(phone, artifacts_dir, "voted-reloaded")
+    # The README's picture (docs/phone.png is this one): a CSS pixel a pixel, the screen's used part.
+    phone.screenshot(path=artifacts_dir / "phone-readme.png", scale="css", clip={"x": 0, "y": 0, "width": 390, "height": 660})
+
 
 # -- too many new phones: the identity budget's 429 page counts down, then lets the phone in ------------
 
