@@ -71,6 +71,17 @@ def test_choice_of_reads_the_stored_vote_of_one_voter(votes):
     assert votes.choice_of("phone-3") is None
 
 
+def test_the_lookup_can_use_the_unique_constraints_index(votes, postgres_url):
+    import psycopg2
+
+    with psycopg2.connect(postgres_url) as conn, conn.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")  # a tiny table is scanned anyway; ask what else there is
+        cursor.execute("EXPLAIN SELECT choice FROM votes WHERE voter_id = %s", ("phone-1",))
+        plan = " ".join(row[0] for row in cursor.fetchall())
+    conn.close()
+    assert "one_vote_per_voter" in plan, plan
+
+
 def test_the_mock_remembers_the_latest_of_its_many_votes():
     store = InMemoryVoteStore()
     store.carry_over([("phone-1", "Go", "2026-01-01T00:00:00+00:00")])

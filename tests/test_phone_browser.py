@@ -122,6 +122,17 @@ def test_after_a_reload_the_phone_says_what_it_voted_for_and_marks_it(fresh_show
     expect(phone.locator('.bar-row[data-mine="true"] .bar-label')).to_have_text("Rust")  # still the stored one
 
 
+def test_after_a_reset_the_phone_forgets_its_vote_and_can_vote_again(fresh_show, presenter, open_page):
+    phone = open_phone(open_page, fresh_show.url("/qr"))
+    vote(phone, "Go", "Vote recorded")
+    presenter.reset()
+    # The tally shows no vote for Go: the page asks the server again and offers the choices.
+    expect(phone.locator("#choices")).to_be_visible()
+    expect(phone.locator('[data-mine="true"]')).to_have_count(0)
+    vote(phone, "Rust", "Vote recorded")
+    expect(phone.locator('.bar-row[data-mine="true"] .bar-label')).to_have_text("Rust")
+
+
 def test_a_phone_that_voted_elsewhere_learns_its_vote_when_refused(fresh_show, open_page):
     """The page loaded before the vote (another tab voted): the 409 makes it look the vote up and mark it."""
     phone = open_phone(open_page, fresh_show.url("/qr"))
