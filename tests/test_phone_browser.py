@@ -227,7 +227,7 @@ def test_five_options_fit_one_phone_screen_readable_and_accessible(fresh_show, o
             assert new_phone().vote(choice).status_code == 201
     phone = open_phone(open_page, fresh_show.url("/qr"))
     expect(phone.locator(".choice")).to_have_count(5)
-    check_screen(phone, artifacts_dir, "390x844")
+    check_screen(phone, artifacts_dir, "five-options")
 
     vote(phone, "JavaScript", "Vote recorded")
     expect(bar_count(phone, "JavaScript")).to_have_text("3")
