@@ -135,7 +135,8 @@ def logout() -> Any:
 def phone() -> Any:
     """The phone page: big buttons, instant feedback, live results."""
     state = _state()
-    if _voter_id() is None:
+    voter = _voter_id()
+    if voter is None:
         # Only a new identity costs from the address's budget; a phone reloading with its cookie is free.
         grant = state.new_identity(client_address())
         if not grant.allowed:
@@ -143,7 +144,7 @@ def phone() -> Any:
         _issue_voter()
         own = OwnVote(known=True)  # a new phone has not voted: no query
     else:
-        own = state.vote_of(_voter_id())  # one indexed lookup (none while PostgreSQL is known down)
+        own = state.vote_of(voter)  # one indexed lookup (none while PostgreSQL is known down)
     # A phone needs the tally, its own vote and whether live updates work; nothing else (this page is
     # the hot path).
     return render_template("phone.html", poll=state.poll,

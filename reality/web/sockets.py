@@ -53,7 +53,7 @@ class Broadcaster:
         self._stopped = False
         self._last_feed = 0.0
         # Per room: (what was last sent, when).
-        self._tallies: dict[str, tuple[tuple[int, str] | None, float]] = {DASHBOARDS: (None, 0.0), PHONES: (None, 0.0)}
+        self._tallies: dict[str, tuple[tuple[int, str, bool] | None, float]] = {DASHBOARDS: (None, 0.0), PHONES: (None, 0.0)}
         self._sent_health: tuple | None = None
         self._sent_scene: int | None = None
         # Runs under the bus's lock, in publishing order: appending keeps that order.
