@@ -61,6 +61,7 @@ class Store(Protocol):
     """What the app needs from a vote store, real or fantasy."""
 
     def cast(self, voter_id: str, choice: str) -> None: ...
+    def choice_of(self, voter_id: str) -> str | None: ...
     def counts(self) -> dict[str, int]: ...
     def total(self) -> int: ...
     def reset(self) -> None: ...
@@ -148,6 +149,15 @@ class VoteStore:
         # The UNIQUE constraint on voter_id said no: this is the refusal the show is about.
         except psycopg2.errors.UniqueViolation as exc:
             raise AlreadyVoted(voter_id) from exc
+
+    def choice_of(self, voter_id: str) -> str | None:
+        """This voter's stored choice, or None: one lookup in the UNIQUE constraint's index."""
+        def query(cursor: psycopg2.extensions.cursor) -> str | None:
+            cursor.execute("SELECT choice FROM votes WHERE voter_id = %s", (voter_id,))
+            row = cursor.fetchone()
+            return row[0] if row else None
+
+        return self._run(query)
 
     def replay(self, votes: Iterable[tuple[str, str, datetime]]) -> Replay:
         """INSERT each (voter, choice, time cast) in order; the UNIQUE constraint refuses a voter's later votes.
@@ -244,6 +254,11 @@ class InMemoryVoteStore:
                 raise StoreSealed(voter_id)
             now = datetime.now(timezone.utc)
             self._votes.append((voter_id, choice, now, now.isoformat()))
+
+    def choice_of(self, voter_id: str) -> str | None:
+        """This voter's latest choice (the mock counts them all), or None."""
+        with self._lock:
+            return next((vote[1] for vote in reversed(self._votes) if vote[0] == voter_id), None)
 
     def seal(self) -> list[tuple[str, str, datetime]]:
         """Take no more votes (they raise :class:`StoreSealed`); returns the votes cast here, in order."""

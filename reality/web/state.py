@@ -64,6 +64,17 @@ class VoteOutcome:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class OwnVote:
+    """What the show knows of one phone's vote: ``known`` is False when the store cannot be asked now."""
+
+    known: bool
+    choice: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"known": self.known, "choice": self.choice}
+
+
 def voter_label(voter_id: str) -> str:
     """A short, stable, non-reversible name for a phone in the feed ("phone 3f9a2c")."""
     return "phone " + hashlib.sha256(voter_id.encode()).hexdigest()[:6]
@@ -190,6 +201,21 @@ class ShowState:
             self._control.release()
         return self._active
 
+    def vote_of(self, voter_id: str) -> OwnVote:
+        """This phone's stored vote, for its page after a reload: one indexed lookup, none during a known outage."""
+        mode, store = self._active
+        if mode == "reality" and not self.health.usable("postgres"):
+            return OwnVote(known=False)
+        try:
+            return OwnVote(known=True, choice=store.choice_of(voter_id))
+        except (StoreUnavailable, StoreBusy):
+            # The phone says it cannot tell; the probe, not a phone's page load, declares the outage.
+            return OwnVote(known=False)
+
+    def votes_stored(self) -> bool:
+        """Whether a vote would be stored right now (PostgreSQL answers, or the fantasy mock takes it)."""
+        return self.mode == "fantasy" or self.health.usable("postgres")
+
     def new_identity(self, address: str) -> Grant:
         """May ``address`` (see :func:`reality.identities.address_key`) have one more new voter identity now?"""
         grant = self.identities.take(address)
@@ -212,6 +238,7 @@ class ShowState:
         document["mode"] = self.mode
         document["run"] = self.run_id
         document["voting_open"] = self.voting_open
+        document["ready"] = self.votes_stored()
         return document
 
     def health_document(self) -> dict[str, Any]:
@@ -223,7 +250,7 @@ class ShowState:
             "mode": self.mode,
             "voting_open": self.voting_open,
             "docker": self.health.docker,
-            "ready": self.health.usable("postgres") or self.mode == "fantasy",
+            "ready": self.votes_stored(),
             "phone_url": self.public.url if self.public else None,
             "notices": list(self.notices),
             "tests_running": self.tests.running,
