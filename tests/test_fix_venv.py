@@ -85,33 +85,50 @@ def test_interpreter_gone_is_found_and_repaired(tmp_path, requirements):
     assert "✓ Repaired" in repair.stdout
     assert venv_repair.diagnose(venv).healthy
     assert imports_tinypkg(venv)
-    assert fix_venv("--venv", str(venv), "--check").returncode == 0
+    assert fix_venv("--venv", str(venv), "--requirements", str(requirements), "--check").returncode == 0
+
+
+def last_link(venv: Path) -> Path:
+    """The symlink in ``bin/`` that leads out of the venv to the real interpreter.
+
+    From a system Python that is ``python3`` (python -> python3 -> /usr/bin/python3.11); from a
+    virtualenv's Python, ``python3.11`` (python -> python3.11 -> /usr/bin/python3.11).
+    """
+    inside = [hop for hop in venv_repair.link_chain(venv / "bin" / "python") if hop.parent == venv / "bin"]
+    assert inside[-1].is_symlink() and os.path.isabs(os.readlink(inside[-1])), inside  # leads out of the venv
+    return inside[-1]
 
 
 def test_the_missing_file_named_is_the_interpreter_at_the_end_of_the_links(tmp_path):
-    """A real venv's bin/python is python -> python3 -> /abs/python3: when the last one goes, name it."""
+    """A real venv's bin/python leads through links to /abs/python3: when the last one goes, name it."""
     venv = tmp_path / ".venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    assert os.readlink(venv / "bin" / "python") == "python3"  # what the venv module makes on POSIX
-    (venv / "bin" / "python3").unlink()
-    (venv / "bin" / "python3").symlink_to("/usr/local/python/3.11.4/bin/python3")  # gone after an image update
+    link = last_link(venv)
+    chain = venv_repair.link_chain(venv / "bin" / "python")
+    hops = [hop.name for hop in chain[1:chain.index(link) + 1]]  # python3, or python3.11 from a venv
+    link.unlink()
+    link.symlink_to("/usr/local/python/3.11.4/bin/python3")  # gone after an image update
 
     check = fix_venv("--venv", str(venv), "--check")
 
     assert check.returncode == 1
-    assert (f"{venv}/bin/python points to /usr/local/python/3.11.4/bin/python3 (via python3), "
+    via = f" (via {', '.join(hops)})" if hops else ""
+    assert (f"{venv}/bin/python points to /usr/local/python/3.11.4/bin/python3{via}, "
             "which no longer exists") in check.stdout
-    assert "points to python3" not in check.stdout
+    assert f"points to {link.name} " not in check.stdout
 
 
 def test_a_loop_of_symlinks_is_named_as_such(tmp_path):
     venv = tmp_path / ".venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    (venv / "bin" / "python3").unlink()
-    (venv / "bin" / "python3").symlink_to("python")  # python -> python3 -> python
+    link = last_link(venv)
+    chain = venv_repair.link_chain(venv / "bin" / "python")
+    hops = [hop.name for hop in chain[:chain.index(link) + 1]]
+    link.unlink()
+    link.symlink_to("python")  # python -> ... -> python
 
     assert venv_repair.diagnose(venv).problems == [
-        f"{venv}/bin/python is a loop of symlinks (python -> python3 -> python)"]
+        f"{venv}/bin/python is a loop of symlinks ({' -> '.join([*hops, 'python'])})"]
 
 
 def test_the_command_check_suggests_repairs_the_venv_that_was_checked(tmp_path, requirements):
