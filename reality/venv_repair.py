@@ -40,7 +40,7 @@ class Diagnosis:
     problems: list[str] = field(default_factory=list)
     version: str | None = None  # "Python 3.11.7", when the interpreter starts
     pip: str | None = None      # "pip 23.2.1", when pip works
-    #: What is wrong with the required packages (checked only in an otherwise sound virtualenv).
+    #: What is wrong with the required packages (checked whenever the interpreter starts).
     package_problems: list[str] = field(default_factory=list)
     packages_checked: int = 0
 
@@ -133,7 +133,7 @@ def diagnose(path: Path, requirements: Path | None = None) -> Diagnosis:
         if interpreter and not Path(interpreter).exists():
             diagnosis.problems.append(f"{script} starts with #!{interpreter}, which does not exist "
                                       "(the virtualenv was moved or its Python removed)")
-    if requirements is not None and not diagnosis.problems:
+    if requirements is not None:  # the interpreter starts: whatever else is wrong, are the packages there?
         diagnosis.packages_checked, diagnosis.package_problems = requirement_problems(str(python), requirements)
     return diagnosis
 
