@@ -286,7 +286,8 @@ def port_listeners(port: int) -> tuple[list[int], bool]:
     try:
         connections = psutil.net_connections(kind="tcp")
     except (psutil.AccessDenied, OSError):
-        return [], True
+        # macOS lists every socket to root only: this user's own shows can still be asked one by one.
+        return [pid for pid in _recorded_show_pids() if _listens(pid, port)], True
     pids, hidden = [], False
     for connection in connections:
         if connection.status == psutil.CONN_LISTEN and connection.laddr and connection.laddr.port == port:
@@ -295,3 +296,21 @@ def port_listeners(port: int) -> tuple[list[int], bool]:
             elif connection.pid not in pids:
                 pids.append(connection.pid)
     return pids, hidden
+
+
+def _recorded_show_pids() -> list[int]:
+    pids = []
+    for path in show_record_files(None):
+        try:
+            pids.append(read_show_record(path).pid)
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
+def _listens(pid: int, port: int) -> bool:
+    try:
+        connections = psutil.Process(pid).net_connections(kind="tcp")
+    except (psutil.Error, OSError):
+        return False
+    return any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port for c in connections)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from reality import venv_repair
+
 REPO = Path(__file__).resolve().parent.parent
 ENTRY_SCRIPTS = ("reality_engine.py", "workshop.py", "watch_containers.py", "cleanup.py")
 
@@ -84,8 +86,9 @@ def test_a_venv_without_the_packages_is_broken_for_fix_venv_too_active_or_not(ch
     activated = {**outside, "VIRTUAL_ENV": str(checkout / folder),
                  "PATH": f"{checkout / folder / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
 
+    # Not active: the Python outside any virtualenv (the suite itself may run from one).
     for state, interpreter, environment in (("active", python, activated),
-                                            ("not active", sys.executable, outside)):
+                                            ("not active", venv_repair.base_python(), outside)):
         script = subprocess.run([interpreter, *(["-S"] if state == "not active" else []), "workshop.py"],
                                 cwd=checkout, capture_output=True, text=True, timeout=120, env=environment,
                                 stdin=subprocess.DEVNULL)
@@ -97,7 +100,7 @@ def test_a_venv_without_the_packages_is_broken_for_fix_venv_too_active_or_not(ch
         check = fix_venv_check(checkout, interpreter, environment)
 
         assert check.returncode == 1, (state, check.stdout)
-        assert f"Found in {checkout / folder}:" in check.stdout and "healthy" not in check.stdout
+        assert f"Found in {checkout / folder}:" in check.stdout and f"{checkout / folder} is healthy" not in check.stdout
         assert "  ✗ flask==" in check.stdout and "is not installed" in check.stdout
         assert "Run  python3 fix_venv.py" in check.stdout and "to repair it." in check.stdout
 
