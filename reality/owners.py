@@ -178,7 +178,8 @@ def kit_verdict(labels: Mapping[str, str], created: float | None, *, checkout: P
         return Verdict(True, f"Reality Engine's, its show (pid {pid}) is stopped first")
     info = running_owner(labels, created)
     if info is not None:
-        return Verdict(False, f"in use by running pid {pid} ({describe_command(info.cmdline)}) — {force_flag} removes it")
+        return Verdict(False, f"in use by running pid {pid} ({describe_command(info.cmdline)}) — "
+                              f"{force_flag} removes it")
     return Verdict(True, f"left behind: its process (pid {pid}) is gone")
 
 
@@ -274,7 +275,8 @@ def find_show(pid: int) -> ShowRecord | None:
         except (OSError, ValueError):
             continue
         if record.pid == pid and running_show(record) is not None:
-            return ShowRecord(record.pid, record.port, record.checkout or checkout_of_process(pid), record.process, path)
+            checkout = record.checkout or checkout_of_process(pid)
+            return ShowRecord(record.pid, record.port, checkout, record.process, path)
     info = process_info(pid)
     if info is not None and SHOW_SCRIPT in info.cmdline:
         return ShowRecord(pid, None, checkout_of_process(pid))  # a show with its pid file elsewhere

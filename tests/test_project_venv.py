@@ -100,7 +100,8 @@ def test_a_venv_without_the_packages_is_broken_for_fix_venv_too_active_or_not(ch
         check = fix_venv_check(checkout, interpreter, environment)
 
         assert check.returncode == 1, (state, check.stdout)
-        assert f"Found in {checkout / folder}:" in check.stdout and f"{checkout / folder} is healthy" not in check.stdout
+        assert f"Found in {checkout / folder}:" in check.stdout
+        assert f"{checkout / folder} is healthy" not in check.stdout
         assert "  ✗ flask==" in check.stdout and "is not installed" in check.stdout
         assert "Run  python3 fix_venv.py" in check.stdout and "to repair it." in check.stdout
 
