@@ -51,6 +51,17 @@ def check_this_python(requirements: Path, force: bool, use_a_venv: str) -> int:
     return 1
 
 
+def summarised(diagnosis: venv_repair.Diagnosis, requirements_name: str) -> list[str]:
+    """The problems found, with a long run of missing packages said in one line (an empty venv: all of them)."""
+    missing = [problem for problem in diagnosis.package_problems if problem.endswith(" is not installed")]
+    if len(missing) <= 3:
+        return diagnosis.all_problems
+    names = ", ".join(problem.split("==")[0] for problem in missing[:3])
+    others = [problem for problem in diagnosis.package_problems if problem not in missing]
+    return [*diagnosis.problems, f"{len(missing)} of the {diagnosis.packages_checked} packages of "
+            f"{requirements_name} are not installed ({names}, …)", *others]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Diagnose and repair this project's virtualenv.")
     parser.add_argument("--venv", type=Path, nargs="?", const=REPO / ".venv", metavar="DIR",
@@ -98,15 +109,18 @@ def main(argv: list[str] | None = None) -> int:
             continue
         broken.append(target)
         print(f"Found in {target.venv}:")
-        for problem in diagnosis.all_problems:
+        for problem in summarised(diagnosis, requirements.name):
             print(f"  ✗ {problem}")
         if not diagnosis.exists and not target.named:
             print(f"  (looked there because {target.why})")
     if args.check:
+        if broken and not args.venv and not any(target.named for target in broken):
+            # All found in the checkout: a bare run finds them again, whatever is active by then.
+            them = "it" if len(broken) == 1 else "them"
+            print(f"Run  {venv_repair.fix_command(*again, script=script)}  to repair {them}.")
+            return 1
         for target in broken:
-            # Name the venv unless a bare run finds it by itself (the only one, in the checkout).
-            named = target.named or args.venv is not None or len(broken) > 1
-            command = venv_repair.fix_command(*(["--venv", target.venv] if named else []), *again, script=script)
+            command = venv_repair.fix_command("--venv", target.venv, *again, script=script)
             print(f"Run  {command}  to repair it.")
         return 1 if broken else 0
 
