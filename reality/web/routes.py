@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from .state import ShowError, ShowState
 bp = Blueprint("show", __name__)
 
 VOTER_KEY = "voter"
+_VOTER_FORM = re.compile(r"[0-9a-f]{32}")
 SOCKET_IO_CLIENT = "socket.io-client/dist/socket.io.min.js"
 
 
@@ -39,7 +41,9 @@ def api_error(status: int, message: str, **extra: Any) -> Response:
 
 def _voter_id() -> str | None:
     voter = session.get(VOTER_KEY)
-    return voter if isinstance(voter, str) and len(voter) == 32 else None
+    # Exactly what _ensure_voter issues: anything else (NUL characters, other text in a cookie signed
+    # with a leaked key) is no identity, so a 403, never a database error.
+    return voter if isinstance(voter, str) and _VOTER_FORM.fullmatch(voter) else None
 
 
 def _ensure_voter() -> str:

@@ -10,15 +10,24 @@ therefore grows with time, not with votes × clients.
 The feed is ordered and complete: every event carries its sequence number, a dashboard that
 (re)connects says the last one it saw, and the broadcaster — the only sender of feed batches — replays
 what it missed before adding it to the room, so nothing arrives twice out of order or not at all.
+
+Client events cost bounded work (a phone socket needs no login, so anyone in the room can send them):
+a connection has at most one pending catch-up (repeats merge into the lowest ``since``), a replay
+sends at most :data:`REPLAY_LIMIT` events (older ones are reported as ``gap``), the broadcaster yields
+between clients, malformed packets are dropped and counted (:mod:`.traffic`), and a connection that
+sends more than :data:`EVENT_BURST` events at once or :data:`EVENTS_PER_SECOND` for long is
+disconnected (:class:`SocketGuard`).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import deque
-from typing import Any
+from typing import Any, Callable
 
+import socketio as python_socketio
 from flask import current_app, request, session
 from flask_socketio import SocketIO, emit, join_room
 
@@ -26,6 +35,7 @@ from ..events import Event
 from . import socketio
 from .presenter import session_is_presenter, token_matches
 from .state import ShowState
+from .traffic import TrafficReport
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +47,31 @@ DASHBOARDS = "dashboards"
 PHONES = "phones"
 SOCKET_PRESENTER = "socket_presenter"
 ROLE = "socket_role"
+#: Events replayed to one dashboard per catch-up; the feed holds 500 and a dashboard shows far fewer.
+REPLAY_LIMIT = 200
+#: A connection's event budget (a token bucket): a dashboard sends a catch-up per reconnect and a
+#: presenter a scene key per press, far below this; 3,000 catch-ups in a burst are not a person.
+EVENTS_PER_SECOND = 20.0
+EVENT_BURST = 100
+#: Socket.IO packet types a client may send (binary ones: this app never uses them, and a binary
+#: packet makes the library wait for attachments, holding memory per connection).
+CLIENT_PACKET_TYPES = {python_socketio.packet.CONNECT, python_socketio.packet.DISCONNECT,
+                       python_socketio.packet.EVENT, python_socketio.packet.ACK}
+MALFORMED = "malformed Socket.IO packets"
+FLOODING = "flooding sockets disconnected"
 
 
 def feed_payload(events: list[Event], gap: int = 0) -> dict[str, Any]:
     return {"events": [event.to_dict() for event in events], "gap": gap}
+
+
+def replay(held: list[Event], since: int, limit: int = REPLAY_LIMIT) -> tuple[list[Event], int]:
+    """The newest ``limit`` of ``held`` (events after ``since``) and how many before them are not sent."""
+    gap = max(0, held[0].seq - since - 1) if held and since > 0 else 0
+    if len(held) > limit:
+        gap += len(held) - limit
+        held = held[-limit:]
+    return held, gap
 
 
 class Broadcaster:
@@ -50,7 +81,9 @@ class Broadcaster:
         self.server = server
         self.state = state
         self._events: deque[Event] = deque()
-        self._catch_ups: deque[tuple[str, int]] = deque()
+        # At most one pending catch-up per connection (sid → lowest since asked), in arrival order.
+        self._catch_ups: dict[str, int] = {}
+        self._catch_ups_lock = threading.Lock()
         self._stopped = False
         self._last_feed = 0.0
         # Per room: (what was last sent, when).
@@ -61,8 +94,20 @@ class Broadcaster:
         self._unsubscribe = state.bus.subscribe(self._events.append)
 
     def catch_up(self, sid: str, since: int) -> None:
-        """Replay events after ``since`` to ``sid``, then keep it in the live feed."""
-        self._catch_ups.append((sid, since))
+        """Replay events after ``since`` to ``sid``, then keep it in the live feed.
+
+        Repeats before the next round merge into one, replaying from the lowest ``since`` asked.
+        """
+        with self._catch_ups_lock:
+            pending = self._catch_ups.get(sid)
+            self._catch_ups[sid] = since if pending is None else min(pending, since)
+
+    def _next_catch_up(self) -> tuple[str, int] | None:
+        with self._catch_ups_lock:
+            if not self._catch_ups:
+                return None
+            sid = next(iter(self._catch_ups))
+            return sid, self._catch_ups.pop(sid)
 
     def run(self) -> None:
         while not self._stopped:
@@ -74,11 +119,11 @@ class Broadcaster:
 
     def tick(self) -> None:
         now = time.monotonic()
-        while self._catch_ups:
-            sid, since = self._catch_ups.popleft()
-            held = self.state.bus.history(since)
-            gap = max(0, held[0].seq - since - 1) if held and since > 0 else 0
+        while (pending := self._next_catch_up()) is not None:
+            sid, since = pending
+            held, gap = replay(self.state.bus.history(since), since)
             self.server.emit("feed", feed_payload(held, gap), to=sid)
+            self.server.sleep(0)  # one dashboard's replay at a time: votes and pages go in between
             try:
                 self.server.server.enter_room(sid, DASHBOARDS, namespace="/")
             except (KeyError, ValueError):  # python-socketio's words for "no such sid", by its state
@@ -116,6 +161,89 @@ class Broadcaster:
     def stop(self) -> None:
         self._stopped = True
         self._unsubscribe()
+
+
+class TokenBucket:
+    """``rate`` tokens a second up to ``burst``; :meth:`take` says whether one was left.
+
+    (Hand-written: it is a few lines on the hot path of every packet, and per connection, in memory;
+    the ``limits`` package the vote limit uses keys its windows in a storage and costs far more.)
+    """
+
+    __slots__ = ("rate", "burst", "tokens", "at")
+
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self.rate, self.burst, self.tokens, self.at = rate, burst, burst, now
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+class SocketGuard:
+    """Checks every Socket.IO packet before python-socketio handles it.
+
+    Installed in front of the library's Engine.IO message handler: a packet that does not decode, or
+    is of a type a client never sends here, is dropped and counted; a connection past its event
+    budget is disconnected (once) and what it still sends is dropped. Neither prints a traceback.
+    """
+
+    def __init__(self, server: python_socketio.Server, report: TrafficReport, rate: float = EVENTS_PER_SECOND,
+                 burst: float = EVENT_BURST, clock: Callable[[], float] = time.monotonic) -> None:
+        self.server = server
+        self.report = report
+        self.rate = rate
+        self.burst = burst
+        self.clock = clock
+        self._buckets: dict[str, TokenBucket] = {}
+        self._cut_off: set[str] = set()
+        self._handle = server.eio.handlers["message"]
+        self._handle_disconnect = server.eio.handlers["disconnect"]
+
+    def install(self) -> None:
+        self.server.eio.on("message", self.on_message)
+        self.server.eio.on("disconnect", self.on_disconnect)
+
+    def on_message(self, eio_sid: str, data: object) -> None:
+        if eio_sid in self._cut_off:
+            return  # disconnecting: the rest of its flood costs nothing
+        now = self.clock()
+        bucket = self._buckets.get(eio_sid)
+        if bucket is None:
+            bucket = self._buckets[eio_sid] = TokenBucket(self.rate, self.burst, now)
+        if not bucket.take(now):
+            self._cut_off.add(eio_sid)
+            self.report.record(FLOODING, eio_sid)
+            self.server.start_background_task(self.server.eio.disconnect, eio_sid)
+            return
+        if not self._well_formed(data):
+            self.report.record(MALFORMED, eio_sid)
+            return
+        self._handle(eio_sid, data)
+
+    def on_disconnect(self, eio_sid: str, *reason: object) -> Any:
+        self._buckets.pop(eio_sid, None)
+        self._cut_off.discard(eio_sid)
+        return self._handle_disconnect(eio_sid, *reason)
+
+    def _well_formed(self, data: object) -> bool:
+        if not isinstance(data, str):
+            return False
+        try:
+            packet = self.server.packet_class(encoded_packet=data)
+        except Exception:  # whatever the decoder throws at bad input (ValueError, TypeError, …)
+            return False
+        if packet.packet_type not in CLIENT_PACKET_TYPES or packet.attachment_count:
+            return False
+        if packet.packet_type == python_socketio.packet.EVENT:  # ["name", ...arguments]
+            return isinstance(packet.data, list) and bool(packet.data) and isinstance(packet.data[0], str)
+        if packet.packet_type == python_socketio.packet.ACK:
+            return isinstance(packet.data, list)
+        return packet.data is None or isinstance(packet.data, dict)  # CONNECT's auth, DISCONNECT
 
 
 def _state() -> ShowState:

@@ -1,0 +1,239 @@
+"""Socket.IO within budget: a socket that floods the show cannot freeze it, grow it or fill its terminal.
+
+Found in the hostile-room review: 300 ``catch_up`` messages froze every vote for 1.35 s, 3,000 froze
+the server for 30 s and grew it from 92 to 372 MB; 2,000 malformed 11-byte packets printed 22,000
+lines of tracebacks. Here the same attack runs against a real show while phones vote.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+
+import pytest
+import websocket
+
+from hostile import Terminal, rss_mb, start_hostile_show
+from reality.events import EventBus
+from reality.web import sockets
+from reality.web.traffic import TrafficReport
+from show_helpers import Phone, wait_for
+
+CATCH_UP = '42["catch_up",{"since":-1}]'
+MALFORMED = '42[not json'  # 11 bytes, as in the review
+
+
+@pytest.fixture(scope="module")
+def hostile_show(docker_client, artifacts_dir):
+    show = start_hostile_show(docker_client, artifacts_dir / "show-hostile-sockets.log")
+    yield show
+    show.stop()
+
+
+def open_dashboard_socket(show) -> websocket.WebSocket:
+    """A raw websocket speaking Engine.IO 4 / Socket.IO 5 by hand, joined as a dashboard."""
+    ws = websocket.create_connection(f"ws://127.0.0.1:{show.port}/socket.io/?EIO=4&transport=websocket", timeout=10)
+    assert ws.recv().startswith("0{")
+    ws.send('40{"role":"dashboard","since":0}')
+    return ws
+
+
+class Attacker(threading.Thread):
+    """Sends ``packets`` as fast as it can, reconnecting whenever the show disconnects it."""
+
+    def __init__(self, show, packets: list[str]) -> None:
+        super().__init__(daemon=True)
+        self.show = show
+        self.packets = packets
+        self.sent = 0
+        self.connections = 0
+        self.failure: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            while self.sent < len(self.packets):
+                ws = open_dashboard_socket(self.show)
+                self.connections += 1
+                try:
+                    while self.sent < len(self.packets):
+                        ws.send(self.packets[self.sent])
+                        self.sent += 1
+                except (websocket.WebSocketException, OSError):
+                    pass  # disconnected for flooding: connect again, as an attacker would
+                finally:
+                    ws.close(timeout=0)
+        except BaseException as exc:  # reported by the test
+            self.failure = exc
+
+
+def test_3000_catch_ups_and_2000_malformed_packets_leave_votes_fast_and_memory_flat(hostile_show):
+    # Warm up what the attack and the votes use (code paths, pools), then take the baseline.
+    for _ in range(5):
+        Phone(hostile_show).vote()
+        open_dashboard_socket(hostile_show).close()
+    time.sleep(1)
+    before = rss_mb(hostile_show)
+    terminal = Terminal(hostile_show)
+
+    attacker = Attacker(hostile_show, [CATCH_UP] * 3000 + [MALFORMED] * 2000)
+    attacker.start()
+    during: list[float] = []
+    while attacker.is_alive() and len(during) < 200:
+        phone = Phone(hostile_show)
+        began = time.perf_counter()
+        assert phone.vote().status_code == 201
+        during.append(time.perf_counter() - began)
+    attacker.join(120)
+    assert not attacker.is_alive() and attacker.failure is None, attacker.failure
+    assert attacker.sent == 5000
+
+    after_votes = []
+    for _ in range(20):
+        phone = Phone(hostile_show)
+        began = time.perf_counter()
+        assert phone.vote().status_code == 201
+        after_votes.append(time.perf_counter() - began)
+    time.sleep(2)
+    grown = rss_mb(hostile_show) - before
+
+    summaries = wait_for(lambda: [s for s in terminal.summaries() if "malformed Socket.IO packets" in s], 15,
+                         "a summary line about the malformed packets")
+    printed = terminal.new()
+    print(f"\nflood: 5,000 packets over {attacker.connections} connection(s); votes during it: "
+          f"{len(during)}, median {statistics.median(during) * 1000:.0f} ms, max {max(during) * 1000:.0f} ms; "
+          f"after: max {max(after_votes) * 1000:.0f} ms; memory {before:.0f} MB → {before + grown:.0f} MB; "
+          f"{len(printed.splitlines())} terminal line(s): {summaries}")
+    assert attacker.connections > 1, "the flooding socket was never disconnected"
+    assert statistics.median(during) < 0.2, during
+    assert max(after_votes) < 0.2, after_votes
+    assert grown < 20, f"the show grew by {grown:.0f} MB"
+    assert "Traceback" not in printed
+    assert len(printed.splitlines()) <= 6, printed
+    assert "flooding sockets disconnected" in " ".join(terminal.summaries())
+
+
+def test_a_normal_dashboard_is_never_disconnected(hostile_show):
+    ws = open_dashboard_socket(hostile_show)
+    try:
+        for _ in range(30):  # a presenter pressing keys, a reconnecting page: far below the budget
+            ws.send('42["catch_up",{"since":0}]')
+            time.sleep(0.02)
+        ws.settimeout(5)
+        frames = []
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not any(f.startswith('42["feed"') for f in frames):
+            frames.append(ws.recv())
+        assert any(f.startswith('42["feed"') for f in frames)
+        ws.send("3")  # a pong, as the client sends
+        ws.send('42["catch_up",{"since":0}]')
+        assert ws.connected
+    finally:
+        ws.close()
+
+
+# -- the broadcaster and the guard, in-process on a real vote store ---------------------------------------
+
+@pytest.fixture
+def app(votes):
+    from reality.web import create_app, shutdown
+
+    application = create_app({"ASYNC_MODE": "threading", "BACKGROUND_TASKS": False, "SECRET_KEY": "test"},
+                             store=votes, bus=EventBus())
+    yield application
+    shutdown(application)
+
+
+def test_repeated_catch_ups_merge_into_one_bounded_replay(app):
+    from reality.web import socketio
+
+    state = app.extensions["reality"]
+    for index in range(600):  # the feed holds the last 500
+        state.bus.publish("system", "note", f"event {index}")
+    app.extensions["reality.broadcaster"].tick()  # the live batch goes out (to no dashboard yet)
+    client = socketio.test_client(app, auth={"role": "dashboard", "since": 590})
+    for since in (450, 120, 300) * 100:
+        client.emit("catch_up", {"since": since})
+    client.get_received()
+
+    app.extensions["reality.broadcaster"].tick()
+
+    feeds = [message["args"][0] for message in client.get_received() if message["name"] == "feed"]
+    assert len(feeds) == 1, "300 catch-ups and the connect's own must be one replay"
+    replayed = feeds[0]["events"]
+    assert len(replayed) == sockets.REPLAY_LIMIT
+    last = state.bus.history(0)[-1].seq
+    assert [e["seq"] for e in replayed] == list(range(last - sockets.REPLAY_LIMIT + 1, last + 1))  # the newest
+    assert feeds[0]["gap"] == replayed[0]["seq"] - 121  # merged to the lowest since (120): the rest is the gap
+    client.disconnect()
+
+
+def test_a_catch_up_since_a_known_event_replays_exactly_what_was_missed(app):
+    from reality.web import socketio
+
+    state = app.extensions["reality"]
+    for index in range(50):
+        state.bus.publish("system", "note", f"event {index}")
+    app.extensions["reality.broadcaster"].tick()
+    client = socketio.test_client(app, auth={"role": "dashboard", "since": 40})
+    app.extensions["reality.broadcaster"].tick()
+    feeds = [m["args"][0] for m in client.get_received() if m["name"] == "feed"]
+    assert [e["seq"] for e in feeds[0]["events"]] == list(range(41, 51))
+    assert feeds[0]["gap"] == 0
+    client.disconnect()
+
+
+def _guard(app, report: TrafficReport, **settings) -> sockets.SocketGuard:
+    """The app's own guard (in front of python-socketio), with a test's budget, clock and report."""
+    guard = app.extensions["reality.socket_guard"]
+    guard.report = report
+    for name, value in settings.items():
+        setattr(guard, name, value)
+    return guard
+
+
+def test_the_guard_drops_malformed_packets_and_cuts_off_a_flood(app):
+    from reality.web import socketio
+
+    lines: list[str] = []
+    now = [0.0]
+    report = TrafficReport(lines.append, clock=lambda: now[0])
+    guard = _guard(app, report, rate=10, burst=2500, clock=lambda: now[0])
+    cut: list[str] = []
+    socketio.server.start_background_task = lambda target, sid: cut.append(sid)  # record, do not run
+
+    # What the guard sees is the Socket.IO packet inside the Engine.IO message (no leading "4").
+    for packet in [MALFORMED[1:], "9", "", "4", '51-["x",{"_placeholder":true,"num":0}]', b"\x00binary",
+                   '0{"x"', "2[]"] * 250:
+        guard.on_message("attacker", packet)
+    assert cut == []  # within its budget: malformed packets are dropped, the connection stays
+    assert report.totals[sockets.MALFORMED] == 2000
+    for _ in range(600):
+        guard.on_message("attacker", CATCH_UP[1:])
+    assert cut == ["attacker"]  # once, however much more it sends
+    assert report.totals[sockets.FLOODING] == 1
+
+    assert report.flush() is not None
+    assert lines == [f"Dropped in the last 0 s: 2,000 {sockets.MALFORMED} from 1 connection; "
+                     f"1 {sockets.FLOODING} from 1 connection."]
+    guard.on_message("other", MALFORMED[1:])
+    assert report.flush() is None  # at most one line per interval
+    now[0] += 5
+    assert "1 malformed" in report.flush()
+
+
+def test_a_budget_refills_with_time(app):
+    from reality.web import socketio
+
+    now = [0.0]
+    report = TrafficReport(lambda line: None, clock=lambda: now[0])
+    guard = _guard(app, report, rate=20, burst=100, clock=lambda: now[0])
+    cut: list[str] = []
+    socketio.server.start_background_task = lambda target, sid: cut.append(sid)
+    for second in range(60):  # 20 a second for a minute, after a burst of 100: never cut off
+        now[0] = float(second)
+        for _ in range(100 if second == 0 else 20):
+            guard.on_message("busy", MALFORMED[1:])
+    assert cut == []
+    guard.on_message("busy", MALFORMED[1:])
+    assert cut == ["busy"]
