@@ -68,3 +68,40 @@ def read_answer(sock: socket.socket, timeout: float = 10) -> bytes:
 
 def status_of(answer: bytes) -> int:
     return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.") else 0
+
+
+def open_dashboard_socket(port: int):
+    """A raw websocket speaking Engine.IO 4 / Socket.IO 5 by hand, joined as a dashboard."""
+    import websocket
+
+    ws = websocket.create_connection(f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket", timeout=10)
+    assert ws.recv().startswith("0{")
+    ws.send('40{"role":"dashboard","since":0}')
+    return ws
+
+
+def flood(port: int, packets: list[str], rounds: int = 1, settle: bool = False) -> int:
+    """Send ``packets`` as fast as possible on one socket, ``rounds`` times (a new socket each round).
+
+    Runs in a process of its own in the tests: in the test's process it would compete with the
+    phones it measures for the interpreter, and the figures would be the client's, not the show's.
+    With ``settle`` each socket waits until the show has handled all it sent. Returns packets sent.
+    """
+    import websocket
+
+    sent = 0
+    for _ in range(rounds):
+        ws = open_dashboard_socket(port)
+        try:
+            for packet in packets:
+                ws.send(packet)
+                sent += 1
+            if settle:  # packets are handled in order: once this is answered, all before it were seen
+                ws.send('42["catch_up",{"since":0}]')
+                while not ws.recv().startswith('42["feed"'):
+                    pass
+        except (websocket.WebSocketException, OSError):
+            pass  # disconnected for flooding; the next round connects again, as an attacker would
+        finally:
+            ws.close(timeout=0)
+    return sent

@@ -37,6 +37,9 @@ from .traffic import TrafficReport
 #: in well under a second, a client that sends half a request and stops is let go after this.
 REQUEST_TIMEOUT = 10.0
 SOCKET_IO_PATH = "/socket.io/"
+#: Where the gevent server puts the connection's socket in the environ (Werkzeug: ``werkzeug.socket``),
+#: so a flooding websocket can be cut off at once (see ``sockets.SocketGuard``).
+CONNECTION_SOCKET = "reality.socket"
 BROKEN = "malformed HTTP requests"
 TIMED_OUT = "HTTP requests timed out"
 TOO_LARGE = "HTTP bodies over the limit"
@@ -174,6 +177,7 @@ def _gevent_handler() -> type:
 
         def get_environ(self) -> dict[str, Any]:
             environ = super().get_environ()
+            environ[CONNECTION_SOCKET] = self.socket
             try:
                 if environ["wsgi.input_terminated"] and (self.content_length or _chunked(environ)):
                     self._read_body(environ)

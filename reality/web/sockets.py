@@ -22,6 +22,7 @@ disconnected (:class:`SocketGuard`).
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections import deque
@@ -34,6 +35,7 @@ from flask_socketio import SocketIO, emit, join_room
 from ..events import Event
 from . import socketio
 from .presenter import session_is_presenter, token_matches
+from .server import CONNECTION_SOCKET
 from .state import ShowState
 from .traffic import TrafficReport
 
@@ -209,8 +211,8 @@ class SocketGuard:
         self.server.eio.on("disconnect", self.on_disconnect)
 
     def on_message(self, eio_sid: str, data: object) -> None:
-        if eio_sid in self._cut_off:
-            return  # disconnecting: the rest of its flood costs nothing
+        if eio_sid in self._cut_off or self._closing(eio_sid):
+            return  # disconnecting (its last packets are still being read): costs nothing
         now = self.clock()
         bucket = self._buckets.get(eio_sid)
         if bucket is None:
@@ -218,12 +220,34 @@ class SocketGuard:
         if not bucket.take(now):
             self._cut_off.add(eio_sid)
             self.report.record(FLOODING, eio_sid)
-            self.server.start_background_task(self.server.eio.disconnect, eio_sid)
+            self._cut(eio_sid)
             return
         if not self._well_formed(data):
             self.report.record(MALFORMED, eio_sid)
             return
         self._handle(eio_sid, data)
+
+    def _closing(self, eio_sid: str) -> bool:
+        # Closing (and its disconnect handler run) while still listed: packets read before the close
+        # must not start a new budget for it.
+        connection = self.server.eio.sockets.get(eio_sid)
+        return connection is not None and (connection.closing or connection.closed)
+
+    def _cut(self, eio_sid: str) -> None:
+        """End a flooding connection now: its TCP socket first, so the rest of its flood is never parsed."""
+        environ = self.server.environ.get(eio_sid) or {}  # python-socketio's environ of the connection
+        if environ.get("HTTP_UPGRADE", "").lower() == "websocket":
+            raw = environ.get(CONNECTION_SOCKET) or environ.get("werkzeug.socket")
+            if raw is not None:
+                try:
+                    raw.shutdown(socket.SHUT_RDWR)  # also ends simple-websocket's duplicate of it
+                    # Its reader ends, and python-engineio closes the connection when the packets
+                    # already read are drained (dropped above), after which nothing comes from it.
+                    return
+                except OSError:
+                    pass
+        # Long-polling (or a websocket upgraded from it): the library closes it; later posts get 400.
+        self.server.start_background_task(self.server.eio.disconnect, eio_sid)
 
     def on_disconnect(self, eio_sid: str, *reason: object) -> Any:
         self._buckets.pop(eio_sid, None)
