@@ -248,3 +248,76 @@ def test_any_strange_identity_in_a_validly_signed_cookie_is_403(hostile_show, te
     assert response.status_code == 403, response.text
     assert "voter identity" in response.json()["message"]
     assert Phone(hostile_show).vote().status_code == 201  # an honest phone still votes
+
+
+# -- threading mode (REALITY_ASYNC_MODE=threading): Werkzeug's server, the same rules ------------------
+
+@pytest.fixture
+def threaded_show(votes, monkeypatch):
+    """The app on Werkzeug's server in this process, as threading mode runs it (2 s request timeout)."""
+    import threading
+
+    from reality.events import EventBus
+    from reality.show import bind
+    from reality.web import create_app, server as web_server, shutdown
+
+    monkeypatch.setattr(web_server, "REQUEST_TIMEOUT", 2.0)
+    app = create_app({"ASYNC_MODE": "threading", "SECRET_KEY": SECRET_KEY}, bus=EventBus(), store=votes)
+    listener = bind("127.0.0.1", 0)
+    server = web_server.make_server("threading", listener, app)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    class Running:
+        port = listener.getsockname()[1]
+        base_url = f"http://127.0.0.1:{port}"
+
+        def url(self, path: str) -> str:
+            return self.base_url + path
+
+    yield Running()
+    server.shutdown()
+    server.server_close()
+    listener.close()
+    shutdown(app)
+
+
+def test_threading_mode_refuses_large_bodies_and_lets_trickles_go(threaded_show):
+    phone = Phone(threaded_show)
+    chunked = phone.http.post(threaded_show.url("/api/vote"), data=iter([b"x" * 3000, b"x" * 3000]),
+                              headers={"Content-Type": "application/json"}, timeout=10)
+    assert chunked.status_code == 413
+    sock = raw_connection(threaded_show)
+    sock.sendall(vote_request(phone.http.cookies["reality"], "Content-Length: 200000000\r\n"))
+    assert status_of(read_answer(sock)) == 413  # answered, and closed (read_answer reads to the end)
+    sock.close()
+
+    began = time.monotonic()
+    half = raw_connection(threaded_show)
+    half.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\nX-Half: ")
+    read_answer(half, timeout=30)
+    half.close()
+    assert time.monotonic() - began < 20
+    assert phone.vote().status_code == 201
+
+
+def test_threading_mode_keeps_an_idle_websocket(threaded_show):
+    import websocket
+
+    ws = websocket.create_connection(f"ws://127.0.0.1:{threaded_show.port}/socket.io/?EIO=4&transport=websocket",
+                                     timeout=10)
+    try:
+        assert ws.recv().startswith("0{")
+        ws.send('40{"role":"phone"}')
+        assert ws.recv().startswith("4")
+        time.sleep(3)  # longer than the (test's) request timeout: the websocket is past its request
+        ws.send('42["scene",{"action":"next"}]')  # refused (not the presenter), but answered only if alive
+        ws.send('421["scene",{"action":"next"}]')
+        frames = []
+        ws.settimeout(10)
+        while not any(frame.startswith("431") for frame in frames):
+            try:
+                frames.append(ws.recv())
+            except websocket.WebSocketTimeoutException:
+                raise AssertionError(f"no answer on the idle websocket: {frames}") from None
+    finally:
+        ws.close()

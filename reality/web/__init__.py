@@ -111,6 +111,10 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, bus: EventBus | 
                                enabled=bool(app.config["RATE_LIMIT_ENABLED"]))
     # gevent only in a process patched for it (reality_engine.py does that); threads otherwise.
     async_mode = app.config["ASYNC_MODE"] or ("gevent" if patched_for_gevent() else "threading")
+    # Socket handlers register with the SocketIO object before its first server exists, so every
+    # init_app (a second app in one process: tests) gets them, not only the first server.
+    from . import sockets  # noqa: F401
+
     # async_handlers=False: a connection's packets are handled one after another on its own reader,
     # so a socket that floods waits for itself instead of spawning a task per packet.
     socketio.init_app(app, async_mode=async_mode, cors_allowed_origins=_allowed_origins(public),
