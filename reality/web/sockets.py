@@ -59,6 +59,7 @@ EVENT_BURST = 100
 #: packet makes the library wait for attachments, holding memory per connection).
 CLIENT_PACKET_TYPES = {python_socketio.packet.CONNECT, python_socketio.packet.DISCONNECT,
                        python_socketio.packet.EVENT, python_socketio.packet.ACK}
+CUT_OFF_MEMORY = 10_000
 MALFORMED = "malformed Socket.IO packets"
 FLOODING = "flooding sockets disconnected"
 
@@ -202,7 +203,9 @@ class SocketGuard:
         self.burst = burst
         self.clock = clock
         self._buckets: dict[str, TokenBucket] = {}
-        self._cut_off: set[str] = set()
+        # Cut-off connections, remembered past their disconnect (packets already read still arrive,
+        # and must not open a new budget); the oldest forgotten beyond CUT_OFF_MEMORY.
+        self._cut_off: dict[str, None] = {}
         self._handle = server.eio.handlers["message"]
         self._handle_disconnect = server.eio.handlers["disconnect"]
 
@@ -218,7 +221,9 @@ class SocketGuard:
         if bucket is None:
             bucket = self._buckets[eio_sid] = TokenBucket(self.rate, self.burst, now)
         if not bucket.take(now):
-            self._cut_off.add(eio_sid)
+            self._cut_off[eio_sid] = None
+            if len(self._cut_off) > CUT_OFF_MEMORY:
+                del self._cut_off[next(iter(self._cut_off))]
             self.report.record(FLOODING, eio_sid)
             self._cut(eio_sid)
             return
@@ -251,7 +256,6 @@ class SocketGuard:
 
     def on_disconnect(self, eio_sid: str, *reason: object) -> Any:
         self._buckets.pop(eio_sid, None)
-        self._cut_off.discard(eio_sid)
         return self._handle_disconnect(eio_sid, *reason)
 
     def _well_formed(self, data: object) -> bool:
