@@ -70,13 +70,13 @@ def status_of(answer: bytes) -> int:
     return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.") else 0
 
 
-def open_dashboard_socket(port: int):
-    """A raw websocket speaking Engine.IO 4 / Socket.IO 5 by hand, joined as a dashboard."""
+def open_dashboard_socket(port: int, role: str = "dashboard"):
+    """A raw websocket speaking Engine.IO 4 / Socket.IO 5 by hand, joined as a dashboard (or phone)."""
     import websocket
 
     ws = websocket.create_connection(f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket", timeout=10)
     assert ws.recv().startswith("0{")
-    ws.send('40{"role":"dashboard","since":0}')
+    ws.send('40{"role":"%s","since":0}' % role)
     return ws
 
 

@@ -14,6 +14,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
+import websocket
 
 from hostile import Terminal, flood, open_dashboard_socket, rss_mb, start_hostile_show
 from reality.events import EventBus
@@ -214,3 +215,40 @@ def test_a_budget_refills_with_time(app):
     assert cut == []
     guard.on_message("busy", MALFORMED[1:])
     assert cut == ["busy"]
+
+
+def test_broken_engine_io_frames_are_dropped_quietly(hostile_show):
+    terminal = Terminal(hostile_show)
+    outcomes = []
+    for frame in ("x", "", "4", "\x00\x01", "9" * 5000, "4" + "[" * 3000):
+        ws = open_dashboard_socket(hostile_show.port, role="phone")
+        ws.send(frame)
+        ws.send('421["scene",{"action":"next"}]')  # acknowledged (refused: a phone) if the socket is open
+        ws.settimeout(10)
+        try:
+            while not ws.recv().startswith("431"):
+                pass
+            outcomes.append("kept")
+        except websocket.WebSocketException:
+            outcomes.append("closed")
+        finally:
+            ws.close(timeout=0)
+    assert _timed_vote(hostile_show) < 2
+    wait_for(lambda: terminal.summaries(), 15, "a summary line")
+    time.sleep(1)
+    assert "Traceback" not in terminal.new()
+    assert terminal.new().splitlines() == terminal.summaries() and len(terminal.summaries()) <= 2, terminal.new()
+    print(f"\nbroken frames: {outcomes}; terminal: {terminal.summaries()}")
+
+
+def test_library_errors_are_counted_not_printed(app, caplog):
+    import logging
+
+    try:
+        raise ValueError("a packet the library could not handle")
+    except ValueError:
+        logging.getLogger("engineio.server").exception("message async handler error")
+    logging.getLogger("socketio.server").error("another one")
+
+    assert app.extensions["reality.traffic"].totals["Socket.IO errors"] == 2
+    assert not [r for r in caplog.records if r.name in ("engineio.server", "socketio.server")]

@@ -114,11 +114,26 @@ class _QuietSocketErrors:
             self.report.record("malformed Engine.IO packets", environ.get("REMOTE_ADDR", "?") + ":"
                                + environ.get("REMOTE_PORT", "?"))
             if environ.get("HTTP_UPGRADE", "").lower() == "websocket":
-                return []  # the websocket is over; the connection is closed after it
+                # The websocket is over: end the connection (simple-websocket's reader holds a
+                # duplicate of the socket, which closing ours alone would leave open).
+                shut_down(environ)
+                return []
             head, body = REFUSALS[400].split(b"\r\n\r\n", 1)
             start_response("400 Bad Request", [("Content-Type", "application/json"),
                                                ("Content-Length", str(len(body)))], sys.exc_info())
             return [body]
+
+
+def shut_down(environ: dict[str, Any]) -> bool:
+    """End the TCP connection a request came on, duplicates included; False when it is not known."""
+    raw = environ.get(CONNECTION_SOCKET) or environ.get("werkzeug.socket")
+    if raw is None:
+        return False
+    try:
+        raw.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        return False
+    return True
 
 
 class _ErrorLog:

@@ -22,7 +22,6 @@ disconnected (:class:`SocketGuard`).
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 from collections import deque
@@ -35,7 +34,7 @@ from flask_socketio import SocketIO, emit, join_room
 from ..events import Event
 from . import socketio
 from .presenter import session_is_presenter, token_matches
-from .server import CONNECTION_SOCKET
+from .server import shut_down
 from .state import ShowState
 from .traffic import TrafficReport
 
@@ -241,16 +240,10 @@ class SocketGuard:
     def _cut(self, eio_sid: str) -> None:
         """End a flooding connection now: its TCP socket first, so the rest of its flood is never parsed."""
         environ = self.server.environ.get(eio_sid) or {}  # python-socketio's environ of the connection
-        if environ.get("HTTP_UPGRADE", "").lower() == "websocket":
-            raw = environ.get(CONNECTION_SOCKET) or environ.get("werkzeug.socket")
-            if raw is not None:
-                try:
-                    raw.shutdown(socket.SHUT_RDWR)  # also ends simple-websocket's duplicate of it
-                    # Its reader ends, and python-engineio closes the connection when the packets
-                    # already read are drained (dropped above), after which nothing comes from it.
-                    return
-                except OSError:
-                    pass
+        if environ.get("HTTP_UPGRADE", "").lower() == "websocket" and shut_down(environ):
+            # Its reader ends, and python-engineio closes the connection when the packets already
+            # read are drained (dropped above), after which nothing comes from it.
+            return
         # Long-polling (or a websocket upgraded from it): the library closes it; later posts get 400.
         self.server.start_background_task(self.server.eio.disconnect, eio_sid)
 
