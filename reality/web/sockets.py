@@ -122,10 +122,10 @@ class Broadcaster:
     def tick(self) -> None:
         now = time.monotonic()
         while (pending := self._next_catch_up()) is not None:
+            self.server.sleep(0)  # one dashboard's replay at a time: votes and pages go in between
             sid, since = pending
             held, gap = replay(self.state.bus.history(since), since)
             self.server.emit("feed", feed_payload(held, gap), to=sid)
-            self.server.sleep(0)  # one dashboard's replay at a time: votes and pages go in between
             try:
                 self.server.server.enter_room(sid, DASHBOARDS, namespace="/")
             except (KeyError, ValueError):  # python-socketio's words for "no such sid", by its state
