@@ -322,3 +322,22 @@ def test_threading_mode_keeps_an_idle_websocket(threaded_show):
                 raise AssertionError(f"no answer on the idle websocket: {frames}") from None
     finally:
         ws.close()
+
+
+def test_threading_mode_cuts_off_a_flooding_socket(threaded_show):
+    import websocket
+
+    from hostile import open_dashboard_socket
+
+    ws = open_dashboard_socket(threaded_show.port)
+    began = time.monotonic()
+    sent = 0
+    try:
+        while time.monotonic() - began < 20:
+            ws.send('42["catch_up",{"since":0}]')
+            sent += 1
+    except (websocket.WebSocketException, OSError):
+        pass
+    finally:
+        ws.close(timeout=0)
+    assert time.monotonic() - began < 20, f"a socket that sent {sent:,} events was never disconnected"
