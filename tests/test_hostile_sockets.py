@@ -252,3 +252,19 @@ def test_library_errors_are_counted_not_printed(app, caplog):
 
     assert app.extensions["reality.traffic"].totals["Socket.IO errors"] == 2
     assert not [r for r in caplog.records if r.name in ("engineio.server", "socketio.server")]
+
+
+def test_a_failing_handler_is_the_servers_bug_and_shown_in_full(app, caplog):
+    from reality.web import socketio
+
+    @socketio.on("explode")  # on this app's server only (it exists already)
+    def explode(data=None):
+        raise ZeroDivisionError("a bug in a handler")
+
+    client = socketio.test_client(app, auth={"role": "phone"})
+    app.extensions["reality.socket_guard"].on_message(client.eio_sid, '2["explode",{}]')
+
+    failures = [r for r in caplog.records if r.name == "reality.web.sockets"]
+    assert failures and failures[0].exc_info[0] is ZeroDivisionError
+    assert "Socket.IO errors" not in app.extensions["reality.traffic"].totals
+    client.disconnect()

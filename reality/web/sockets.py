@@ -229,7 +229,10 @@ class SocketGuard:
         if not self._well_formed(data):
             self.report.record(MALFORMED, eio_sid)
             return
-        self._handle(eio_sid, data)
+        try:
+            self._handle(eio_sid, data)
+        except Exception:  # a well-formed packet that fails is this server's bug: show it in full
+            log.exception("Socket.IO event failed")
 
     def _closing(self, eio_sid: str) -> bool:
         # Closing (and its disconnect handler run) while still listed: packets read before the close
