@@ -8,6 +8,7 @@ voter id of NUL characters in a validly signed cookie was a 500.
 
 from __future__ import annotations
 
+import logging
 import selectors
 import socket
 import time
@@ -341,3 +342,21 @@ def test_threading_mode_cuts_off_a_flooding_socket(threaded_show):
     finally:
         ws.close(timeout=0)
     assert time.monotonic() - began < 20, f"a socket that sent {sent:,} events was never disconnected"
+
+
+def test_threading_mode_ends_websockets_quietly(threaded_show, capfd, caplog):
+    import websocket
+
+    from hostile import open_dashboard_socket
+
+    for frame in ("x", None):  # a broken Engine.IO frame, and a plain close
+        ws = open_dashboard_socket(threaded_show.port, role="phone")
+        if frame is not None:
+            ws.send(frame)
+        ws.close()
+        time.sleep(0.5)
+    assert Phone(threaded_show).vote().status_code == 201
+    printed = capfd.readouterr()
+    assert "Traceback" not in printed.err + printed.out
+    # Werkzeug logs "Error on request" with a traceback (to the terminal when pytest does not capture it).
+    assert not [r for r in caplog.records if r.name == "werkzeug" and r.levelno >= logging.ERROR]

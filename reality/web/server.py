@@ -110,13 +110,17 @@ class _QuietSocketErrors:
             return self.app(environ, start_response)
         try:
             return self.app(environ, start_response)
+        except ConnectionError:
+            raise  # a client gone, or how simple-websocket ends every websocket on Werkzeug's server
         except Exception:
-            self.report.record("malformed Engine.IO packets", environ.get("REMOTE_ADDR", "?") + ":"
-                               + environ.get("REMOTE_PORT", "?"))
+            self.report.record("malformed Engine.IO packets",
+                               f"{environ.get('REMOTE_ADDR', '?')}:{environ.get('REMOTE_PORT', '?')}")
             if environ.get("HTTP_UPGRADE", "").lower() == "websocket":
                 # The websocket is over: end the connection (simple-websocket's reader holds a
                 # duplicate of the socket, which closing ours alone would leave open).
                 shut_down(environ)
+                if "werkzeug.socket" in environ:
+                    raise ConnectionError("websocket ended") from None  # Werkzeug's quiet way out
                 return []
             head, body = REFUSALS[400].split(b"\r\n\r\n", 1)
             start_response("400 Bad Request", [("Content-Type", "application/json"),
