@@ -41,11 +41,13 @@ def terminal(hostile_show):
 
 
 def phone_cookie(show) -> str:
-    return Phone(show).http.cookies["reality"]
+    """``name=value`` of a fresh phone's voter cookie (the only cookie /qr sets, whatever its name)."""
+    (cookie,) = Phone(show).http.cookies
+    return f"{cookie.name}={cookie.value}"
 
 
 def vote_request(cookie: str, body_headers: str) -> bytes:
-    return (f"POST /api/vote HTTP/1.1\r\nHost: x\r\nCookie: reality={cookie}\r\n"
+    return (f"POST /api/vote HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n"
             f"Content-Type: application/json\r\n{body_headers}\r\n").encode()
 
 
@@ -243,7 +245,8 @@ def _signed(session: dict) -> str:
                                    12345678901234567890123456789012, ["a" * 32], None, {"$ne": ""}])
 def test_any_strange_identity_in_a_validly_signed_cookie_is_403(hostile_show, terminal, voter):
     phone = Phone(hostile_show, open_page=False)
-    phone.http.cookies.set("reality", _signed({"voter": voter}))
+    cookie_name = phone_cookie(hostile_show).split("=", 1)[0]
+    phone.http.cookies.set(cookie_name, _signed({"voter": voter}))
 
     response = phone.vote()
 
@@ -289,7 +292,7 @@ def test_threading_mode_refuses_large_bodies_and_lets_trickles_go(threaded_show)
                               headers={"Content-Type": "application/json"}, timeout=10)
     assert chunked.status_code == 413
     sock = raw_connection(threaded_show)
-    sock.sendall(vote_request(phone.http.cookies["reality"], "Content-Length: 200000000\r\n"))
+    sock.sendall(vote_request(phone_cookie(threaded_show), "Content-Length: 200000000\r\n"))
     assert status_of(read_answer(sock)) == 413  # answered, and closed (read_answer reads to the end)
     sock.close()
 
