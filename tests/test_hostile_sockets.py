@@ -268,3 +268,30 @@ def test_a_failing_handler_is_the_servers_bug_and_shown_in_full(app, caplog):
     assert failures and failures[0].exc_info[0] is ZeroDivisionError
     assert "Socket.IO errors" not in app.extensions["reality.traffic"].totals
     client.disconnect()
+
+
+def test_a_websocket_sending_too_many_bytes_is_cut_off_before_they_are_parsed(hostile_show):
+    from reality.web.server import WEBSOCKET_BURST
+
+    terminal = Terminal(hostile_show)
+    ws = open_dashboard_socket(hostile_show.port, role="phone")
+    packet = '42["catch_up",{"pad":"%s"}]' % ("x" * 1000)  # 1 KB each: 30 of them are far below 100 events
+    assert 30 * len(packet) > WEBSOCKET_BURST
+    closed = False
+    try:
+        for _ in range(30):
+            ws.send(packet)
+        ws.settimeout(10)
+        while ws.recv():  # the tally and the connect's answer, then nothing: phones get no feed
+            pass
+        closed = True
+    except websocket.WebSocketTimeoutException:
+        pass  # still open after 10 s: not cut off
+    except (websocket.WebSocketException, OSError):
+        closed = True
+    finally:
+        ws.close(timeout=0)
+    assert closed, "a socket that sent 30 KB at once was not cut off"
+    summary = wait_for(lambda: [s for s in terminal.summaries() if "flooding sockets disconnected" in s], 15,
+                       "the cut-off in a summary line")
+    assert "1 flooding sockets disconnected from 1 connection" in summary[0]

@@ -26,12 +26,13 @@ import io
 import json
 import socket
 import sys
+import time
 from typing import Any
 
 from flask import Flask
 
 from . import MAX_BODY, MAX_SOCKET_BODY
-from .traffic import TrafficReport
+from .traffic import FLOODING, TokenBucket, TrafficReport
 
 #: Seconds for a whole request (line, headers and body) to arrive; a phone on bad Wi-Fi sends a vote
 #: in well under a second, a client that sends half a request and stops is let go after this.
@@ -40,6 +41,13 @@ SOCKET_IO_PATH = "/socket.io/"
 #: Where the gevent server puts the connection's socket in the environ (Werkzeug: ``werkzeug.socket``),
 #: so a flooding websocket can be cut off at once (see ``sockets.SocketGuard``).
 CONNECTION_SOCKET = "reality.socket"
+#: A websocket's :class:`CutOff`, shared by the server and ``sockets.SocketGuard`` (which see copies of the
+#: environ: Flask-SocketIO copies it on the way), so a flooding socket is cut off and counted once.
+CUT_OFF = "reality.cut_off"
+#: What a websocket may send (bytes, a token bucket) before it is cut off unread: its packets are a few
+#: dozen bytes (a catch-up, a scene key), so far below this; a flood is stopped before it is parsed.
+WEBSOCKET_BURST = 16 * 1024
+WEBSOCKET_BYTES_PER_SECOND = 4 * 1024
 BROKEN = "malformed HTTP requests"
 TIMED_OUT = "HTTP requests timed out"
 TOO_LARGE = "HTTP bodies over the limit"
@@ -128,6 +136,25 @@ class _QuietSocketErrors:
             return [body]
 
 
+class CutOff:
+    """Whether a connection has been cut off for flooding; :meth:`claim` is true for the first to do it."""
+
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done = False
+
+    def claim(self) -> bool:
+        first, self.done = not self.done, True
+        return first
+
+
+def claim_cut_off(environ: dict[str, Any]) -> bool:
+    """True when this caller is the first to cut the connection off (and so counts it)."""
+    cut_off = environ.get(CUT_OFF)
+    return cut_off.claim() if cut_off is not None else True
+
+
 def shut_down(environ: dict[str, Any]) -> bool:
     """End the TCP connection a request came on, duplicates included; False when it is not known."""
     raw = environ.get(CONNECTION_SOCKET) or environ.get("werkzeug.socket")
@@ -197,6 +224,9 @@ def _gevent_handler() -> type:
         def get_environ(self) -> dict[str, Any]:
             environ = super().get_environ()
             environ[CONNECTION_SOCKET] = self.socket
+            if environ.get("HTTP_UPGRADE", "").lower() == "websocket":
+                environ[CUT_OFF] = CutOff()
+                environ["wsgi.input"] = _MeteredWebsocketInput(self.socket, environ, self.server.traffic)
             try:
                 if environ["wsgi.input_terminated"] and (self.content_length or _chunked(environ)):
                     self._read_body(environ)
@@ -248,6 +278,47 @@ def _gevent_handler() -> type:
 
     _GEVENT_HANDLER = GuardedHandler
     return GuardedHandler
+
+
+class _MeteredWebsocketInput:
+    """Where simple-websocket takes its socket from under gevent (``wsgi.input.raw._sock.dup()``).
+
+    Its reader parses every frame already received before anything else runs: 5,000 small frames
+    sent at once held the process for up to a second before the per-event budget
+    (``sockets.SocketGuard``) got to see them. Metering the bytes as they are read cuts such a
+    socket off after :data:`WEBSOCKET_BURST` bytes instead.
+    """
+
+    def __init__(self, connection: Any, environ: dict[str, Any], report: TrafficReport) -> None:
+        self.raw = self
+        self._sock = self
+        self._connection = connection
+        self._environ = environ
+        self._report = report
+
+    def dup(self) -> "_MeteredSocket":
+        return _MeteredSocket(self._connection.dup(), self._environ, self._report)
+
+
+class _MeteredSocket:
+    def __init__(self, sock: Any, environ: dict[str, Any], report: TrafficReport) -> None:
+        self._wrapped = sock
+        self._environ = environ
+        self._report = report
+        self._bucket = TokenBucket(WEBSOCKET_BYTES_PER_SECOND, WEBSOCKET_BURST, time.monotonic())
+
+    def recv(self, size: int, *flags: int) -> bytes:
+        data = self._wrapped.recv(size, *flags)
+        if data and not self._bucket.take(time.monotonic(), len(data)):
+            if claim_cut_off(self._environ):
+                self._report.record(FLOODING, _source((self._environ.get("REMOTE_ADDR"),
+                                                       self._environ.get("REMOTE_PORT"))))
+            shut_down(self._environ)
+            return b""  # what a closed connection reads: the reader ends, the websocket closes
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._wrapped, name)
 
 
 def _chunked(environ: dict[str, Any]) -> bool:

@@ -34,9 +34,9 @@ from flask_socketio import SocketIO, emit, join_room
 from ..events import Event
 from . import socketio
 from .presenter import session_is_presenter, token_matches
-from .server import shut_down
+from .server import claim_cut_off, shut_down
 from .state import ShowState
-from .traffic import TrafficReport
+from .traffic import FLOODING, TokenBucket, TrafficReport
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,6 @@ CLIENT_PACKET_TYPES = {python_socketio.packet.CONNECT, python_socketio.packet.DI
                        python_socketio.packet.EVENT, python_socketio.packet.ACK}
 CUT_OFF_MEMORY = 10_000
 MALFORMED = "malformed Socket.IO packets"
-FLOODING = "flooding sockets disconnected"
 
 
 def feed_payload(events: list[Event], gap: int = 0) -> dict[str, Any]:
@@ -165,27 +164,6 @@ class Broadcaster:
         self._unsubscribe()
 
 
-class TokenBucket:
-    """``rate`` tokens a second up to ``burst``; :meth:`take` says whether one was left.
-
-    (Hand-written: it is a few lines on the hot path of every packet, and per connection, in memory;
-    the ``limits`` package the vote limit uses keys its windows in a storage and costs far more.)
-    """
-
-    __slots__ = ("rate", "burst", "tokens", "at")
-
-    def __init__(self, rate: float, burst: float, now: float) -> None:
-        self.rate, self.burst, self.tokens, self.at = rate, burst, burst, now
-
-    def take(self, now: float) -> bool:
-        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
-        self.at = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
-
-
 class SocketGuard:
     """Checks every Socket.IO packet before python-socketio handles it.
 
@@ -223,7 +201,8 @@ class SocketGuard:
             self._cut_off[eio_sid] = None
             if len(self._cut_off) > CUT_OFF_MEMORY:
                 del self._cut_off[next(iter(self._cut_off))]
-            self.report.record(FLOODING, eio_sid)
+            if claim_cut_off(self.server.environ.get(eio_sid) or {}):  # not already, for its bytes
+                self.report.record(FLOODING, eio_sid)
             self._cut(eio_sid)
             return
         if not self._well_formed(data):

@@ -17,6 +17,7 @@ import threading
 import time
 from typing import Callable
 
+FLOODING = "flooding sockets disconnected"
 #: At most one summary line this often; the first line of a quiet period comes within a second.
 REPORT_INTERVAL = 5.0
 #: Distinct sources remembered per kind between two lines (enough to say "from 600 connections").
@@ -80,6 +81,27 @@ class TrafficReport:
 def _connections(count: int) -> str:
     more = "+" if count >= MAX_SOURCES else ""
     return f"{count:,}{more} connection" + ("" if count == 1 else "s")
+
+
+class TokenBucket:
+    """``rate`` tokens a second up to ``burst``; :meth:`take` says whether one was left.
+
+    (Hand-written: it is a few lines on the hot path of every packet, and per connection, in memory;
+    the ``limits`` package the vote limit uses keys its windows in a storage and costs far more.)
+    """
+
+    __slots__ = ("rate", "burst", "tokens", "at")
+
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self.rate, self.burst, self.tokens, self.at = rate, burst, burst, now
+
+    def take(self, now: float, cost: float = 1) -> bool:
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens < cost:
+            return False
+        self.tokens -= cost
+        return True
 
 
 class CountLibraryErrors(logging.Filter):
