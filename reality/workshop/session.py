@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from .measurements import Figures
 
@@ -18,8 +20,21 @@ class BackToMenu(Exception):
     """The participant typed ``m``: leave the section (its containers are removed on the way out)."""
 
 
+class CheckCancelled(BackToMenu):
+    """Ctrl+C during a check: the check is stopped and the participant is back at the menu."""
+
+
 class QuitWorkshop(Exception):
     """The participant typed ``q`` (or input ended)."""
+
+
+def hanging(mark: str, text: str | Text) -> Table:
+    """``mark text``, where the lines ``text`` wraps onto start under its first word, not under ``mark``."""
+    line = Table.grid(padding=(0, 1, 0, 0))
+    line.add_column(no_wrap=True)
+    line.add_column()
+    line.add_row(mark, text)
+    return line
 
 
 @dataclass(frozen=True)
@@ -74,7 +89,7 @@ class Session:
         """Record and show whether a step did what it should."""
         self.results.append(StepResult(self.section, name, ok, detail))
         mark = "[bold green]✓[/]" if ok else "[bold red]✗[/]"
-        self.console.print(f"{mark} {name}" + (f" [dim]— {detail}[/]" if detail else ""))
+        self.console.print(hanging(mark, f"{name}" + (f" [dim]— {detail}[/]" if detail else "")))
         return ok
 
     def say(self, text: str = "") -> None:
