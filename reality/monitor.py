@@ -322,7 +322,7 @@ def container_table(rows: list[ContainerRow], now: float, title: str, empty: str
         table.caption_justify = "left"
         table.min_width = len(empty)  # an empty table is narrow: don't fold the one line it has
     elif hidden:
-        table.caption = f"… and {hidden} more (a taller terminal shows them)"
+        table.caption = f"… and {hidden} older (a taller terminal shows them)"
         table.caption_justify = "left"
         table.caption_style = "dim"
     return table
@@ -357,6 +357,10 @@ def fit_container_table(console: Console, width: int, rows: list[ContainerRow], 
         choices["short_images"] = True
         table = container_table(rows, now, title, empty, **choices)
         excess = natural_width(console, table) - width
+        if excess < 0 and "name_width" in choices:  # the short images freed room: give it back to the names
+            choices["name_width"] = min(widest_name, choices["name_width"] - excess)
+            table = container_table(rows, now, title, empty, **choices)
+            excess = natural_width(console, table) - width
     if excess > 0:
         widest = max(cell_len(str(cell)) for cell in table.columns[1].cells)
         choices["image_width"] = max(MIN_IMAGE_WIDTH, widest - excess)
@@ -370,11 +374,11 @@ def build_table(state: MonitorState, now: float | None = None, title: str | None
 
     ``title`` and ``empty`` (the line shown when there is no container) replace the monitor's own.
     The table is laid out for the width it is printed at (:func:`fit_container_table`); with
-    ``max_rows``, containers beyond it are counted in a caption instead of shown.
+    ``max_rows``, the oldest containers beyond it are counted in a caption instead of shown.
     """
     rows = state.rows()
     hidden = max(0, len(rows) - max_rows) if max_rows is not None else 0
-    shown = rows[:len(rows) - hidden]
+    shown = rows[hidden:]  # the newest stay in sight: the one just started is the one people look for
     now = time.time() if now is None else now
     scope = "every container" if state.show_all else "started by Testcontainers or Reality Engine"
     title = title if title is not None else f"Containers — {scope}"
@@ -458,20 +462,25 @@ class MonitorView:
         room = height - height_of(console, footer, width) - 1  # the blank line above the footer
         max_rows = len(rows)
         table = build_table(state, self.now, max_rows=max_rows)
-        # The table gives up rows (counted in its caption) until it leaves a line for the events' heading.
-        while max_rows > 1 and height_of(console, table, width) > room - 2:
+        # The table gives up rows (counted in its caption) until the events get three lines: a blank
+        # one, their heading, and at least one event (or "none yet").
+        while max_rows > 1 and height_of(console, table, width) > room - 3:
             max_rows -= 1
             table = build_table(state, self.now, max_rows=max_rows)
-        left = room - height_of(console, table, width) - 2  # blank line, heading
+        left = room - height_of(console, table, width) - 2  # lines for events, under the blank and heading
         heading = Text("Recent Docker events", style="bold")
-        if events and 0 <= left < len(events):
+        if events and left < len(events):
             heading.append(f"  (latest {left} of {len(events)}; a taller terminal shows more)"
-                           if left else "  (a taller terminal shows them)", style="dim")
+                           if left > 0 else "  (a taller terminal shows them)", style="dim")
         yield table
         if left >= 0:
             yield Text("")
             yield heading
-            yield build_log(state, limit=max(0, min(left, len(events)))) if events else Text("(none yet)", style="dim")
+            if events:
+                if left > 0:
+                    yield build_log(state, limit=min(left, len(events)))
+            elif left > 0:
+                yield Text("(none yet)", style="dim")
         yield Text("")
         yield footer
 
