@@ -330,46 +330,79 @@ def process_alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.parametrize("presses", [1, 2, "until it exits"], ids=["once", "twice", "again-and-again"])
-def test_ctrl_c_while_a_participants_test_runs_stops_it_at_once(tmp_path, docker_client, presses):
+def start_a_held_check(tmp_path: Path, docker_client) -> tuple[subprocess.Popen, list[int], Path]:
+    """workshop.py at the hands-on, checking a test that takes a minute; returns once both checks are inside it."""
     exercise, held = tmp_path / "exercise", tmp_path / "held"
     held.mkdir()
     Exercise(exercise).create()
     (exercise / "test_product_sku.py").write_text(HELD_CHECK)  # a test that takes a minute
     workshop = subprocess.Popen(
         [sys.executable, "workshop.py", "--section", "4", "--exercise-dir", str(exercise)],
-        cwd=REPO, env={**os.environ, "HELD_DIR": str(held)},
+        cwd=REPO, env={**os.environ, "HELD_DIR": str(held), "COLUMNS": "250"},
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    workshop.stdin.write("\n")  # Enter: check my test
+    workshop.stdin.flush()
     children: list[int] = []
+    deadline = time.monotonic() + 90
+    while len(children) < 2:  # both checks (with and without the constraint) are inside the test
+        assert workshop.poll() is None, workshop.stdout.read()
+        assert time.monotonic() < deadline, "the check never got to the participant's test"
+        time.sleep(0.1)
+        children = [int(path.name) for path in held.iterdir()]
+    return workshop, children, exercise
+
+
+def end_it_all(workshop: subprocess.Popen, children: list[int], docker_client) -> None:
+    """Whatever the test saw: no workshop, no sleeping pytest, no container left."""
+    if workshop.poll() is None:
+        workshop.kill()
+        workshop.wait()
+        for container in workshop_containers(docker_client, workshop.pid):
+            container.remove(force=True)
+    for pid in children:
+        if process_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("presses", [1, 2], ids=["once", "twice"])
+def test_ctrl_c_during_a_check_cancels_it_and_goes_back_to_the_menu(tmp_path, docker_client, presses):
+    workshop, children, exercise = start_a_held_check(tmp_path, docker_client)
     try:
-        workshop.stdin.write("\n")  # Enter: check my test
-        workshop.stdin.flush()
-        deadline = time.monotonic() + 60
-        while len(children) < 2:  # both checks (with and without the constraint) are inside the test
-            assert workshop.poll() is None, workshop.stdout.read()
-            assert time.monotonic() < deadline, "the check never got to the participant's test"
+        for _ in range(presses):  # an impatient participant presses twice
+            workshop.send_signal(signal.SIGINT)
+            time.sleep(0.2)
+        # Well inside the minute the test sleeps: the check's pytest runs are stopped at once.
+        deadline = time.monotonic() + 30
+        while any(process_alive(pid) for pid in children):
+            assert time.monotonic() < deadline, "the check's pytest runs outlived the Ctrl+C"
             time.sleep(0.1)
-            children = [int(path.name) for path in held.iterdir()]
-        if presses == "until it exits":  # a participant in a panic: every press lands somewhere in the cleanup
-            deadline = time.monotonic() + 30
-            while workshop.poll() is None and time.monotonic() < deadline:
-                workshop.send_signal(signal.SIGINT)
-                time.sleep(0.05)
-        else:
-            for _ in range(presses):  # an impatient participant presses twice
-                workshop.send_signal(signal.SIGINT)
-                time.sleep(0.2)
-        # Well inside the minute the test sleeps: the Ctrl+C did not wait for the test to end.
+        deadline = time.monotonic() + 30
+        while workshop_containers(docker_client, workshop.pid):  # the section's database goes with it
+            assert time.monotonic() < deadline, "the hands-on database outlived the cancelled check"
+            time.sleep(0.1)
+        assert workshop.poll() is None, "the workshop ended instead of going back to the menu"
+        out, _ = workshop.communicate("q\n", timeout=60)  # at the menu: q quits
+    finally:
+        end_it_all(workshop, children, docker_client)
+
+    assert workshop.returncode == 0, out
+    assert "Check cancelled (Ctrl+C). Back at the menu; your progress is kept." in out
+    assert out.count("Reality Engine — the workshop") == 1  # the menu, after the cancelled check
+    assert "Stopped (Ctrl+C)." not in out and "Traceback" not in out and "Exception ignored" not in out, out
+    assert "Bye!" in out
+
+
+def test_ctrl_c_pressed_again_and_again_during_a_check_ends_the_workshop_cleanly(tmp_path, docker_client):
+    # A participant in a panic: the first press cancels the check, a later one (at the menu) ends the workshop.
+    workshop, children, exercise = start_a_held_check(tmp_path, docker_client)
+    try:
+        deadline = time.monotonic() + 60
+        while workshop.poll() is None and time.monotonic() < deadline:
+            workshop.send_signal(signal.SIGINT)
+            time.sleep(0.05)
         out, _ = workshop.communicate(timeout=30)
     finally:
-        if workshop.poll() is None:
-            workshop.kill()
-            workshop.wait()
-            for container in workshop_containers(docker_client, workshop.pid):
-                container.remove(force=True)
-        for pid in children:  # never leave a sleeping pytest behind, even when this test fails
-            if process_alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        end_it_all(workshop, children, docker_client)
 
     assert workshop.returncode == 130, out
     assert "Stopped (Ctrl+C)." in out

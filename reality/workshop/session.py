@@ -28,6 +28,35 @@ class QuitWorkshop(Exception):
     """The participant typed ``q`` (or input ended)."""
 
 
+#: Between the choices of a prompt ("Enter: go on  ·  m: menu  ·  q: quit").
+CHOICE_SEPARATOR = "  ·  "
+
+
+def prompt_lines(markup: str, width: int) -> Text:
+    """A prompt that breaks between its choices on a narrow screen, never inside one ("m:" / "menu")."""
+    text = Text.from_markup(markup)
+    cuts, start = [], 0
+    while (found := text.plain.find(CHOICE_SEPARATOR, start)) != -1:
+        cuts += [found, found + len(CHOICE_SEPARATOR)]
+        start = found + len(CHOICE_SEPARATOR)
+    pieces = text.divide(cuts)
+    choices, separators = pieces[0::2], pieces[1::2]
+    lines = Text()
+    used = 0
+    for index, choice in enumerate(choices):
+        if index:
+            separator = separators[index - 1]
+            if used + separator.cell_len + choice.cell_len > width - 1:  # -1: the cursor after the prompt
+                lines.append("\n")
+                used = 0
+            else:
+                lines.append_text(separator)
+                used += separator.cell_len
+        lines.append_text(choice)
+        used += choice.cell_len
+    return lines
+
+
 def hanging(mark: str, text: str | Text) -> Table:
     """``mark text``, where the lines ``text`` wraps onto start under its first word, not under ``mark``."""
     line = Table.grid(padding=(0, 1, 0, 0))
@@ -63,7 +92,7 @@ class Session:
 
     def ask(self, prompt: str) -> str:
         """Print ``prompt`` and read one line (lower-cased, stripped); end of input means quit."""
-        self.console.print(prompt, end=" ")
+        self.console.print(prompt_lines(prompt, self.console.width), end=" ")
         line = self.input.readline()
         if line == "":
             self.console.print()
