@@ -7,9 +7,12 @@ the transcripts are kept in artifacts/ for people to read.
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
+import resource
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -19,9 +22,14 @@ from typing import Callable
 import pytest
 from rich.console import Console
 
+from testcontainers.core.config import testcontainers_config
+
 from reality.config import LABEL_PID, LABEL_ROLE
+from reality.provision import resolve_image
 from reality.workshop import Workshop
-from reality.workshop.exercise import SKELETON, SOLUTION, Exercise, check
+from reality.workshop.exercise import SKELETON, SOLUTION, Exercise, check, render_verdict
+from reality.workshop.measurements import FANTASY_TESTS, run_suite
+from reality.workshop.pytest_runner import pytest_command
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -57,6 +65,12 @@ def test_non_interactive_runs_every_section_end_to_end(tmp_path, docker_client, 
     assert "4 passed" in out
     # 4. The hands-on solution was checked with and without the constraint.
     assert "✓ The solution proves the constraint" in out
+    # Its table says which row catches the bug, and why the other one is not meant to fail.
+    assert re.search(r"test_two_products_cannot_share_a_sku\s+passed / failed\s+catches a dropped constraint", out)
+    assert re.search(r"test_different_skus_are_all_stored\s+passed / passed\s+passes either way", out)
+    assert ("test_different_skus_are_all_stored passes either way: it is not meant to fail without the constraint "
+            "(it checks: The constraint stops duplicates, not products: different SKUs all get in).") \
+        in " ".join(out.split())
     assert "✗" not in out
     assert "No container left behind (checked with Docker)." in out
     assert workshop_containers(docker_client) == []
@@ -72,6 +86,9 @@ def test_participant_jumps_to_hands_on_checks_the_skeleton_then_asks_for_the_sol
 
     assert code == 0, out
     assert "Your file is ready" in out
+    # The panel names the fixture the test asks for, and what it gives.
+    assert ("The db fixture (ask for it: def test_...(db):) gives your test a psycopg2 connection (autocommit) to "
+            "a real PostgreSQL, with a fresh, empty products table for every test.") in " ".join(out.split())
     assert "✗ Your test is not written yet." in out
     assert "One solution" in out
     assert "✓ The solution proves the constraint" in out
@@ -221,7 +238,7 @@ def test_in_a_real_terminal_each_section_gets_a_clean_screen(tmp_path, terminal,
     terminal.keys("q", "Enter")
     bye = terminal.wait_for("Bye!", "the goodbye")
 
-    assert "Reality Engine — the workshop" in menu and "≈15 min to go" in menu
+    assert "Reality Engine — the workshop" in menu and "0/4 done · ≈6 min to go" in menu
     assert problem.lstrip().startswith("─")  # the section starts on a fresh screen, its title rule on top
     assert "Reality Engine — the workshop" not in problem
     assert "✓ The fantasy tests pass — 3 passed" in problem
@@ -483,3 +500,201 @@ def test_exercise_files_are_created_once(tmp_path):
     assert {path.name for path in first} == {"conftest.py", "test_product_sku.py"}
     assert second == []
     assert exercise.test_file.read_text() == "# my work\n"
+
+
+# -- figures, fairness, progress, narrow screens -----------------------------------------------------
+
+def child_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def test_the_workshops_pytest_runs_cost_what_a_plain_pytest_run_costs(tmp_path):
+    """Section 1's figure comes from `python3 -m pytest tests/test_fantasy.py` as typed by hand.
+
+    Compared by CPU time, medians of interleaved runs: on a loaded 2-core machine two identical runs
+    differ by half their wall time, while what an extra plugin or option costs shows in CPU time.
+    """
+    report = tmp_path / "report.xml"
+    assert pytest_command([REPO / FANTASY_TESTS], report) == [
+        sys.executable, "-m", "pytest", str(REPO / FANTASY_TESTS), f"--junitxml={report}"]
+    plain, workshop = [], []
+    for _ in range(5):
+        before = child_cpu_seconds()
+        subprocess.run([sys.executable, "-m", "pytest", FANTASY_TESTS], cwd=REPO, capture_output=True, check=True,
+                       timeout=120)
+        plain.append(child_cpu_seconds() - before)
+        before = child_cpu_seconds()
+        run = run_suite(REPO, FANTASY_TESTS)
+        workshop.append(child_cpu_seconds() - before)
+        assert run.all_passed, run.output
+        assert run.reported_seconds is not None  # what pytest itself printed, shown as such
+
+    assert abs(statistics.median(workshop) - statistics.median(plain)) <= 0.10 * statistics.median(plain), \
+        (plain, workshop)
+
+
+SELF_CONTAINED = """\
+import psycopg2
+import psycopg2.errors
+import pytest
+from testcontainers.postgres import PostgresContainer  # the tutorials' import: deprecated, not fatal
+
+
+@pytest.fixture(scope="module")
+def shop():
+    with PostgresContainer("{image}", driver=None) as postgres:
+        connection = psycopg2.connect(postgres.get_connection_url())
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE TABLE items (id SERIAL PRIMARY KEY, sku TEXT NOT NULL UNIQUE, name TEXT)")
+        yield connection
+        connection.close()
+
+
+def test_two_products_cannot_share_a_sku(shop):
+    with shop.cursor() as cursor:
+        cursor.execute("INSERT INTO items (sku, name) VALUES ('MUG-1', 'Mug')")
+        {second}
+"""
+SECOND_INSERT = {
+    "proves": ("with pytest.raises(psycopg2.errors.UniqueViolation):\n"
+               "            cursor.execute(\"INSERT INTO items (sku, name) VALUES ('MUG-1', 'Copy')\")"),
+    "proves-nothing": "cursor.execute(\"INSERT INTO items (sku, name) VALUES ('MUG-2', 'Cup')\")",
+}
+
+
+@pytest.mark.parametrize("expected", SECOND_INSERT)
+def test_a_self_contained_test_is_judged_on_what_it_proves(expected, tmp_path, postgres_url, docker_client,
+                                                           monkeypatch):
+    # The workshop's reaper setting lives in this process (Ryuk off: no image here), not in the
+    # environment a participant's pytest would inherit: the check must hand it over.
+    monkeypatch.delenv("TESTCONTAINERS_RYUK_DISABLED", raising=False)
+    monkeypatch.setattr(testcontainers_config, "ryuk_disabled", True)
+    exercise = Exercise(tmp_path / "exercise")
+    exercise.create()
+    image = resolve_image(docker_client, "postgres", None).image
+    exercise.test_file.write_text(SELF_CONTAINED.format(image=image, second=SECOND_INSERT[expected]))
+
+    verdict = check(exercise.test_file, postgres_url, REPO)
+    shown = render(render_verdict(verdict))
+
+    assert verdict.status == expected, shown
+    assert any("DeprecationWarning: testcontainers.postgres is deprecated" in w for w in verdict.warnings), shown
+    assert "pytest warned (shown, not fatal): test_product_sku.py:4: DeprecationWarning" in shown
+    assert "Your test brings its own PostgreSQL: for the run without the constraint, the workshop had that " \
+           "database drop its UNIQUE constraints the moment they were created." in shown
+    if expected == "proves":
+        assert [(row.with_constraint, row.without_constraint) for row in verdict.rows] == [("passed", "failed")]
+    # Its own containers (one per run) are gone with it.
+    for session in verdict.sessions:
+        assert docker_client.containers.list(
+            all=True, filters={"label": f"org.testcontainers.session-id={session}"}) == []
+
+
+def test_a_participants_own_containers_left_running_are_removed_after_the_check(tmp_path, postgres_url,
+                                                                                docker_client):
+    exercise = Exercise(tmp_path / "exercise")
+    exercise.create()
+    image = resolve_image(docker_client, "postgres", None).image
+    exercise.test_file.write_text(
+        "from testcontainers.community.postgres import PostgresContainer\n\n\n"
+        "def test_forgets_to_stop_its_container(db):\n"
+        f"    PostgresContainer({image!r}).start()  # never stopped: the reaper is off here\n")
+
+    verdict = check(exercise.test_file, postgres_url, REPO)
+
+    assert verdict.status == "proves-nothing", verdict.headline
+    for session in verdict.sessions:
+        assert docker_client.containers.list(
+            all=True, filters={"label": f"org.testcontainers.session-id={session}"}) == []
+
+
+def render(renderable, width: int = 120) -> str:
+    out = io.StringIO()
+    Console(file=out, width=width, color_system=None).print(renderable)
+    return " ".join(out.getvalue().replace("│", " ").split())
+
+
+def test_progress_is_kept_between_runs_and_the_goodbye_says_where(tmp_path):
+    exercise = tmp_path / "exercise"
+    # 1: the problem · Enter: run pytest · Enter: vote twice · q: quit at "go on to 2"
+    code, first = run_workshop(exercise, keys="1\n\n\nq\n")
+    progress = exercise / ".workshop-progress.json"
+
+    assert code == 0, first
+    assert progress.exists()
+    assert f"Bye! Your progress is kept in {progress}. Come back any time: python3 workshop.py" \
+        in " ".join(first.split())
+    took = json.loads(progress.read_text())["seconds"]["1"]
+
+    code, second = run_workshop(exercise, keys="q\n")  # a new run: the menu knows section 1 is done
+
+    assert code == 0, second
+    menu = second.split("Bye!")[0]
+    assert "✓ 1 The problem" in menu and "1/4 done · ≈5 min to go" in menu
+    assert re.search(r"1\s+The problem\s+mock tests pass while duplicates get in\s+took \d+ s\s+✓ done", menu), menu
+    assert took >= 0 and "Enter: start 2. The magic" in menu
+
+    code, fresh = run_workshop(exercise, keys="q\n", restart=True)
+    assert "0/4 done" in fresh and not progress.exists()
+    assert "Bye!" in fresh and "progress is kept" not in fresh  # nothing kept: nothing promised
+
+
+def test_the_progress_file_is_ignored_by_git():
+    for path in ("exercise/.workshop-progress.json", "my-exercise/.workshop-progress.json"):
+        assert subprocess.run(["git", "check-ignore", "-q", path], cwd=REPO).returncode == 0, path
+
+
+def test_the_reaper_note_wraps_under_its_own_text_at_120_columns(tmp_path, monkeypatch):
+    # As on a participant's machine: nothing in the environment, no Ryuk image, so the workshop says it is off.
+    monkeypatch.delenv("TESTCONTAINERS_RYUK_DISABLED", raising=False)
+    monkeypatch.setattr(testcontainers_config, "ryuk_disabled", False)
+    # 2: the magic · Enter: start PostgreSQL · m: menu · q: quit
+    code, out = run_workshop(tmp_path / "exercise", keys="2\n\nm\nq\n")
+
+    assert code == 0, out
+    lines = out.splitlines()
+    note = next(index for index, line in enumerate(lines) if "is not on this machine: reaper disabled" in line)
+    assert lines[note].startswith("  • Ryuk")
+    assert lines[note + 1].startswith("    ") and lines[note + 1].strip(), out  # indented under the text
+
+
+def screen_is_fit(screen: str, columns: int = 80) -> None:
+    lines = screen.splitlines()
+    assert all(len(line.rstrip()) <= columns for line in lines), screen
+    prompt = [line for line in lines if line.strip()][-1]
+    # The prompt's choices are never broken inside ("m:" at the end of a line, "menu" on the next).
+    assert not prompt.rstrip().endswith(":") and "Traceback" not in screen, screen
+
+
+def test_in_a_real_terminal_every_screen_reads_well_at_80x24_and_80x15(tmp_path, terminal, artifacts_dir):
+    write_answer(tmp_path / "exercise")
+    terminal.start(f"{sys.executable} workshop.py --exercise-dir {tmp_path / 'exercise'}", cwd=REPO)
+    terminal.resize(80, 24)
+    screens = {"menu 80x24": terminal.wait_for(menu_waiting_for_input, "the menu")}
+    terminal.keys("3", "Enter")
+    terminal.wait_for("Enter: run  pytest tests/test_fantasy.py  and", "section 3's first prompt", timeout=90)
+    terminal.keys("Enter")
+    screens["comparison 80x24"] = terminal.wait_for("Enter: go on to 4. Hands-on", "the comparison", timeout=180)
+    terminal.resize(80, 15)
+    terminal.keys("Enter")
+    screens["hands-on 80x15"] = terminal.wait_for("Enter: check", "the hands-on prompt", timeout=90)
+    terminal.keys("m", "Enter")
+    screens["menu 80x15"] = terminal.wait_for(menu_waiting_for_input, "the menu at 80x15")
+    terminal.keys("q", "Enter")
+    terminal.wait_for("Bye!", "the goodbye")
+    for name, screen in screens.items():
+        (artifacts_dir / f"workshop_tmux_{name.replace(' ', '_')}.txt").write_text(screen)
+        screen_is_fit(screen)
+
+    comparison = screens["comparison 80x24"].splitlines()
+    # The table's title and header are still on screen when its prompt is: nothing pushed them off.
+    assert any(line.startswith("Mock vs Testcontainers — measured in this run") for line in comparison)
+    assert any("Mock (in-memory list)" in line and "Real PostgreSQL 15" in line for line in comparison)
+    assert any(line.startswith("Left behind") for line in comparison)
+    menu = screens["menu 80x15"]
+    # The whole menu fits 15 lines: its border's top, every section, the progress line, the prompt.
+    assert menu.lstrip().startswith("╭─ Reality Engine — the workshop"), menu
+    assert all(f"{n}  " in menu for n in range(1, 5)) and "3/4 done" not in menu and "✓ 3 Comparison" in menu
+    assert "The db fixture" in screens["hands-on 80x15"] or "Enter: check" in screens["hands-on 80x15"]

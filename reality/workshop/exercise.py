@@ -204,6 +204,7 @@ class Verdict:
     with_constraint: PytestRun | None = None
     without_constraint: PytestRun | None = None
     warnings: list[str] = field(default_factory=list)  # pytest's warnings: shown, never fatal
+    sessions: list[str] = field(default_factory=list)  # Testcontainers session ids the two runs were given
 
 
 @dataclass(frozen=True)
@@ -262,15 +263,18 @@ def _row(name: str, real: str, fake: str) -> VerdictRow:
     return VerdictRow(name, real, fake, shows)
 
 
-def run_both(test_file: Path, dsn: str, repo_root: Path) -> tuple[PytestRun, PytestRun, dict[str, Any], dict[str, Any]]:
-    """``test_file`` with the constraint and without it, at the same time; each run's outcomes and report."""
+def run_both(test_file: Path, dsn: str, repo_root: Path,
+             sessions: dict[str, str]) -> tuple[PytestRun, PytestRun, dict[str, Any], dict[str, Any]]:
+    """``test_file`` with the constraint and without it, at the same time; each run's outcomes and report.
+
+    ``sessions`` gives each run (by variant) the Testcontainers session id its own containers get.
+    """
     base = {DSN_ENV: dsn, "PYTHONDONTWRITEBYTECODE": "1",  # no __pycache__ in the participant's folder
             "PYTHONPATH": os.pathsep.join(filter(None, [str(repo_root), os.environ.get("PYTHONPATH")])),
             # A test that starts its own container gets the workshop's reaper setting: without it,
             # Testcontainers tries to pull Ryuk on a machine that has none, and the test fails for that.
             **reaper_environment()}
     with tempfile.TemporaryDirectory(prefix="reality-judge-") as tmp:
-        sessions = {variant: str(uuid.uuid4()) for variant in VARIANTS}
         envs = [{**base, SCHEMA_ENV: variant, REPORT_ENV: str(Path(tmp) / f"{variant}.json"),
                  SESSION_ENV: sessions[variant]} for variant in VARIANTS]
         # Both runs at once (each in its own PostgreSQL schema): the participant waits for one, not two.
@@ -289,7 +293,15 @@ def check(test_file: Path, dsn: str, repo_root: Path, subject: str = "Your test"
     if not test_file.is_file():
         return Verdict(False, "no-tests", f"There is no {test_file.name} in {test_file.parent}.",
                        "Run workshop.py again: it creates the file with a skeleton to fill in.")
-    real, fake, seen, seen_without = run_both(test_file, dsn, repo_root)
+    sessions = {variant: str(uuid.uuid4()) for variant in VARIANTS}
+    verdict = _judge(test_file, subject, *run_both(test_file, dsn, repo_root, sessions))
+    verdict.sessions = list(sessions.values())
+    return verdict
+
+
+def _judge(test_file: Path, subject: str, real: PytestRun, fake: PytestRun, seen: dict[str, Any],
+           seen_without: dict[str, Any]) -> Verdict:
+    """The verdict on two finished runs and what the plugin saw in each."""
     warnings = real.warnings()
     ran = [test for test in real.tests if test.outcome != "skipped"]
     if real.exit_code == NO_TESTS_COLLECTED or (real.exit_code == 0 and not real.tests):
