@@ -12,7 +12,6 @@ import os
 import re
 import resource
 import signal
-import statistics
 import subprocess
 import sys
 import time
@@ -42,6 +41,11 @@ def run_workshop(exercise_dir: Path, keys: str = "", interactive: bool = True, *
     return code, out.getvalue()
 
 
+def words(transcript: str) -> str:
+    """The transcript's words in one line: where a panel wrapped a sentence, its borders are not words."""
+    return " ".join(transcript.replace("│", " ").split())
+
+
 def workshop_containers(docker_client, pid: int | None = None) -> list:
     labels = [f"{LABEL_PID}={pid or os.getpid()}", f"{LABEL_ROLE}=workshop"]
     return docker_client.containers.list(all=True, filters={"label": labels}, ignore_removed=True)
@@ -69,8 +73,7 @@ def test_non_interactive_runs_every_section_end_to_end(tmp_path, docker_client, 
     assert re.search(r"test_two_products_cannot_share_a_sku\s+passed / failed\s+catches a dropped constraint", out)
     assert re.search(r"test_different_skus_are_all_stored\s+passed / passed\s+passes either way", out)
     assert ("test_different_skus_are_all_stored passes either way: it is not meant to fail without the constraint "
-            "(it checks: The constraint stops duplicates, not products: different SKUs all get in).") \
-        in " ".join(out.split())
+            "(it checks: The constraint stops duplicates, not products: different SKUs all get in).") in words(out)
     assert "✗" not in out
     assert "No container left behind (checked with Docker)." in out
     assert workshop_containers(docker_client) == []
@@ -88,7 +91,7 @@ def test_participant_jumps_to_hands_on_checks_the_skeleton_then_asks_for_the_sol
     assert "Your file is ready" in out
     # The panel names the fixture the test asks for, and what it gives.
     assert ("The db fixture (ask for it: def test_...(db):) gives your test a psycopg2 connection (autocommit) to "
-            "a real PostgreSQL, with a fresh, empty products table for every test.") in " ".join(out.split())
+            "a real PostgreSQL, with a fresh, empty products table for every test.") in words(out)
     assert "✗ Your test is not written yet." in out
     assert "One solution" in out
     assert "✓ The solution proves the constraint" in out
@@ -512,14 +515,15 @@ def child_cpu_seconds() -> float:
 def test_the_workshops_pytest_runs_cost_what_a_plain_pytest_run_costs(tmp_path):
     """Section 1's figure comes from `python3 -m pytest tests/test_fantasy.py` as typed by hand.
 
-    Compared by CPU time, medians of interleaved runs: on a loaded 2-core machine two identical runs
-    differ by half their wall time, while what an extra plugin or option costs shows in CPU time.
+    Compared by CPU time, best of interleaved runs (as timeit does): on a loaded 2-core machine two
+    identical runs differ by half their wall time, while what an extra plugin or option costs shows
+    in CPU time, and contention only ever adds to the best run.
     """
     report = tmp_path / "report.xml"
     assert pytest_command([REPO / FANTASY_TESTS], report) == [
         sys.executable, "-m", "pytest", str(REPO / FANTASY_TESTS), f"--junitxml={report}"]
     plain, workshop = [], []
-    for _ in range(5):
+    for _ in range(7):
         before = child_cpu_seconds()
         subprocess.run([sys.executable, "-m", "pytest", FANTASY_TESTS], cwd=REPO, capture_output=True, check=True,
                        timeout=120)
@@ -530,8 +534,7 @@ def test_the_workshops_pytest_runs_cost_what_a_plain_pytest_run_costs(tmp_path):
         assert run.all_passed, run.output
         assert run.reported_seconds is not None  # what pytest itself printed, shown as such
 
-    assert abs(statistics.median(workshop) - statistics.median(plain)) <= 0.10 * statistics.median(plain), \
-        (plain, workshop)
+    assert abs(min(workshop) - min(plain)) <= 0.10 * min(plain), (plain, workshop)
 
 
 SELF_CONTAINED = """\
@@ -697,4 +700,6 @@ def test_in_a_real_terminal_every_screen_reads_well_at_80x24_and_80x15(tmp_path,
     # The whole menu fits 15 lines: its border's top, every section, the progress line, the prompt.
     assert menu.lstrip().startswith("╭─ Reality Engine — the workshop"), menu
     assert all(f"{n}  " in menu for n in range(1, 5)) and "3/4 done" not in menu and "✓ 3 Comparison" in menu
-    assert "The db fixture" in screens["hands-on 80x15"] or "Enter: check" in screens["hands-on 80x15"]
+    hands_on = screens["hands-on 80x15"]
+    assert "The db fixture (ask for it: def test_...(db):)" in hands_on  # in sight above the prompt
+    assert "⏎ Enter: check test_product_sku.py  ·  s: show the solution" in hands_on

@@ -396,13 +396,14 @@ def hands_on(session: Session) -> None:
     session.say(Panel(
         "An online shop keeps its products in PostgreSQL:\n"
         "    [bold]products (id, sku, name, price_cents)[/]  with  [bold]UNIQUE (sku)[/]\n"
-        "Write a test proving that two products can never share a SKU.\n\n"
-        "[bold]The db fixture[/] (ask for it: [bold]def test_...(db):[/]) gives your test a psycopg2 connection "
-        "(autocommit) to a real PostgreSQL, with a fresh, empty products table for every test.\n"
-        "[dim]Or bring your own container and table: that is judged the same way.[/]\n\n"
+        "Write a test proving that two products can never share a SKU.\n"
         "[bold]How it is checked:[/] your test runs twice against a real PostgreSQL —\n"
         "  1. with UNIQUE (sku): it must [green]pass[/];\n"
         "  2. without the constraint: it must [red]fail[/] — otherwise it proves nothing.\n\n"
+        # Last, so that on a short screen what the test is given stays in sight above the prompt.
+        "[bold]The db fixture[/] (ask for it: [bold]def test_...(db):[/]) gives your test a psycopg2 connection "
+        "(autocommit) to a real PostgreSQL, with a fresh, empty products table for every test. "
+        "[dim]Or bring your own container and table: that is judged the same way.[/]\n"
         "[dim]Hint: insert a product, insert another with the same SKU, and expect "
         "psycopg2.errors.UniqueViolation (pytest.raises).[/]",
         title="Hands-on — about 3 minutes", title_align="left", border_style="cyan"))
@@ -412,8 +413,9 @@ def hands_on(session: Session) -> None:
             _show_and_check_solution(session, exercise, infra)
             return
         while True:
-            answer = session.ask(f"[bold cyan]⏎ Enter[/]: check {where}  [dim]·  s: show the solution  ·  "
-                                 "m: menu  ·  q: quit[/]")
+            # The file's name only: its whole path (shown above) could fill a narrow screen's line.
+            answer = session.ask(f"[bold cyan]⏎ Enter[/]: check {exercise.test_file.name}  [dim]·  s: show the "
+                                 "solution  ·  m: menu  ·  q: quit[/]")
             if answer in ("m", "menu"):
                 raise BackToMenu()
             if answer in ("q", "quit", "exit"):
