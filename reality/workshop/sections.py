@@ -15,6 +15,7 @@ from typing import Callable
 
 import psycopg2
 from rich import box
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
@@ -58,6 +59,11 @@ def display_path(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
+
+
+def indented(text: str) -> Padding:
+    """Two spaces in, and so are the lines it wraps onto."""
+    return Padding(text, (0, 0, 0, 2))
 
 
 def _infrastructure(session: Session) -> Infrastructure:
@@ -105,12 +111,16 @@ def _outcome_text(outcome: str) -> Text:
 
 
 def _suite_table(run: PytestRun, docstrings: dict[str, str], title: str) -> Table:
-    table = Table(title=title, title_justify="left", title_style="bold", show_edge=False, header_style="bold")
+    # Light lines, and the docstrings' shared "Passes. The lie:" said once in the header: the table,
+    # its title and the prompt after it fit a screen of 80x15.
+    table = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
+                  pad_edge=False, header_style="bold")
     table.add_column("Test", no_wrap=True)
     table.add_column("Result", no_wrap=True)
     table.add_column("The lie (from its docstring)")
     for test in run.tests:
-        table.add_row(test.name, _outcome_text(test.outcome), Text(docstrings.get(test.name, ""), style="dim"))
+        lie = re.sub(r"^Passes\.\s+The lie:\s*", "", docstrings.get(test.name, ""))
+        table.add_row(test.name, _outcome_text(test.outcome), Text(lie, style="dim"))
     return table
 
 
@@ -147,14 +157,14 @@ def the_problem(session: Session) -> None:
                              f"$ pytest {FANTASY_TESTS}   →   {pytest_says(run)}"))
     session.step("The fantasy tests pass", run.all_passed, _suite_detail(run))
 
-    session.say("\nAll green. Now the same mock, and the question the tests never ask: "
+    session.say("All green. Now the same mock, and the question the tests never ask: "
                 "[italic]what if one phone votes twice?[/]")
     session.pause("vote twice from phone-1")
     mock = InMemoryVoteStore()
     mock.cast("phone-1", "Python")
     mock.cast("phone-1", "Python")
     figures.mock_duplicate_total = mock.total()
-    session.say(f"  mock.cast('phone-1', 'Python') twice  →  no error, counts = {mock.counts()}")
+    session.say(indented(f"mock.cast('phone-1', 'Python') twice  →  no error, counts = {mock.counts()}"))
     session.step("The mock accepts the duplicate vote", figures.mock_duplicate_total == 2,
                  f"one phone, {figures.mock_duplicate_total} votes counted")
     figures.mock_race_total = race(InMemoryVoteStore(), "phone-2")
@@ -187,8 +197,8 @@ def the_magic(session: Session) -> None:
             store.init_schema()
             store.reset()
             _, figures.insert_ms = timed(lambda: store.cast("phone-1", "Python"))
-            session.say(f"  INSERT INTO votes (voter_id, choice) VALUES ('phone-1', 'Python')  →  stored in "
-                        f"{figures.insert_ms:.1f} ms, counts = {store.counts()}")
+            session.say(indented(f"INSERT INTO votes (voter_id, choice) VALUES ('phone-1', 'Python')  →  stored in "
+                        f"{figures.insert_ms:.1f} ms, counts = {store.counts()}"))
 
             session.pause("vote again from phone-1")
             error = refused_duplicate(store, "phone-1", "Rust")
