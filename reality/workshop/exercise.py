@@ -3,7 +3,9 @@
 :class:`Exercise` creates the participant's files (never overwriting one), :func:`check` runs their
 test against a real PostgreSQL twice, with ``UNIQUE (sku)`` and without it, and returns a
 :class:`Verdict`: a test proves the constraint when it passes on the real table and fails on the
-table without the constraint. A test that passes either way proves nothing.
+table without the constraint. A test that passes either way proves nothing. A test that brings its
+own container and table is judged alike: in the run without the constraint its database drops
+UNIQUE constraints as they are created (:mod:`.judge_plugin`).
 """
 
 from __future__ import annotations
