@@ -79,6 +79,7 @@ def test_non_interactive_runs_every_section_end_to_end(tmp_path, docker_client, 
     assert workshop_containers(docker_client) == []
     assert (tmp_path / "exercise" / "test_product_sku.py").read_text().startswith('"""Hands-on')
     assert (tmp_path / "exercise" / "solution_product_sku.py").read_text() == SOLUTION
+    assert not (tmp_path / "exercise" / ".workshop-progress.json").exists()  # CI keeps no participant's progress
 
 
 def test_participant_jumps_to_hands_on_checks_the_skeleton_then_asks_for_the_solution(tmp_path, docker_client,
@@ -642,6 +643,28 @@ def test_progress_is_kept_between_runs_and_the_goodbye_says_where(tmp_path):
     code, fresh = run_workshop(exercise, keys="q\n", restart=True)
     assert "0/4 done" in fresh and not progress.exists()
     assert "Bye!" in fresh and "progress is kept" not in fresh  # nothing kept: nothing promised
+
+
+def test_restart_forgets_the_progress_whatever_the_mode(tmp_path):
+    exercise = tmp_path / "exercise"
+    exercise.mkdir()
+    for interactive in (True, False):
+        (exercise / ".workshop-progress.json").write_text('{"version": 1, "seconds": {"1": 42.0}}')
+        workshop = Workshop(Console(file=io.StringIO()), io.StringIO(""), interactive=interactive,
+                            exercise_dir=exercise, restart=True)
+
+        assert workshop.done == set() and not (exercise / ".workshop-progress.json").exists()
+    assert Path(os.devnull).exists()
+
+
+def test_a_damaged_progress_file_is_a_fresh_start(tmp_path):
+    exercise = tmp_path / "exercise"
+    exercise.mkdir()
+    (exercise / ".workshop-progress.json").write_text("{not json")
+
+    code, out = run_workshop(exercise, keys="q\n")
+
+    assert code == 0 and "0/4 done" in out and "Traceback" not in out
 
 
 def test_the_progress_file_is_ignored_by_git():

@@ -27,6 +27,7 @@ from ..errors import RealityError
 from ..monitor import FitToWidth, footer_lines, load_rows
 from .exercise import folder_problem
 from .sections import SECTIONS, Section, display_path
+from .progress import FILE_NAME as PROGRESS_FILE
 from .progress import Progress, format_duration
 from .session import ROLE, BackToMenu, CheckCancelled, QuitWorkshop, Session
 
@@ -84,9 +85,10 @@ class Workshop:
         self.start_at = start_at
         # Kept between interactive runs (a participant comes back after a break); a non-interactive
         # run (CI) neither reads nor writes it.
-        self.progress = Progress.load(self.session.exercise_dir) if interactive else Progress(Path(os.devnull))
         if restart:
-            self.progress.forget()
+            Progress(self.session.exercise_dir / PROGRESS_FILE).forget()
+        self.progress = (Progress.load(self.session.exercise_dir) if interactive
+                         else Progress(self.session.exercise_dir / PROGRESS_FILE))  # in memory only
         self.saved = False  # progress written by this run: the goodbye may promise it is kept
         self.command = command  # how to come back (with --exercise-dir when one was given)
         self._stopper: StopOnce | None = None
