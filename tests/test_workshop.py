@@ -15,9 +15,11 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Callable
 
+import psycopg2
 import pytest
 from rich.console import Console
 
@@ -477,6 +479,7 @@ ATTEMPTS = {
     "a syntax error": ("def test_broken(db:\n    pass\n", "broken"),
     "a misspelt fixture": ("def test_typo(dbb):\n    pass\n", "broken"),
     "no test at all": ("SKU = 'MUG-001'\n", "no-tests"),
+    "a test that touches no database": ("def test_nothing():\n    assert 'MUG-001' != 'MUG-002'\n", "proves-nothing"),
 }
 
 
@@ -612,6 +615,43 @@ def test_a_participants_own_containers_left_running_are_removed_after_the_check(
     for session in verdict.sessions:
         assert docker_client.containers.list(
             all=True, filters={"label": f"org.testcontainers.session-id={session}"}) == []
+
+
+def test_a_database_where_the_constraint_cannot_be_taken_away_is_said_so(tmp_path, postgres_url):
+    # The participant's own database, reached as a user who may not create event triggers.
+    name = f"shop_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(postgres_url)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = 'clerk'")
+        if cursor.fetchone() is None:
+            cursor.execute("CREATE ROLE clerk LOGIN PASSWORD 'clerk'")
+        cursor.execute(f"CREATE DATABASE {name} OWNER clerk")
+    own_url = postgres_url.rsplit("/", 1)[0].replace("://test:test@", "://clerk:clerk@") + f"/{name}"
+    exercise = Exercise(tmp_path / "exercise")
+    exercise.create()
+    exercise.test_file.write_text(
+        "import psycopg2, psycopg2.errors, pytest\n\n\n"
+        "def test_two_products_cannot_share_a_sku():\n"
+        f"    connection = psycopg2.connect({own_url!r})\n"
+        "    connection.autocommit = True\n"
+        "    with connection.cursor() as cursor:\n"
+        "        cursor.execute('CREATE TEMP TABLE products (sku TEXT UNIQUE)')  # both runs share this database\n"
+        "        cursor.execute(\"INSERT INTO products VALUES ('MUG-1')\")\n"
+        "        with pytest.raises(psycopg2.errors.UniqueViolation):\n"
+        "            cursor.execute(\"INSERT INTO products VALUES ('MUG-1')\")\n"
+        "    connection.close()\n")
+    try:
+        verdict = check(exercise.test_file, postgres_url, REPO)
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()
+
+    assert verdict.status == "cannot-judge", (verdict.headline, verdict.advice)
+    assert not verdict.proves
+    assert "could not take the constraint away in your own database" in verdict.headline
+    assert "permission denied" in verdict.advice or "superuser" in verdict.advice
 
 
 def render(renderable, width: int = 120) -> str:
