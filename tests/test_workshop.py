@@ -359,6 +359,8 @@ def start_a_held_check(tmp_path: Path, docker_client) -> tuple[subprocess.Popen,
     held.mkdir()
     Exercise(exercise).create()
     (exercise / "test_product_sku.py").write_text(HELD_CHECK)  # a test that takes a minute
+    # Done in an earlier run: sections 1 and 2 (what a cancelled check must not lose).
+    (exercise / ".workshop-progress.json").write_text('{"version": 1, "seconds": {"1": 61.0, "2": 75.0}}')
     workshop = subprocess.Popen(
         [sys.executable, "workshop.py", "--section", "4", "--exercise-dir", str(exercise)],
         cwd=REPO, env={**os.environ, "HELD_DIR": str(held), "COLUMNS": "250"},
@@ -411,6 +413,8 @@ def test_ctrl_c_during_a_check_cancels_it_and_goes_back_to_the_menu(tmp_path, do
     assert workshop.returncode == 0, out
     assert "Check cancelled (Ctrl+C). Back at the menu; your progress is kept." in out
     assert out.count("Reality Engine — the workshop") == 1  # the menu, after the cancelled check
+    assert "2/4 done" in out and "took 1 min 01 s" in out and "took 1 min 15 s" in out  # progress kept
+    assert json.loads((exercise / ".workshop-progress.json").read_text())["seconds"] == {"1": 61.0, "2": 75.0}
     assert "Stopped (Ctrl+C)." not in out and "Traceback" not in out and "Exception ignored" not in out, out
     assert "Bye!" in out
 
