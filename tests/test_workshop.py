@@ -501,6 +501,22 @@ def test_exercise_checker_judges_each_kind_of_attempt(attempt, tmp_path, postgre
     assert not list(exercise.folder.glob("**/__pycache__")) and not (exercise.folder / ".pytest_cache").exists()
 
 
+def test_run_by_hand_the_exercise_shows_deprecation_warnings_too(tmp_path):
+    # pytest.ini makes every warning an error; the exercise's conftest makes deprecations shown instead,
+    # so the command in the skeleton behaves like the workshop's check.
+    exercise = Exercise(tmp_path / "exercise")
+    exercise.create()
+    exercise.test_file.write_text("from testcontainers.postgres import PostgresContainer  # noqa: F401\n\n\n"
+                                  "def test_imports():\n    assert PostgresContainer\n")
+    result = subprocess.run([sys.executable, "-m", "pytest", "-c", str(REPO / "pytest.ini"), "--rootdir", str(REPO),
+                             "-p", "no:cacheprovider", str(exercise.test_file)],
+                            cwd=REPO, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+
+    assert result.returncode == 0, result.stdout
+    assert "1 passed, 1 warning" in result.stdout and "testcontainers.postgres is deprecated" in result.stdout
+
+
 def test_exercise_files_are_created_once(tmp_path):
     exercise = Exercise(tmp_path / "exercise")
 
