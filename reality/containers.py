@@ -188,6 +188,11 @@ def configure_reaper(client: docker.DockerClient) -> str | None:
     return None
 
 
+def reaper_environment() -> dict[str, str]:
+    """This process's reaper setting, for a child process that starts containers of its own."""
+    return {"TESTCONTAINERS_RYUK_DISABLED": "true"} if testcontainers_config.ryuk_disabled else {}
+
+
 @dataclass
 class Service:
     """One backing service of a run and where it stands."""
@@ -611,5 +616,5 @@ def session_labels() -> dict[str, str]:
 
 
 __all__: Iterable[str] = [
-    "Infrastructure", "configure_reaper", "remove_containers", "sweep_orphans", "DockerUnavailable",
+    "Infrastructure", "configure_reaper", "reaper_environment", "remove_containers", "sweep_orphans", "DockerUnavailable",
 ]

@@ -22,7 +22,7 @@ import docker
 from docker.errors import DockerException, NotFound
 from rich import box
 from rich.cells import cell_len
-from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
@@ -208,30 +208,35 @@ def _status_text(row: ContainerRow) -> Text:
     return Text(label, style=STATUS_STYLES.get(row.status, ""))
 
 
-def started_by(row: ContainerRow, two_lines: bool = False) -> Text:
+def started_by(row: ContainerRow, compact: bool = False) -> Text:
     """``Testcontainers``, plus the Reality Engine role (``tests``, ``show``, ``workshop``...) where labelled.
 
-    ``two_lines`` puts the role on a line of its own, for a narrow terminal.
+    ``compact`` (a narrow terminal) keeps only the role for the kit's containers: all of them are
+    started through Testcontainers, and the role is what tells them apart.
     """
     text = Text()
-    if row.by_testcontainers:
+    if row.by_testcontainers and not (compact and row.by_reality_engine):
         text.append("Testcontainers", style="blue")
     if row.by_reality_engine:
         if text:
-            text.append("\n· " if two_lines else " · ", style="dim")
-        else:
-            text.append("Reality Engine" + ("\n· " if two_lines else " · "), style="dim")
+            text.append(" · ", style="dim")
+        elif not compact:
+            text.append("Reality Engine · ", style="dim")
         text.append(row.role or "reality-engine", style="cyan")
     return text or Text("—", style="dim")
 
 
 def short_image(image: str) -> str:
-    """The part of an image reference that tells images apart: ``reality-engine/postgres:15-bookworm`` →
-    ``postgres:15-bookworm``, ``ghcr.io/org/app@sha256:…`` → ``app@sha256:<12 hex>``, an image id → 12 hex."""
+    """An image reference shortened to the part that tells images apart, still never mistaken for an
+    official image: ``reality-engine/postgres:15-bookworm`` → ``…/postgres:15-bookworm`` (the ``…/``
+    says a registry or namespace was left out), ``docker.io/library/redis:7`` → ``redis:7`` (official),
+    ``ghcr.io/org/app@sha256:…`` → ``…/app@sha256:<12 hex>``, an image id → 12 hex."""
     if image.startswith("sha256:"):  # the image was untagged or deleted: Docker reports its id
         return image[len("sha256:"):][:12]
     name, _, digest = image.partition("@")
-    short = name.rsplit("/", 1)[-1]  # drop the registry and the namespace, keep repository:tag
+    path, _, short = name.rpartition("/")
+    if path and path not in ("library", "docker.io/library", "index.docker.io/library"):
+        short = "…/" + short
     if digest:
         algorithm, _, value = digest.partition(":")
         short += f"@{algorithm}:{value[:12]}" if value else f"@{digest}"
@@ -268,57 +273,71 @@ def natural_width(console: Console, renderable: RenderableType) -> int:
     return Measurement.get(console, console.options.update_width(10_000), renderable).maximum
 
 
+def height_of(console: Console, renderable: RenderableType, width: int) -> int:
+    """How many lines ``renderable`` takes at ``width`` columns."""
+    return len(console.render_lines(renderable, console.options.update(width=width, height=None), pad=False))
+
+
 #: Narrowest a name or an image is cut to (with an ellipsis) on a narrow terminal.
 MIN_NAME_WIDTH = 10
 MIN_IMAGE_WIDTH = 12
 
 
 def container_table(rows: list[ContainerRow], now: float, title: str, empty: str, *, short_images: bool = False,
-                    two_line_owner: bool = False, gutter: int = 2, name_width: int | None = None,
-                    image_width: int | None = None) -> Table:
-    """The container table with one set of layout choices (each keyword can make it narrower)."""
+                    compact_owner: bool = False, gutter: int = 2, show_age: bool = True,
+                    name_width: int | None = None, image_width: int | None = None, hidden: int = 0) -> Table:
+    """The container table with one set of layout choices (each keyword can make it narrower).
+
+    ``hidden`` containers did not fit the screen's height: a caption says how many.
+    """
     labels = _image_labels(row.image for row in rows) if short_images else {}
     # SIMPLE_HEAD draws a one-space divider between columns; the right padding adds the rest of the gutter.
     table = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, header_style="bold",
                   show_edge=False, pad_edge=False, padding=(0, gutter - 1, 0, 0))
-    # Names and images are single words: "wrapping" them truncates with an ellipsis. Only when even the
-    # narrowest layout does not fit does rich narrow the wrappable columns (name, image, owner);
-    # status, ports and age never wrap: they are what people look at.
-    table.add_column("Name", max_width=name_width, overflow="ellipsis")
-    table.add_column("Image", max_width=image_width, overflow="ellipsis")
+    # Names and images are single words: "wrapping" them truncates with an ellipsis. Every cell
+    # stays on one line: one row per container, whatever the width.
+    table.add_column("Name", max_width=name_width, no_wrap=True, overflow="ellipsis")
+    table.add_column("Image", max_width=image_width, no_wrap=True, overflow="ellipsis")
     table.add_column("Status", no_wrap=True)
     table.add_column("Ports", no_wrap=True)
-    table.add_column("Age", justify="right", no_wrap=True)
-    table.add_column("Started by", overflow="ellipsis")
+    if show_age:
+        table.add_column("Age", justify="right", no_wrap=True)
+    table.add_column("Started by", no_wrap=True, overflow="ellipsis")
     for row in rows:
         ports = ", ".join(f"{host}→{inner}" for host, inner in row.ports) or "—"
-        table.add_row(
+        cells: list[RenderableType] = [
             Text(row.name, style="bold" if row.by_reality_engine else ""),
             labels.get(row.image, row.image),
             _status_text(row),
             ports,
-            format_age(now - row.created if row.created else None),
-            started_by(row, two_lines=two_line_owner),
-        )
+        ]
+        if show_age:
+            cells.append(format_age(now - row.created if row.created else None))
+        cells.append(started_by(row, compact=compact_owner))
+        table.add_row(*cells)
     if not rows:
         table.caption = empty
         table.caption_justify = "left"
         table.min_width = len(empty)  # an empty table is narrow: don't fold the one line it has
+    elif hidden:
+        table.caption = f"… and {hidden} older (a taller terminal shows them)"
+        table.caption_justify = "left"
+        table.caption_style = "dim"
     return table
 
 
 def fit_container_table(console: Console, width: int, rows: list[ContainerRow], now: float, title: str,
-                        empty: str) -> Table:
-    """The widest layout of the container table that fits ``width`` columns.
+                        empty: str, hidden: int = 0) -> Table:
+    """The widest layout of the container table that fits ``width`` columns, one line per container.
 
-    What gives way, in order, so that containers stay distinguishable: the image loses its registry
-    and namespace (``reality-engine/postgres:15-bookworm`` → ``postgres:15-bookworm``), ``Started by``
-    puts the role on a second line, the gutter between columns narrows to one space, names are cut,
-    then images. Status, ports and age always stay whole.
+    What gives way, in order: ``Started by`` keeps only the role (the kit's containers all come
+    from Testcontainers), the gutter between columns narrows to one space, the age goes, names are
+    cut, images lose their registry and namespace to ``…/`` (never made to look official), then
+    images are cut. Status and ports always stay whole.
     """
-    choices: dict[str, Any] = {}
-    table = container_table(rows, now, title, empty)
-    for step in ({"short_images": True}, {"two_line_owner": True}, {"gutter": 1}):
+    choices: dict[str, Any] = {"hidden": hidden}
+    table = container_table(rows, now, title, empty, **choices)
+    for step in ({"compact_owner": True}, {"gutter": 1}, {"show_age": False}):
         if natural_width(console, table) <= width:
             return table
         choices.update(step)
@@ -326,39 +345,54 @@ def fit_container_table(console: Console, width: int, rows: list[ContainerRow], 
     excess = natural_width(console, table) - width
     if excess <= 0 or not rows:
         return table
-    for index, column, floor in ((0, "name_width", MIN_NAME_WIDTH), (1, "image_width", MIN_IMAGE_WIDTH)):
-        widest = max(cell_len(str(cell)) for cell in table.columns[index].cells)
-        cut = min(excess, max(0, widest - floor))
-        if cut:
-            choices[column] = widest - cut
-            excess -= cut
-    return container_table(rows, now, title, empty, **choices)
+    widest_name = max(cell_len(row.name) for row in rows)
+    cut = min(excess, max(0, widest_name - MIN_NAME_WIDTH))
+    if cut:
+        choices["name_width"] = widest_name - cut
+        table = container_table(rows, now, title, empty, **choices)
+        excess = natural_width(console, table) - width
+    if excess > 0:
+        choices["short_images"] = True
+        table = container_table(rows, now, title, empty, **choices)
+        excess = natural_width(console, table) - width
+        if excess < 0 and "name_width" in choices:  # the short images freed room: give it back to the names
+            choices["name_width"] = min(widest_name, choices["name_width"] - excess)
+            table = container_table(rows, now, title, empty, **choices)
+            excess = natural_width(console, table) - width
+    if excess > 0:
+        widest = max(cell_len(str(cell)) for cell in table.columns[1].cells)
+        choices["image_width"] = max(MIN_IMAGE_WIDTH, widest - excess)
+        table = container_table(rows, now, title, empty, **choices)
+    return table
 
 
 def build_table(state: MonitorState, now: float | None = None, title: str | None = None,
-                empty: str | None = None) -> FitToWidth:
+                empty: str | None = None, max_rows: int | None = None) -> FitToWidth:
     """The container table: name, image, status, ports, age, and who started each container.
 
     ``title`` and ``empty`` (the line shown when there is no container) replace the monitor's own.
-    The table is laid out for the width it is printed at (:func:`fit_container_table`).
+    The table is laid out for the width it is printed at (:func:`fit_container_table`); with
+    ``max_rows``, the oldest containers beyond it are counted in a caption instead of shown.
     """
     rows = state.rows()
+    hidden = max(0, len(rows) - max_rows) if max_rows is not None else 0
+    shown = rows[hidden:]  # the newest stay in sight: the one just started is the one people look for
     now = time.time() if now is None else now
     scope = "every container" if state.show_all else "started by Testcontainers or Reality Engine"
     title = title if title is not None else f"Containers — {scope}"
     empty = empty or ("No containers yet." if state.show_all else NO_CONTAINERS_YET)
-    return FitToWidth(lambda console, width: fit_container_table(console, width, rows, now, title, empty))
+    return FitToWidth(lambda console, width: fit_container_table(console, width, shown, now, title, empty, hidden))
 
 
-def event_log(entries: list[LogEntry], short_images: bool = False) -> Table:
-    """The recent events as a grid, images whole or in their short form."""
+def event_log(entries: list[LogEntry], short_images: bool = False, name_width: int | None = None) -> Table:
+    """The recent events as a grid, one line each: images whole or in their short form."""
     labels = _image_labels(entry.image for entry in entries) if short_images else {}
     log = Table.grid(padding=(0, 1))
     log.add_column(style="dim", no_wrap=True)
     log.add_column(no_wrap=True, min_width=7)
     # Names and images give way on a narrow terminal (single words: they are cut with an ellipsis).
-    log.add_column(max_width=30, overflow="ellipsis")
-    log.add_column(style="dim", max_width=36, overflow="ellipsis")
+    log.add_column(max_width=name_width or 30, no_wrap=True, overflow="ellipsis")
+    log.add_column(style="dim", max_width=36, no_wrap=True, overflow="ellipsis")
     log.add_column(no_wrap=True)
     for entry in entries:
         log.add_row(time.strftime("%H:%M:%S", time.localtime(entry.ts)),
@@ -367,35 +401,96 @@ def event_log(entries: list[LogEntry], short_images: bool = False) -> Table:
     return log
 
 
-def build_log(state: MonitorState) -> RenderableType:
-    """The last few Docker events, oldest first (images shortened when the whole ones do not fit)."""
+def fit_event_log(console: Console, width: int, entries: list[LogEntry]) -> Table:
+    """The event log's widest layout that fits: names are cut first, then images shortened to ``…/``."""
+    log = event_log(entries)
+    excess = natural_width(console, log) - width
+    if excess <= 0:
+        return log
+    widest = min(30, max(cell_len(entry.name) for entry in entries))
+    name_width = max(MIN_NAME_WIDTH, widest - excess)
+    log = event_log(entries, name_width=name_width)
+    excess = natural_width(console, log) - width
+    if excess <= 0:
+        return log
+    log = event_log(entries, short_images=True, name_width=name_width)
+    excess = natural_width(console, log) - width
+    # The short images freed room: give it back to the names.
+    return event_log(entries, short_images=True, name_width=min(widest, name_width - excess)) if excess < 0 else log
+
+
+def build_log(state: MonitorState, limit: int | None = None) -> RenderableType:
+    """The last few Docker events (the latest ``limit``), oldest first, one line each."""
     entries = state.log()
+    if limit is not None:
+        entries = entries[len(entries) - limit:] if limit > 0 else []
     if not entries:
         return Text("(none yet)", style="dim")
-
-    def fit(console: Console, width: int) -> Table:
-        whole = event_log(entries)
-        return whole if natural_width(console, whole) <= width else event_log(entries, short_images=True)
-    return FitToWidth(fit)
+    return FitToWidth(lambda console, width: fit_event_log(console, width, entries))
 
 
-def build_view(state: MonitorState, now: float | None = None) -> RenderableType:
-    """The whole screen: the table, the recent events, and how to leave."""
-    with state.lock:
-        engine_up = state.engine_up
-        shown = len(state.rows())
-    engine = Text("Docker engine: connected", style="green") if engine_up else \
-        Text("Docker engine: unreachable — retrying every second (is dockerd still running?)", style="bold red")
-    parts = [engine, Text(f"{shown} shown"), Text("Ctrl+C to quit", style="dim")]
-    if not state.show_all:
-        parts.append(Text("--all shows every container", style="dim"))
-    return Group(build_table(state, now), Text(""), Text("Recent Docker events", style="bold"), build_log(state),
-                 Text(""), FitToWidth(lambda console, width: footer_lines(parts, width)))
+class MonitorView:
+    """The whole screen, laid out for the terminal's width and height.
+
+    Nothing is ever cut to ``...`` by the terminal's height: the footer (how to leave) always shows,
+    the table keeps as many containers as fit (the rest are counted), and the event log shows as
+    many of the latest events as the remaining lines hold.
+    """
+
+    def __init__(self, state: MonitorState, now: float | None = None, height: int | None = None) -> None:
+        self.state = state
+        self.now = now
+        self.height = height
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = options.max_width
+        # Live draws one line short of the terminal so the cursor has a line of its own.
+        height = (self.height or options.height or options.max_height) - 1
+        state = self.state
+        with state.lock:
+            engine_up = state.engine_up
+            rows = state.rows()
+            events = state.log()
+        engine = Text("Docker engine: connected", style="green") if engine_up else \
+            Text("Docker engine: unreachable — retrying every second (is dockerd still running?)", style="bold red")
+        parts = [engine, Text(f"{len(rows)} shown"), Text("Ctrl+C to quit", style="dim")]
+        if not state.show_all:
+            parts.append(Text("--all shows every container", style="dim"))
+        footer = footer_lines(parts, width)
+        room = height - height_of(console, footer, width) - 1  # the blank line above the footer
+        max_rows = len(rows)
+        table = build_table(state, self.now, max_rows=max_rows)
+        # The table gives up rows (counted in its caption) until the events get three lines: a blank
+        # one, their heading, and at least one event (or "none yet").
+        while max_rows > 1 and height_of(console, table, width) > room - 3:
+            max_rows -= 1
+            table = build_table(state, self.now, max_rows=max_rows)
+        left = room - height_of(console, table, width) - 2  # lines for events, under the blank and heading
+        heading = Text("Recent Docker events", style="bold")
+        if events and left < len(events):
+            heading.append(f"  (latest {left} of {len(events)}; a taller terminal shows more)"
+                           if left > 0 else "  (a taller terminal shows them)", style="dim")
+        yield table
+        if left >= 0:
+            yield Text("")
+            yield heading
+            if events:
+                if left > 0:
+                    yield build_log(state, limit=min(left, len(events)))
+            elif left > 0:
+                yield Text("(none yet)", style="dim")
+        yield Text("")
+        yield footer
 
 
-def footer_lines(parts: list[Text], width: int) -> Text:
-    """``parts`` joined by `` · ``, breaking lines between parts rather than inside one."""
-    separator = Text("  ·  ", style="dim")
+def build_view(state: MonitorState, now: float | None = None, height: int | None = None) -> RenderableType:
+    """The whole screen: the table, the recent events, and how to leave (fitted to the terminal)."""
+    return MonitorView(state, now, height)
+
+
+def footer_lines(parts: list[Text], width: int, separator: Text | None = None) -> Text:
+    """``parts`` joined by `` · `` (or ``separator``), breaking lines between parts rather than inside one."""
+    separator = separator if separator is not None else Text("  ·  ", style="dim")
     footer = Text()
     line_length = 0
     for part in parts:
@@ -512,11 +607,19 @@ def run_monitor(console: Console, show_all: bool = False, stop: threading.Event 
     watcher = DockerWatcher(state, connect).start()
     watcher.synced.wait(timeout=5)
     try:
-        with Live(build_view(state), console=console, refresh_per_second=max(1, round(1 / refresh)),
+        # Drawn by this loop only (no refresh thread), so a resize can clear the screen between two
+        # frames: Live redraws over the lines it drew last, and after the terminal rewrapped them
+        # at a new width those are no longer where it thinks, which left a stale line behind.
+        # "crop", never "...": the view already fits the height (MonitorView).
+        with Live(build_view(state), console=console, auto_refresh=False, vertical_overflow="crop",
                   transient=False, redirect_stdout=False, redirect_stderr=False) as live:
+            size = console.size
             while not stop.wait(refresh):
-                live.update(build_view(state))
-            live.update(build_view(state))
+                if console.is_terminal and console.size != size:
+                    size = console.size
+                    console.clear()
+                live.update(build_view(state), refresh=True)
+            live.update(build_view(state), refresh=True)
     finally:
         watcher.stop()
     return 0

@@ -149,25 +149,33 @@ def row_line(lines: list[str], start: str) -> str:
     return next(line for line in lines if line.startswith(start))
 
 
-def test_at_80_columns_postgres_and_redis_can_be_told_apart():
+def image_cell(line: str) -> str:
+    return line.split()[1]
+
+
+def test_at_80_columns_each_container_is_one_row_with_its_whole_image():
     lines = table_lines(workshop_containers(), width=80)
 
     assert max(len(line.rstrip()) for line in lines) <= 80
-    postgres, redis = row_line(lines, "beautiful_ganguly"), row_line(lines, "determined_mcnulty")
-    # The part of the image that differs, whole: not "reality-engin…" twice.
-    assert "postgres:15-bookworm" in postgres and "51849→5432" in postgres and "running" in postgres
-    assert "redis:7-bookworm" in redis and "39531→6379" in redis
-    # "Started by" gave way instead (the role on a second line), and still says who started them.
-    assert "Testcontainers" in postgres and "· workshop" in lines[lines.index(postgres) + 1]
+    assert len(lines) == 5  # title, header, rule, one line per container: no row wraps in two
+    postgres, redis = row_line(lines, "beautiful_"), row_line(lines, "determined_")
+    # The prefix stays: a locally built image never passes for the official postgres:15-bookworm.
+    assert image_cell(postgres) == "reality-engine/postgres:15-bookworm"
+    assert image_cell(redis) == "reality-engine/redis:7-bookworm"
+    assert "51849→5432" in postgres and "running" in postgres and "39531→6379" in redis
+    assert postgres.rstrip().endswith("workshop")  # who started it, in the same row
+    assert len(postgres.split()[0]) >= MIN_NAME_WIDTH
 
 
-def test_at_80_columns_a_long_status_cuts_names_before_images():
+def test_at_80_columns_a_long_status_never_makes_an_image_look_official():
     lines = table_lines(workshop_containers(status="exited", exit_code=137), width=80)
 
     assert max(len(line.rstrip()) for line in lines) <= 80
-    postgres = row_line(lines, "beautiful_")
-    assert "postgres:15-bookworm" in postgres and "exited (137)" in postgres and "51849→5432" in postgres
-    assert "redis:7-bookworm" in row_line(lines, "determined_")
+    assert len(lines) == 5
+    postgres = row_line(lines, "beautiful")
+    assert "exited (137)" in postgres and "51849→5432" in postgres
+    assert image_cell(postgres) in ("reality-engine/postgres:15-bookworm", "…/postgres:15-bookworm")
+    assert image_cell(row_line(lines, "determined")) in ("reality-engine/redis:7-bookworm", "…/redis:7-bookworm")
 
 
 def test_at_120_columns_everything_is_whole_on_one_line():
@@ -175,15 +183,16 @@ def test_at_120_columns_everything_is_whole_on_one_line():
 
     postgres = row_line(lines, "beautiful_ganguly")
     assert "reality-engine/postgres:15-bookworm" in postgres and "Testcontainers · workshop" in postgres
+    assert "1m 15s" in postgres
     assert "reality-engine/redis:7-bookworm" in row_line(lines, "determined_mcnulty")
     assert len(lines) == 5  # title, header, rule, one line per container
 
 
-def test_images_are_shortened_to_the_part_that_tells_them_apart():
-    assert short_image("reality-engine/postgres:15-bookworm") == "postgres:15-bookworm"
-    assert short_image("docker.io/library/redis:7-alpine") == "redis:7-alpine"
-    assert short_image("localhost:5000/team/app:1.2") == "app:1.2"
-    assert short_image("ghcr.io/org/app@sha256:" + "ab" * 32) == "app@sha256:" + "ab" * 6
+def test_images_are_shortened_without_ever_looking_official():
+    assert short_image("reality-engine/postgres:15-bookworm") == "…/postgres:15-bookworm"
+    assert short_image("docker.io/library/redis:7-alpine") == "redis:7-alpine"  # official: the bare name is true
+    assert short_image("localhost:5000/team/app:1.2") == "…/app:1.2"
+    assert short_image("ghcr.io/org/app@sha256:" + "ab" * 32) == "…/app@sha256:" + "ab" * 6
     assert short_image("sha256:" + "cd" * 32) == "cd" * 6  # an untagged image: Docker reports its id
     assert short_image("postgres:15-alpine") == "postgres:15-alpine"
 
@@ -200,20 +209,65 @@ def test_two_images_that_would_read_the_same_stay_whole():
     assert mirrored.split()[1].startswith("mirror.example/")  # never shortened to the same text
 
 
-def test_the_event_log_shortens_images_only_when_they_do_not_fit():
-    state = MonitorState()
+def kill_events(state: MonitorState, name: str = "beautiful_ganguly", times: int = 1) -> None:
     inspect = lambda container_id: None  # noqa: E731  (the container is gone: only the log line stays)
-    for action, extra in (("kill", {"signal": "9"}), ("die", {"exitCode": "137"})):
-        state.apply_event({"Type": "container", "Action": action, "id": "c0ffee",
-                           "Actor": {"Attributes": {"name": "beautiful_ganguly", "org.testcontainers": "true",
-                                                    "image": "reality-engine/postgres:15-bookworm", **extra}}},
-                          inspect)
+    for _ in range(times):
+        for action, extra in (("kill", {"signal": "9"}), ("die", {"exitCode": "137"})):
+            state.apply_event({"Type": "container", "Action": action, "id": "c0ffee",
+                               "Actor": {"Attributes": {"name": name, "org.testcontainers": "true",
+                                                        "image": "reality-engine/postgres:15-bookworm", **extra}}},
+                              inspect)
+
+
+def test_the_event_log_keeps_one_line_per_event_and_the_image_prefix():
+    state = MonitorState()
+    kill_events(state)
 
     narrow, wide = render(build_view(state), width=80), render(build_view(state), width=120)
 
-    assert "beautiful_ganguly postgres:15-bookworm exit code 137" in narrow
+    died = next(line for line in narrow.splitlines() if "exit code 137" in line)
+    assert "reality-engine/postgres:15-bookworm" in died and died.split()[2].startswith("beautiful_")
     assert "beautiful_ganguly reality-engine/postgres:15-bookworm exit code 137" in wide
     assert max(len(line.rstrip()) for line in narrow.splitlines()) <= 80
+
+
+def view_lines(state: MonitorState, width: int, height: int) -> list[str]:
+    out = io.StringIO()
+    Console(file=out, width=width, height=height, color_system=None).print(build_view(state, now=1_075.0))
+    return out.getvalue().splitlines()
+
+
+def test_at_80x15_the_events_give_way_and_the_footer_stays_whole():
+    state = workshop_containers()
+    kill_events(state, times=4)  # eight events: more than 15 lines hold
+
+    lines = view_lines(state, 80, 15)
+
+    assert len(lines) <= 14  # one line is left for the cursor: nothing scrolls, nothing is cut to "..."
+    assert not any(line.strip() in ("...", "…") for line in lines)
+    assert lines[-2:] == ["Docker engine: connected  ·  2 shown  ·  Ctrl+C to quit", "--all shows every container"]
+    assert sum("reality-engine/" in line and "running" in line for line in lines) == 2
+    heading = next(line for line in lines if line.startswith("Recent Docker events"))
+    shown = int(heading.split("latest ")[1].split()[0])
+    assert sum("exit code 137" in line or "signal 9" in line for line in lines) == shown > 0
+    assert "of 8; a taller terminal shows more" in heading
+
+
+def test_in_a_short_terminal_containers_that_do_not_fit_are_counted():
+    state = MonitorState()
+    started = [kit_row(f"container_{n}", "reality-engine/redis:7-bookworm", str(40000 + n), "6379") for n in range(20)]
+    for n, row in enumerate(started):
+        row.created = 1_000.0 + n  # container_19 is the newest
+
+    state.replace_all(started)
+    lines = view_lines(state, 80, 15)
+
+    assert len(lines) <= 14
+    assert lines[-2].startswith("Docker engine: connected  ·  20 shown")
+    caption = next(line for line in lines if line.startswith("… and "))
+    rows = sum(line.startswith("container_") for line in lines)
+    assert caption.startswith(f"… and {20 - rows} older") and rows >= 1
+    assert any(line.startswith("container_19 ") for line in lines)  # the newest stay in sight
 
 
 def test_the_footer_breaks_between_its_parts():
@@ -258,31 +312,47 @@ def test_watch_containers_in_a_real_terminal(terminal, artifacts_dir):
     assert "Traceback" not in final
     # (tmux wraps at 120 columns itself, so line lengths prove nothing: what matters is what one row says)
     row = next(line for line in screen.splitlines() if "tests-tmux" in line and "running" in line)
-    assert "Testcontainers · tests-tmux" in row and short_image(image) in row
+    assert "Testcontainers · tests-tmux" in row and image in row
 
 
-def test_watch_containers_at_80_columns_tells_postgres_from_redis(terminal, docker_client, artifacts_dir):
-    """The script in a terminal of 80 columns (a laptop's split screen) while the kit's two containers run."""
+def settled_screen(screen: str) -> bool:
+    """One whole frame: its title on the top line and its footer at the bottom, once each."""
+    lines = [line for line in screen.splitlines() if line.strip()]
+    return (bool(lines) and lines[0].startswith("Containers —") and screen.count("Containers —") == 1
+            and screen.count("Docker engine:") == 1 and lines[-1].strip().endswith("--all shows every container"))
+
+
+def test_watch_containers_at_80x24_then_80x15_after_a_resize(terminal, docker_client, artifacts_dir):
+    """The script at 120x40, then resized to 80x24 and 80x15 (a laptop's split screen) with the kit's two
+    containers running: one row each with the whole image, no stale line, events and footer never cut to '...'."""
     terminal.start(f"{sys.executable} watch_containers.py", cwd=REPO)
-    terminal.resize(80, 30)
     terminal.wait_for("Docker engine: connected", "the monitor's first screen")
     with Infrastructure(role="tests-80") as infra:
         infra.start("postgres", "redis")
-        names = {service: docker_client.containers.get(infra.services[service].container_id).name
-                 for service in ("postgres", "redis")}
-        screen = terminal.wait_for(lambda screen: all(f"{infra.services[service].host_port}→" in screen
-                                                      for service in names), "both containers in the table")
-        (artifacts_dir / "watch_containers_tmux_80_columns.txt").write_text(screen)
+        ports = {service: f"{infra.services[service].host_port}→" for service in ("postgres", "redis")}
+        images = {service: infra.services[service].image.image for service in ports}
+        terminal.wait_for(lambda screen: all(port in screen for port in ports.values()), "both containers, 120x40")
+        screens = {}
+        for columns, rows in ((80, 24), (80, 15)):
+            terminal.resize(columns, rows)
+            # A frame drawn after the resize: whole, and two refreshes later still the same shape.
+            screens[rows] = terminal.wait_for(
+                lambda screen: settled_screen(screen) and all(port in screen for port in ports.values())
+                and len(screen.splitlines()) == rows, f"a whole frame at {columns}x{rows}")
+            (artifacts_dir / f"watch_containers_tmux_{columns}x{rows}.txt").write_text(screens[rows])
 
-    table = screen.split("Recent Docker events")[0].splitlines()
-    for service, name in names.items():
-        line = next((line for line in table if f"{infra.services[service].host_port}→" in line), "")
-        # Docker's random names run up to ~27 characters: a long one may be cut, never below the floor.
-        shown_name = line.split()[0] if line else ""
-        assert shown_name == name or (shown_name.endswith("…") and len(shown_name) >= MIN_NAME_WIDTH
-                                      and name.startswith(shown_name[:-1])), f"{service}'s name is cut:\n{screen}"
-        assert short_image(infra.services[service].image.image) in line, f"{service}'s image is cut:\n{screen}"
-        assert "running" in line
+    for rows, screen in screens.items():
+        lines = screen.splitlines()
+        assert all(len(line.rstrip()) <= 80 for line in lines), screen
+        assert "..." not in screen, screen  # nothing cut by the terminal's height
+        assert settled_screen(screen), screen  # no stale line above the frame or below it
+        for service, port in ports.items():
+            row = [line for line in lines if port in line and "running" in line]
+            assert len(row) == 1, f"{service} is not one row at 80x{rows}:\n{screen}"
+            # The prefix stays: a locally built image never passes for an official one.
+            assert images[service] in row[0] or short_image(images[service]) in row[0], screen
+            assert row[0].rstrip().endswith("tests-80"), screen
+        assert "Recent Docker events" in screen and "Ctrl+C to quit" in screen
 
 
 def test_the_monitor_says_when_docker_goes_away_and_recovers_when_it_is_back(monkeypatch):

@@ -7,21 +7,31 @@ the transcripts are kept in artifacts/ for people to read.
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
+import resource
 import signal
+import statistics
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Callable
 
+import psycopg2
 import pytest
 from rich.console import Console
 
+from testcontainers.core.config import testcontainers_config
+
 from reality.config import LABEL_PID, LABEL_ROLE
+from reality.provision import resolve_image
 from reality.workshop import Workshop
-from reality.workshop.exercise import SKELETON, SOLUTION, Exercise, check
+from reality.workshop.exercise import SKELETON, SOLUTION, Exercise, check, render_verdict
+from reality.workshop.measurements import FANTASY_TESTS, run_suite
+from reality.workshop.pytest_runner import pytest_command
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -32,6 +42,11 @@ def run_workshop(exercise_dir: Path, keys: str = "", interactive: bool = True, *
     console = Console(file=out, width=120, color_system=None)
     code = Workshop(console, io.StringIO(keys), interactive=interactive, exercise_dir=exercise_dir, **options).run()
     return code, out.getvalue()
+
+
+def words(transcript: str) -> str:
+    """The transcript's words in one line: where a panel wrapped a sentence, its borders are not words."""
+    return " ".join(transcript.replace("│", " ").split())
 
 
 def workshop_containers(docker_client, pid: int | None = None) -> list:
@@ -57,11 +72,17 @@ def test_non_interactive_runs_every_section_end_to_end(tmp_path, docker_client, 
     assert "4 passed" in out
     # 4. The hands-on solution was checked with and without the constraint.
     assert "✓ The solution proves the constraint" in out
+    # Its table says which row catches the bug, and why the other one is not meant to fail.
+    assert re.search(r"test_two_products_cannot_share_a_sku\s+passed / failed\s+catches a dropped constraint", out)
+    assert re.search(r"test_different_skus_are_all_stored\s+passed / passed\s+passes either way", out)
+    assert ("test_different_skus_are_all_stored passes either way: it is not meant to fail without the constraint "
+            "(it checks: The constraint stops duplicates, not products: different SKUs all get in).") in words(out)
     assert "✗" not in out
     assert "No container left behind (checked with Docker)." in out
     assert workshop_containers(docker_client) == []
     assert (tmp_path / "exercise" / "test_product_sku.py").read_text().startswith('"""Hands-on')
     assert (tmp_path / "exercise" / "solution_product_sku.py").read_text() == SOLUTION
+    assert not (tmp_path / "exercise" / ".workshop-progress.json").exists()  # CI keeps no participant's progress
 
 
 def test_participant_jumps_to_hands_on_checks_the_skeleton_then_asks_for_the_solution(tmp_path, docker_client,
@@ -72,6 +93,9 @@ def test_participant_jumps_to_hands_on_checks_the_skeleton_then_asks_for_the_sol
 
     assert code == 0, out
     assert "Your file is ready" in out
+    # The panel names the fixture the test asks for, and what it gives.
+    assert ("The db fixture (ask for it: def test_...(db):) gives your test a psycopg2 connection (autocommit) to "
+            "a real PostgreSQL, with a fresh, empty products table for every test.") in words(out)
     assert "✗ Your test is not written yet." in out
     assert "One solution" in out
     assert "✓ The solution proves the constraint" in out
@@ -221,7 +245,7 @@ def test_in_a_real_terminal_each_section_gets_a_clean_screen(tmp_path, terminal,
     terminal.keys("q", "Enter")
     bye = terminal.wait_for("Bye!", "the goodbye")
 
-    assert "Reality Engine — the workshop" in menu and "≈15 min to go" in menu
+    assert "Reality Engine — the workshop" in menu and "0/4 done · ≈6 min to go" in menu
     assert problem.lstrip().startswith("─")  # the section starts on a fresh screen, its title rule on top
     assert "Reality Engine — the workshop" not in problem
     assert "✓ The fantasy tests pass — 3 passed" in problem
@@ -330,46 +354,83 @@ def process_alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.parametrize("presses", [1, 2, "until it exits"], ids=["once", "twice", "again-and-again"])
-def test_ctrl_c_while_a_participants_test_runs_stops_it_at_once(tmp_path, docker_client, presses):
+def start_a_held_check(tmp_path: Path, docker_client) -> tuple[subprocess.Popen, list[int], Path]:
+    """workshop.py at the hands-on, checking a test that takes a minute; returns once both checks are inside it."""
     exercise, held = tmp_path / "exercise", tmp_path / "held"
     held.mkdir()
     Exercise(exercise).create()
     (exercise / "test_product_sku.py").write_text(HELD_CHECK)  # a test that takes a minute
+    # Done in an earlier run: sections 1 and 2 (what a cancelled check must not lose).
+    (exercise / ".workshop-progress.json").write_text('{"version": 1, "seconds": {"1": 61.0, "2": 75.0}}')
     workshop = subprocess.Popen(
         [sys.executable, "workshop.py", "--section", "4", "--exercise-dir", str(exercise)],
-        cwd=REPO, env={**os.environ, "HELD_DIR": str(held)},
+        cwd=REPO, env={**os.environ, "HELD_DIR": str(held), "COLUMNS": "250"},
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    workshop.stdin.write("\n")  # Enter: check my test
+    workshop.stdin.flush()
     children: list[int] = []
+    deadline = time.monotonic() + 90
+    while len(children) < 2:  # both checks (with and without the constraint) are inside the test
+        assert workshop.poll() is None, workshop.stdout.read()
+        assert time.monotonic() < deadline, "the check never got to the participant's test"
+        time.sleep(0.1)
+        children = [int(path.name) for path in held.iterdir()]
+    return workshop, children, exercise
+
+
+def end_it_all(workshop: subprocess.Popen, children: list[int], docker_client) -> None:
+    """Whatever the test saw: no workshop, no sleeping pytest, no container left."""
+    if workshop.poll() is None:
+        workshop.kill()
+        workshop.wait()
+        for container in workshop_containers(docker_client, workshop.pid):
+            container.remove(force=True)
+    for pid in children:
+        if process_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("presses", [1, 2], ids=["once", "twice"])
+def test_ctrl_c_during_a_check_cancels_it_and_goes_back_to_the_menu(tmp_path, docker_client, presses):
+    workshop, children, exercise = start_a_held_check(tmp_path, docker_client)
     try:
-        workshop.stdin.write("\n")  # Enter: check my test
-        workshop.stdin.flush()
-        deadline = time.monotonic() + 60
-        while len(children) < 2:  # both checks (with and without the constraint) are inside the test
-            assert workshop.poll() is None, workshop.stdout.read()
-            assert time.monotonic() < deadline, "the check never got to the participant's test"
+        for _ in range(presses):  # an impatient participant presses twice
+            workshop.send_signal(signal.SIGINT)
+            time.sleep(0.2)
+        # Well inside the minute the test sleeps: the check's pytest runs are stopped at once.
+        deadline = time.monotonic() + 30
+        while any(process_alive(pid) for pid in children):
+            assert time.monotonic() < deadline, "the check's pytest runs outlived the Ctrl+C"
             time.sleep(0.1)
-            children = [int(path.name) for path in held.iterdir()]
-        if presses == "until it exits":  # a participant in a panic: every press lands somewhere in the cleanup
-            deadline = time.monotonic() + 30
-            while workshop.poll() is None and time.monotonic() < deadline:
-                workshop.send_signal(signal.SIGINT)
-                time.sleep(0.05)
-        else:
-            for _ in range(presses):  # an impatient participant presses twice
-                workshop.send_signal(signal.SIGINT)
-                time.sleep(0.2)
-        # Well inside the minute the test sleeps: the Ctrl+C did not wait for the test to end.
+        deadline = time.monotonic() + 30
+        while workshop_containers(docker_client, workshop.pid):  # the section's database goes with it
+            assert time.monotonic() < deadline, "the hands-on database outlived the cancelled check"
+            time.sleep(0.1)
+        assert workshop.poll() is None, "the workshop ended instead of going back to the menu"
+        out, _ = workshop.communicate("q\n", timeout=60)  # at the menu: q quits
+    finally:
+        end_it_all(workshop, children, docker_client)
+
+    assert workshop.returncode == 0, out
+    assert "Check cancelled (Ctrl+C). Back at the menu; your progress is kept." in out
+    assert out.count("Reality Engine — the workshop") == 1  # the menu, after the cancelled check
+    assert "2/4 done" in out and "took 1 min 01 s" in out and "took 1 min 15 s" in out  # progress kept
+    assert json.loads((exercise / ".workshop-progress.json").read_text())["seconds"] == {"1": 61.0, "2": 75.0}
+    assert "Stopped (Ctrl+C)." not in out and "Traceback" not in out and "Exception ignored" not in out, out
+    assert "Bye!" in out
+
+
+def test_ctrl_c_pressed_again_and_again_during_a_check_ends_the_workshop_cleanly(tmp_path, docker_client):
+    # A participant in a panic: the first press cancels the check, a later one (at the menu) ends the workshop.
+    workshop, children, exercise = start_a_held_check(tmp_path, docker_client)
+    try:
+        deadline = time.monotonic() + 60
+        while workshop.poll() is None and time.monotonic() < deadline:
+            workshop.send_signal(signal.SIGINT)
+            time.sleep(0.05)
         out, _ = workshop.communicate(timeout=30)
     finally:
-        if workshop.poll() is None:
-            workshop.kill()
-            workshop.wait()
-            for container in workshop_containers(docker_client, workshop.pid):
-                container.remove(force=True)
-        for pid in children:  # never leave a sleeping pytest behind, even when this test fails
-            if process_alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        end_it_all(workshop, children, docker_client)
 
     assert workshop.returncode == 130, out
     assert "Stopped (Ctrl+C)." in out
@@ -423,6 +484,7 @@ ATTEMPTS = {
     "a syntax error": ("def test_broken(db:\n    pass\n", "broken"),
     "a misspelt fixture": ("def test_typo(dbb):\n    pass\n", "broken"),
     "no test at all": ("SKU = 'MUG-001'\n", "no-tests"),
+    "a test that touches no database": ("def test_nothing():\n    assert 'MUG-001' != 'MUG-002'\n", "proves-nothing"),
 }
 
 
@@ -440,6 +502,22 @@ def test_exercise_checker_judges_each_kind_of_attempt(attempt, tmp_path, postgre
     assert not list(exercise.folder.glob("**/__pycache__")) and not (exercise.folder / ".pytest_cache").exists()
 
 
+def test_run_by_hand_the_exercise_shows_deprecation_warnings_too(tmp_path):
+    # pytest.ini makes every warning an error; the exercise's conftest makes deprecations shown instead,
+    # so the command in the skeleton behaves like the workshop's check.
+    exercise = Exercise(tmp_path / "exercise")
+    exercise.create()
+    exercise.test_file.write_text("from testcontainers.postgres import PostgresContainer  # noqa: F401\n\n\n"
+                                  "def test_imports():\n    assert PostgresContainer\n")
+    result = subprocess.run([sys.executable, "-m", "pytest", "-c", str(REPO / "pytest.ini"), "--rootdir", str(REPO),
+                             "-p", "no:cacheprovider", str(exercise.test_file)],
+                            cwd=REPO, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+
+    assert result.returncode == 0, result.stdout
+    assert "1 passed, 1 warning" in result.stdout and "testcontainers.postgres is deprecated" in result.stdout
+
+
 def test_exercise_files_are_created_once(tmp_path):
     exercise = Exercise(tmp_path / "exercise")
 
@@ -450,3 +528,280 @@ def test_exercise_files_are_created_once(tmp_path):
     assert {path.name for path in first} == {"conftest.py", "test_product_sku.py"}
     assert second == []
     assert exercise.test_file.read_text() == "# my work\n"
+
+
+# -- figures, fairness, progress, narrow screens -----------------------------------------------------
+
+def child_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def plugins_line(output: str) -> str | None:
+    """pytest's header line naming the plugins it loaded."""
+    return next((line for line in output.splitlines() if line.startswith("plugins:")), None)
+
+
+def test_the_workshops_pytest_runs_cost_what_a_plain_pytest_run_costs(tmp_path):
+    """Section 1's figure comes from `python3 -m pytest tests/test_fantasy.py` as typed by hand.
+
+    Compared by CPU time, the median of the ratios of paired runs, each pair in alternating order:
+    on a loaded 2-core machine two identical runs differ by half their wall time, while what an
+    extra plugin or option costs shows in CPU time; pairing cancels the load drifting, alternating
+    cancels whichever of the two runs second finding its files already cached.
+    """
+    report = tmp_path / "report.xml"
+    assert pytest_command([REPO / FANTASY_TESTS], report) == [
+        sys.executable, "-m", "pytest", str(REPO / FANTASY_TESTS), f"--junitxml={report}"]
+
+    def plain() -> tuple[float, str]:
+        before = child_cpu_seconds()
+        result = subprocess.run([sys.executable, "-m", "pytest", FANTASY_TESTS], cwd=REPO, capture_output=True,
+                                text=True, check=True, timeout=120)
+        return child_cpu_seconds() - before, result.stdout
+
+    def workshop() -> tuple[float, str]:
+        before = child_cpu_seconds()
+        run = run_suite(REPO, FANTASY_TESTS)
+        assert run.all_passed, run.output
+        assert run.reported_seconds is not None  # what pytest itself printed, shown as such
+        return child_cpu_seconds() - before, run.output
+
+    ratios = []
+    for pair in range(8):
+        if pair % 2:
+            (by_hand, hand_output), (ours, our_output) = plain(), workshop()
+        else:
+            (ours, our_output), (by_hand, hand_output) = workshop(), plain()
+        # The same plugins, exactly: "-o addopts=" turned back on the two pytest.ini turns off.
+        assert plugins_line(our_output) == plugins_line(hand_output)
+        ratios.append(ours / by_hand)
+
+    assert 0.9 <= statistics.median(ratios) <= 1.1, ratios
+
+
+SELF_CONTAINED = """\
+import psycopg2
+import psycopg2.errors
+import pytest
+from testcontainers.postgres import PostgresContainer  # the tutorials' import: deprecated, not fatal
+
+
+@pytest.fixture(scope="module")
+def shop():
+    with PostgresContainer("{image}", driver=None) as postgres:
+        connection = psycopg2.connect(postgres.get_connection_url())
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE TABLE items (id SERIAL PRIMARY KEY, sku TEXT NOT NULL UNIQUE, name TEXT)")
+        yield connection
+        connection.close()
+
+
+def test_two_products_cannot_share_a_sku(shop):
+    with shop.cursor() as cursor:
+        cursor.execute("INSERT INTO items (sku, name) VALUES ('MUG-1', 'Mug')")
+        {second}
+"""
+SECOND_INSERT = {
+    "proves": ("with pytest.raises(psycopg2.errors.UniqueViolation):\n"
+               "            cursor.execute(\"INSERT INTO items (sku, name) VALUES ('MUG-1', 'Copy')\")"),
+    "proves-nothing": "cursor.execute(\"INSERT INTO items (sku, name) VALUES ('MUG-2', 'Cup')\")",
+}
+
+
+@pytest.mark.parametrize("expected", SECOND_INSERT)
+def test_a_self_contained_test_is_judged_on_what_it_proves(expected, tmp_path, postgres_url, docker_client,
+                                                           monkeypatch):
+    # The workshop's reaper setting lives in this process (Ryuk off: no image here), not in the
+    # environment a participant's pytest would inherit: the check must hand it over.
+    monkeypatch.delenv("TESTCONTAINERS_RYUK_DISABLED", raising=False)
+    monkeypatch.setattr(testcontainers_config, "ryuk_disabled", True)
+    exercise = Exercise(tmp_path / "exercise")
+    exercise.create()
+    image = resolve_image(docker_client, "postgres", None).image
+    exercise.test_file.write_text(SELF_CONTAINED.format(image=image, second=SECOND_INSERT[expected]))
+
+    verdict = check(exercise.test_file, postgres_url, REPO)
+    shown = render(render_verdict(verdict))
+
+    assert verdict.status == expected, shown
+    assert any("DeprecationWarning: testcontainers.postgres is deprecated" in w for w in verdict.warnings), shown
+    assert "pytest warned (shown, not fatal): test_product_sku.py:4: DeprecationWarning" in shown
+    assert "Your test brings its own PostgreSQL: for the run without the constraint, the workshop had that " \
+           "database drop its UNIQUE constraints the moment they were created." in shown
+    if expected == "proves":
+        assert [(row.with_constraint, row.without_constraint) for row in verdict.rows] == [("passed", "failed")]
+    # Its own containers (one per run) are gone with it.
+    for session in verdict.sessions:
+        assert docker_client.containers.list(
+            all=True, filters={"label": f"org.testcontainers.session-id={session}"}) == []
+
+
+def test_a_participants_own_containers_left_running_are_removed_after_the_check(tmp_path, postgres_url,
+                                                                                docker_client):
+    exercise = Exercise(tmp_path / "exercise")
+    exercise.create()
+    image = resolve_image(docker_client, "postgres", None).image
+    exercise.test_file.write_text(
+        "from testcontainers.community.postgres import PostgresContainer\n\n\n"
+        "def test_forgets_to_stop_its_container(db):\n"
+        f"    PostgresContainer({image!r}).start()  # never stopped: the reaper is off here\n")
+
+    verdict = check(exercise.test_file, postgres_url, REPO)
+
+    assert verdict.status == "proves-nothing", verdict.headline
+    for session in verdict.sessions:
+        assert docker_client.containers.list(
+            all=True, filters={"label": f"org.testcontainers.session-id={session}"}) == []
+
+
+def test_a_database_where_the_constraint_cannot_be_taken_away_is_said_so(tmp_path, postgres_url):
+    # The participant's own database, reached as a user who may not create event triggers.
+    name = f"shop_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(postgres_url)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = 'clerk'")
+        if cursor.fetchone() is None:
+            cursor.execute("CREATE ROLE clerk LOGIN PASSWORD 'clerk'")
+        cursor.execute(f"CREATE DATABASE {name} OWNER clerk")
+    own_url = postgres_url.rsplit("/", 1)[0].replace("://test:test@", "://clerk:clerk@") + f"/{name}"
+    exercise = Exercise(tmp_path / "exercise")
+    exercise.create()
+    exercise.test_file.write_text(
+        "import psycopg2, psycopg2.errors, pytest\n\n\n"
+        "def test_two_products_cannot_share_a_sku():\n"
+        f"    connection = psycopg2.connect({own_url!r})\n"
+        "    connection.autocommit = True\n"
+        "    with connection.cursor() as cursor:\n"
+        "        cursor.execute('CREATE TEMP TABLE products (sku TEXT UNIQUE)')  # both runs share this database\n"
+        "        cursor.execute(\"INSERT INTO products VALUES ('MUG-1')\")\n"
+        "        with pytest.raises(psycopg2.errors.UniqueViolation):\n"
+        "            cursor.execute(\"INSERT INTO products VALUES ('MUG-1')\")\n"
+        "    connection.close()\n")
+    try:
+        verdict = check(exercise.test_file, postgres_url, REPO)
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()
+
+    assert verdict.status == "cannot-judge", (verdict.headline, verdict.advice)
+    assert not verdict.proves
+    assert "could not take the constraint away in your own database" in verdict.headline
+    assert "permission denied" in verdict.advice or "superuser" in verdict.advice
+
+
+def render(renderable, width: int = 120) -> str:
+    out = io.StringIO()
+    Console(file=out, width=width, color_system=None).print(renderable)
+    return " ".join(out.getvalue().replace("│", " ").split())
+
+
+def test_progress_is_kept_between_runs_and_the_goodbye_says_where(tmp_path):
+    exercise = tmp_path / "exercise"
+    # 1: the problem · Enter: run pytest · Enter: vote twice · q: quit at "go on to 2"
+    code, first = run_workshop(exercise, keys="1\n\n\nq\n")
+    progress = exercise / ".workshop-progress.json"
+
+    assert code == 0, first
+    assert progress.exists()
+    assert f"Bye! Your progress is kept in {progress}. Come back any time: python3 workshop.py" \
+        in " ".join(first.split())
+    took = json.loads(progress.read_text())["seconds"]["1"]
+
+    code, second = run_workshop(exercise, keys="q\n")  # a new run: the menu knows section 1 is done
+
+    assert code == 0, second
+    menu = second.split("Bye!")[0]
+    assert "✓ 1 The problem" in menu and "1/4 done · ≈5 min to go" in menu
+    assert re.search(r"1\s+The problem\s+mock tests pass while duplicates get in\s+took \d+ s\s+✓ done", menu), menu
+    assert took >= 0 and "Enter: start 2. The magic" in menu
+
+    code, fresh = run_workshop(exercise, keys="q\n", restart=True)
+    assert "0/4 done" in fresh and not progress.exists()
+    assert "Bye!" in fresh and "progress is kept" not in fresh  # nothing kept: nothing promised
+
+
+def test_restart_forgets_the_progress_whatever_the_mode(tmp_path):
+    exercise = tmp_path / "exercise"
+    exercise.mkdir()
+    for interactive in (True, False):
+        (exercise / ".workshop-progress.json").write_text('{"version": 1, "seconds": {"1": 42.0}}')
+        workshop = Workshop(Console(file=io.StringIO()), io.StringIO(""), interactive=interactive,
+                            exercise_dir=exercise, restart=True)
+
+        assert workshop.done == set() and not (exercise / ".workshop-progress.json").exists()
+    assert Path(os.devnull).exists()
+
+
+def test_a_damaged_progress_file_is_a_fresh_start(tmp_path):
+    exercise = tmp_path / "exercise"
+    exercise.mkdir()
+    (exercise / ".workshop-progress.json").write_text("{not json")
+
+    code, out = run_workshop(exercise, keys="q\n")
+
+    assert code == 0 and "0/4 done" in out and "Traceback" not in out
+
+
+def test_the_progress_file_is_ignored_by_git():
+    for path in ("exercise/.workshop-progress.json", "my-exercise/.workshop-progress.json"):
+        assert subprocess.run(["git", "check-ignore", "-q", path], cwd=REPO).returncode == 0, path
+
+
+def test_the_reaper_note_wraps_under_its_own_text_at_120_columns(tmp_path, monkeypatch):
+    # As on a participant's machine: nothing in the environment, no Ryuk image, so the workshop says it is off.
+    monkeypatch.delenv("TESTCONTAINERS_RYUK_DISABLED", raising=False)
+    monkeypatch.setattr(testcontainers_config, "ryuk_disabled", False)
+    # 2: the magic · Enter: start PostgreSQL · m: menu · q: quit
+    code, out = run_workshop(tmp_path / "exercise", keys="2\n\nm\nq\n")
+
+    assert code == 0, out
+    lines = out.splitlines()
+    note = next(index for index, line in enumerate(lines) if "is not on this machine: reaper disabled" in line)
+    assert lines[note].startswith("  • Ryuk")
+    assert lines[note + 1].startswith("    ") and lines[note + 1].strip(), out  # indented under the text
+
+
+def screen_is_fit(screen: str, columns: int = 80) -> None:
+    lines = screen.splitlines()
+    assert all(len(line.rstrip()) <= columns for line in lines), screen
+    prompt = [line for line in lines if line.strip()][-1]
+    # The prompt's choices are never broken inside ("m:" at the end of a line, "menu" on the next).
+    assert not prompt.rstrip().endswith(":") and "Traceback" not in screen, screen
+
+
+def test_in_a_real_terminal_every_screen_reads_well_at_80x24_and_80x15(tmp_path, terminal, artifacts_dir):
+    write_answer(tmp_path / "exercise")
+    terminal.start(f"{sys.executable} workshop.py --exercise-dir {tmp_path / 'exercise'}", cwd=REPO)
+    terminal.resize(80, 24)
+    screens = {"menu 80x24": terminal.wait_for(menu_waiting_for_input, "the menu")}
+    terminal.keys("3", "Enter")
+    terminal.wait_for("Enter: run  pytest tests/test_fantasy.py  and", "section 3's first prompt", timeout=90)
+    terminal.keys("Enter")
+    screens["comparison 80x24"] = terminal.wait_for("Enter: go on to 4. Hands-on", "the comparison", timeout=180)
+    terminal.resize(80, 15)
+    terminal.keys("Enter")
+    screens["hands-on 80x15"] = terminal.wait_for("Enter: check", "the hands-on prompt", timeout=90)
+    terminal.keys("m", "Enter")
+    screens["menu 80x15"] = terminal.wait_for(menu_waiting_for_input, "the menu at 80x15")
+    terminal.keys("q", "Enter")
+    terminal.wait_for("Bye!", "the goodbye")
+    for name, screen in screens.items():
+        (artifacts_dir / f"workshop_tmux_{name.replace(' ', '_')}.txt").write_text(screen)
+        screen_is_fit(screen)
+
+    comparison = screens["comparison 80x24"].splitlines()
+    # The table's title and header are still on screen when its prompt is: nothing pushed them off.
+    assert any(line.startswith("Mock vs Testcontainers — measured in this run") for line in comparison)
+    assert any("Mock (in-memory list)" in line and "Real PostgreSQL 15" in line for line in comparison)
+    assert any(line.startswith("Left behind") for line in comparison)
+    menu = screens["menu 80x15"]
+    # The whole menu fits 15 lines: its border's top, every section, the progress line, the prompt.
+    assert menu.lstrip().startswith("╭─ Reality Engine — the workshop"), menu
+    assert all(f"{n}  " in menu for n in range(1, 5)) and "3/4 done" not in menu and "✓ 3 Comparison" in menu
+    hands_on = screens["hands-on 80x15"]
+    assert "The db fixture (ask for it: def test_...(db):)" in hands_on  # in sight above the prompt
+    assert "⏎ Enter: check test_product_sku.py  ·  s: show the solution" in hands_on

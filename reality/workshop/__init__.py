@@ -1,8 +1,9 @@
 """The 15-minute terminal workshop: the problem, the magic, the comparison, and a hands-on exercise.
 
 ``runner`` holds the flow (menu, progress, prompts), ``sections`` the four sections, ``exercise`` the
-hands-on file and its checking, ``products_db`` the exercise's database fixture, ``measurements`` the
-figures measured in the run, ``pytest_runner`` running pytest for real.
+hands-on file and its checking, ``judge_plugin`` what the check sees from inside a participant's pytest
+run, ``products_db`` the exercise's database fixture, ``measurements`` the figures measured in the run,
+``pytest_runner`` running pytest for real, ``progress`` what is kept between runs.
 """
 
 from __future__ import annotations

@@ -17,6 +17,20 @@ import pytest
 
 DSN_ENV = "REALITY_EXERCISE_DSN"
 SCHEMA_ENV = "REALITY_EXERCISE_SCHEMA"
+#: Where the judging plugin writes what it saw, and the Testcontainers session id it gives the run.
+REPORT_ENV = "REALITY_JUDGE_REPORT"
+SESSION_ENV = "REALITY_JUDGE_SESSION"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Deprecation warnings in the exercise are shown, not fatal.
+
+    The repository's pytest.ini turns every warning into an error (right for the project's own
+    suite), which would refuse the tutorials' ``from testcontainers.postgres import PostgresContainer``.
+    The exercise's conftest imports this hook, so a run by hand behaves like the workshop's check.
+    """
+    config.addinivalue_line("filterwarnings", "default::DeprecationWarning")
+    config.addinivalue_line("filterwarnings", "default::PendingDeprecationWarning")
 
 #: The shop's table as it really is: two products can never share a SKU.
 WITH_UNIQUE_SKU = """

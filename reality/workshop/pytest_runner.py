@@ -1,8 +1,14 @@
-"""Run pytest for real, in a subprocess, and read its verdict per test (from JUnit XML, not from text)."""
+"""Run pytest for real, in a subprocess, and read its verdict per test (from JUnit XML, not from text).
+
+The command is the one a participant types (``python3 -m pytest PATHS``), plus only a JUnit report
+to read the results from and whatever the caller adds: pytest.ini's own options (the plugins it
+turns off, its warning filters) apply as they do by hand, so the figures shown match theirs.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -49,8 +55,9 @@ class PytestRun:
 
     exit_code: int
     tests: list[TestOutcome] = field(default_factory=list)
-    seconds: float = 0.0
+    seconds: float = 0.0  # wall time, from the command's start to its end (what the participant waits)
     output: str = ""
+    reported_seconds: float | None = None  # what pytest itself prints: "3 passed in 0.01s"
 
     def count(self, outcome: str) -> int:
         return sum(1 for test in self.tests if test.outcome == outcome)
@@ -67,6 +74,19 @@ class PytestRun:
     def summary(self) -> str:
         parts = [f"{self.count(kind)} {kind}" for kind in ("passed", "failed", "error", "skipped") if self.count(kind)]
         return ", ".join(parts) or "no tests"
+
+    def warnings(self, limit: int = 3) -> list[str]:
+        """The warnings pytest listed in its "warnings summary" (shown, never fatal in the exercise)."""
+        found: list[str] = []
+        inside = False
+        for line in self.output.splitlines():
+            if "warnings summary" in line and line.startswith("="):
+                inside = True
+            elif inside and (line.startswith("-- Docs:") or line.startswith("=")):
+                break
+            elif inside and "Warning:" in line:
+                found.append(re.sub(r"^\S*/", "", line.strip()))  # the file's name, not its whole path
+        return list(dict.fromkeys(found))[:limit]
 
 
 def parse_junit(path: Path) -> list[TestOutcome]:
@@ -88,22 +108,42 @@ def parse_junit(path: Path) -> list[TestOutcome]:
     return outcomes
 
 
+def reported_seconds(path: Path) -> float | None:
+    """The duration pytest printed ("in 0.01s"): its ``<testsuite time=...>``."""
+    try:
+        root = ElementTree.parse(path).getroot()
+    except (ElementTree.ParseError, OSError):
+        return None
+    suite = root if root.tag == "testsuite" else root.find("testsuite")
+    try:
+        return float(suite.get("time")) if suite is not None and suite.get("time") else None
+    except ValueError:
+        return None
+
+
+def pytest_command(paths: list[Path], report: Path, extra_args: list[str] | None = None) -> list[str]:
+    """``python -m pytest PATHS``, as typed by hand, with a JUnit report to read the results from."""
+    return [sys.executable, "-m", "pytest", *map(str, paths), f"--junitxml={report}", *(extra_args or [])]
+
+
 def run_pytest(paths: list[Path], cwd: Path, env: dict[str, str] | None = None, timeout: float = 180,
                extra_args: list[str] | None = None) -> PytestRun:
     """``python -m pytest PATHS`` in ``cwd``; Ctrl+C while it runs lets it clean up, then re-raises.
 
-    Tests run by the workshop must leave no trace in the participant's folders (no ``.pytest_cache``,
-    no ``__pycache__``), and a child that starts containers must not leave them behind.
+    A child that starts containers labelled with its pid must not leave them behind.
     """
     return run_pytest_at_once(paths, cwd, [env or {}], timeout, extra_args)[0]
 
 
 def run_pytest_at_once(paths: list[Path], cwd: Path, envs: list[dict[str, str]], timeout: float = 180,
-                       extra_args: list[str] | None = None) -> list[PytestRun]:
+                       extra_args: list[str] | None = None,
+                       leftovers: list[dict[str, str]] | None = None) -> list[PytestRun]:
     """One ``python -m pytest PATHS`` per environment in ``envs``, all running at the same time.
 
     The children are started and waited for in the calling thread (never in worker threads): that is
     where Ctrl+C lands, so it can stop them at once instead of waiting for their tests to end.
+    ``leftovers`` holds, per child, the labels of containers it may start itself (a participant's own
+    PostgresContainer): whatever carries them is removed once the child has ended, as its own are.
     """
     with tempfile.TemporaryDirectory(prefix="reality-pytest-") as tmp:
         children: list[_Child] = []
@@ -128,8 +168,10 @@ def run_pytest_at_once(paths: list[Path], cwd: Path, envs: list[dict[str, str]],
             _stop_gently([child.process for child in children])
             raise
         finally:
-            for child in children:
-                _remove_child_containers(child.process.pid)
+            for index, child in enumerate(children):
+                _remove_child_containers({LABEL_PID: str(child.process.pid)})
+                if leftovers and leftovers[index]:
+                    _remove_child_containers(leftovers[index])
         return [child.result() for child in children]
 
 
@@ -152,9 +194,8 @@ class _Child:
     def start(cls, paths: list[Path], cwd: Path, env: dict[str, str], tmp: Path, index: int,
               extra_args: list[str] | None) -> "_Child":
         report, output = tmp / f"report-{index}.xml", tmp / f"output-{index}.txt"
-        command = [sys.executable, "-m", "pytest", *map(str, paths), "-p", "no:cacheprovider", "-q",
-                   "--no-header", "-o", "addopts=", f"--junitxml={report}", *(extra_args or [])]
-        child_env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **env}
+        command = pytest_command(paths, report, extra_args)
+        child_env = {**os.environ, **env}
         began = time.perf_counter()
         # Output to a file, not a pipe: nothing has to read several children's pipes at once.
         with open(output, "wb") as sink:
@@ -168,7 +209,8 @@ class _Child:
         text = self.output.read_text(errors="replace") if self.output.exists() else ""
         code = self.process.returncode
         return PytestRun(code if code is not None else -1, parse_junit(self.report),
-                         (self.ended or time.perf_counter()) - self.began, self.timed_out or text)
+                         (self.ended or time.perf_counter()) - self.began, self.timed_out or text,
+                         reported_seconds(self.report))
 
 
 def _stop_gently(processes: list[subprocess.Popen[bytes]]) -> None:
@@ -196,13 +238,13 @@ def _stop_gently(processes: list[subprocess.Popen[bytes]]) -> None:
             continue
 
 
-def _remove_child_containers(pid: int) -> None:
-    """Whatever containers the child labelled with its pid must not outlive it."""
+def _remove_child_containers(labels: dict[str, str]) -> None:
+    """Whatever containers the child labelled (with its pid, or its Testcontainers session) must not outlive it."""
     try:
         client = connect(timeout=3)
     except RealityError:  # no Docker: nothing the child could have started
         return
     try:
-        remove_containers(client, {LABEL_PID: str(pid)})
+        remove_containers(client, labels)
     finally:
         client.close()

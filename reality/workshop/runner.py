@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, TextIO
@@ -23,10 +24,12 @@ from .. import docker_engine
 from ..config import LABEL_PID, LABEL_ROLE
 from ..containers import remove_containers
 from ..errors import RealityError
-from ..monitor import load_rows
+from ..monitor import FitToWidth, footer_lines, load_rows
 from .exercise import folder_problem
 from .sections import SECTIONS, Section, display_path
-from .session import ROLE, BackToMenu, QuitWorkshop, Session
+from .progress import FILE_NAME as PROGRESS_FILE
+from .progress import Progress, format_duration
+from .session import ROLE, BackToMenu, CheckCancelled, QuitWorkshop, Session
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MOTTO = "If your tests don't face reality, your users will."
@@ -35,27 +38,36 @@ MOTTO = "If your tests don't face reality, your users will."
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
-@contextmanager
-def stopped_once() -> Iterator[None]:
-    """The first stop signal raises KeyboardInterrupt; later ones are ignored until the block ends.
+class StopOnce:
+    """The first stop signal raises KeyboardInterrupt; later ones are ignored until :meth:`rearm`.
 
     Stopping removes containers and stops pytest children; a second Ctrl+C from an impatient
     participant would cut that cleanup short, leave them behind, and print a traceback on top.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread may handle signals (tests may run the workshop elsewhere)
-        return
-    stopping = False
 
-    def stop(signum: int, frame: object) -> None:
-        nonlocal stopping
-        if not stopping:
-            stopping = True
+    def __init__(self) -> None:
+        self.stopping = False
+
+    def __call__(self, signum: int, frame: object) -> None:
+        if not self.stopping:
+            self.stopping = True
             raise KeyboardInterrupt()
 
-    previous = {sig: signal.signal(sig, stop) for sig in STOP_SIGNALS}
+    def rearm(self) -> None:
+        """The stop was handled (a cancelled check, cleaned up): the next Ctrl+C counts again."""
+        self.stopping = False
+
+
+@contextmanager
+def stopped_once() -> Iterator[StopOnce]:
+    """Stop signals go to a :class:`StopOnce` while the block runs."""
+    stopper = StopOnce()
+    if threading.current_thread() is not threading.main_thread():
+        yield stopper  # only the main thread may handle signals (tests may run the workshop elsewhere)
+        return
+    previous = {sig: signal.signal(sig, stopper) for sig in STOP_SIGNALS}
     try:
-        yield
+        yield stopper
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -66,12 +78,20 @@ class Workshop:
 
     def __init__(self, console: Console | None = None, input: TextIO | None = None, interactive: bool = True,
                  repo_root: Path = REPO_ROOT, exercise_dir: Path | None = None, show_solution: bool = False,
-                 start_at: int | None = None) -> None:
+                 start_at: int | None = None, restart: bool = False, command: str = "python3 workshop.py") -> None:
         self.console = console or Console()
         self.session = Session(self.console, input or sys.stdin, interactive, repo_root,
                                exercise_dir or repo_root / "exercise", show_solution)
         self.start_at = start_at
-        self.done: set[int] = set()
+        # Kept between interactive runs (a participant comes back after a break); a non-interactive
+        # run (CI) neither reads nor writes it.
+        if restart:
+            Progress(self.session.exercise_dir / PROGRESS_FILE).forget()
+        self.progress = (Progress.load(self.session.exercise_dir) if interactive
+                         else Progress(self.session.exercise_dir / PROGRESS_FILE))  # in memory only
+        self.saved = False  # progress written by this run: the goodbye may promise it is kept
+        self.command = command  # how to come back (with --exercise-dir when one was given)
+        self._stopper: StopOnce | None = None
         # What the participant must still read when the menu comes back on a cleared screen: a
         # section's one-line error, or a hint about what they typed.
         self.notice: str | None = None
@@ -86,7 +106,7 @@ class Workshop:
             self.console.print(f"[bold red]✗[/] {problem}")
             return 2
         code = 0
-        with stopped_once():
+        with stopped_once() as self._stopper:
             try:
                 if self.session.interactive:
                     self._interactive()
@@ -97,7 +117,7 @@ class Workshop:
                             self._run_section(section)
                     self._finish()
             except QuitWorkshop:
-                self.console.print("[bold]Bye![/] Come back any time: [bold]python3 workshop.py[/]")
+                self.console.print(self._goodbye())
             except KeyboardInterrupt:
                 self.console.print("\n[bold]Stopped (Ctrl+C).[/]")
                 code = 130
@@ -143,16 +163,37 @@ class Workshop:
                                  next(s for s in SECTIONS if s.number not in self.done))
                 self.session.pause(f"go on to {following.number}. {following.title}")
                 pending = following.number
+            except CheckCancelled:
+                # The check's pytest runs were stopped and the section's container removed on the
+                # way here: Ctrl+C counts again from now on, at the menu.
+                self.notice = ("[yellow]Check cancelled (Ctrl+C).[/] Back at the menu; your progress is kept. "
+                               "[dim]Ctrl+C here ends the workshop.[/]")
+                if self._stopper is not None:
+                    self._stopper.rearm()
             except BackToMenu:
                 continue
+
+    @property
+    def done(self) -> set[int]:
+        return self.progress.done
+
+    def _goodbye(self) -> str:
+        if self.saved:
+            where = display_path(self.progress.path)
+            return (f"[bold]Bye![/] Your progress is kept in {where}. Come back any time:\n"
+                    f"  [bold]{self.command}[/]")
+        if self.done:  # done in an earlier run, nothing new to keep
+            return f"[bold]Bye![/] Come back any time: [bold]{self.command}[/]"
+        return "[bold]Bye![/]"
 
     def _run_section(self, section: Section) -> bool:
         """Run one section; ``False`` when the infrastructure failed (the one-line reason is shown)."""
         self.session.section = section.title
         self._clear()
-        self.console.rule(f"[bold]{section.number}. {section.title}[/]  [dim]≈{section.minutes} min[/]")
+        self.console.rule(f"[bold]{section.number}. {section.title}[/]  [dim]{self._duration(section)}[/]")
         self.console.print(self._progress(current=section.number))
         self.console.print()
+        began = time.monotonic()
         try:
             section.run(self.session)
         except RealityError as exc:
@@ -161,8 +202,17 @@ class Workshop:
             if self._screen_clears():
                 self.notice = f"[bold red]✗[/] {section.title} could not run [dim]—[/] {exc}"
             return False
-        self.done.add(section.number)
+        # Measured from the section's start to its end, reading included: what the labels show.
+        self.progress.finish(section.number, time.monotonic() - began)
+        if self.session.interactive:
+            self.saved = self.progress.save() or self.saved
         return True
+
+    def _duration(self, section: Section) -> str:
+        """``took 1 min 05 s`` once done (measured), ``≈1 min`` before (from measured runs)."""
+        if section.number in self.progress.seconds:
+            return f"took {format_duration(self.progress.seconds[section.number])}"
+        return f"≈{section.minutes} min"
 
     # -- screens --------------------------------------------------------------------------------
 
@@ -176,19 +226,20 @@ class Workshop:
         else:
             self.console.print()
 
-    def _progress(self, current: int | None = None) -> Text:
-        text = Text("Progress  ", style="dim")
+    def _progress(self, current: int | None = None) -> FitToWidth:
+        """One line per screen width, broken between sections, never inside one."""
+        parts = [Text("Progress", style="dim")]
         for section in SECTIONS:
             if section.number in self.done:
-                text.append(f"✓ {section.number} {section.title}", style="green")
+                parts.append(Text(f"✓ {section.number} {section.title}", style="green"))
             elif section.number == current:
-                text.append(f"▶ {section.number} {section.title}", style="bold cyan")
+                parts.append(Text(f"▶ {section.number} {section.title}", style="bold cyan"))
             else:
-                text.append(f"○ {section.number} {section.title}", style="dim")
-            text.append("   ")
+                parts.append(Text(f"○ {section.number} {section.title}", style="dim"))
         left = sum(s.minutes for s in SECTIONS if s.number not in self.done)
-        text.append(f"{len(self.done)}/{len(SECTIONS)} done · ≈{left} min to go", style="dim")
-        return text
+        parts.append(Text(f"{len(self.done)}/{len(SECTIONS)} done" + (f" · ≈{left} min to go" if left else ""),
+                          style="dim"))
+        return FitToWidth(lambda console, width: footer_lines(parts, width, separator=Text("   ")))
 
     def _welcome(self) -> Panel:
         menu = Table.grid(padding=(0, 2))
@@ -199,10 +250,9 @@ class Workshop:
         menu.add_column()
         for section in SECTIONS:
             status = Text("✓ done", style="green") if section.number in self.done else Text("")
-            menu.add_row(str(section.number), section.title, section.summary, f"≈{section.minutes} min", status)
+            menu.add_row(str(section.number), section.title, section.summary, self._duration(section), status)
         return Panel(Group(Text(MOTTO, style="italic"), Text(""), menu, Text(""), self._progress()),
-                     title="[bold]Reality Engine — the workshop[/] (15 minutes)", title_align="left",
-                     border_style="cyan")
+                     title="[bold]Reality Engine — the workshop[/]", title_align="left", border_style="cyan")
 
     def _finish(self) -> None:
         results = Table(title="What this run checked", title_justify="left", title_style="bold",

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from .measurements import Figures
 
@@ -18,8 +20,50 @@ class BackToMenu(Exception):
     """The participant typed ``m``: leave the section (its containers are removed on the way out)."""
 
 
+class CheckCancelled(BackToMenu):
+    """Ctrl+C during a check: the check is stopped and the participant is back at the menu."""
+
+
 class QuitWorkshop(Exception):
     """The participant typed ``q`` (or input ended)."""
+
+
+#: Between the choices of a prompt ("Enter: go on  ·  m: menu  ·  q: quit").
+CHOICE_SEPARATOR = "  ·  "
+
+
+def prompt_lines(markup: str, width: int) -> Text:
+    """A prompt that breaks between its choices on a narrow screen, never inside one ("m:" / "menu")."""
+    text = Text.from_markup(markup)
+    cuts, start = [], 0
+    while (found := text.plain.find(CHOICE_SEPARATOR, start)) != -1:
+        cuts += [found, found + len(CHOICE_SEPARATOR)]
+        start = found + len(CHOICE_SEPARATOR)
+    pieces = text.divide(cuts)
+    choices, separators = pieces[0::2], pieces[1::2]
+    lines = Text()
+    used = 0
+    for index, choice in enumerate(choices):
+        if index:
+            separator = separators[index - 1]
+            if used + separator.cell_len + choice.cell_len > width - 1:  # -1: the cursor after the prompt
+                lines.append("\n")
+                used = 0
+            else:
+                lines.append_text(separator)
+                used += separator.cell_len
+        lines.append_text(choice)
+        used += choice.cell_len
+    return lines
+
+
+def hanging(mark: str, text: str | Text) -> Table:
+    """``mark text``, where the lines ``text`` wraps onto start under its first word, not under ``mark``."""
+    line = Table.grid(padding=(0, 1, 0, 0))
+    line.add_column(no_wrap=True)
+    line.add_column()
+    line.add_row(mark, text)
+    return line
 
 
 @dataclass(frozen=True)
@@ -48,7 +92,7 @@ class Session:
 
     def ask(self, prompt: str) -> str:
         """Print ``prompt`` and read one line (lower-cased, stripped); end of input means quit."""
-        self.console.print(prompt, end=" ")
+        self.console.print(prompt_lines(prompt, self.console.width), end=" ")
         line = self.input.readline()
         if line == "":
             self.console.print()
@@ -74,7 +118,7 @@ class Session:
         """Record and show whether a step did what it should."""
         self.results.append(StepResult(self.section, name, ok, detail))
         mark = "[bold green]✓[/]" if ok else "[bold red]✗[/]"
-        self.console.print(f"{mark} {name}" + (f" [dim]— {detail}[/]" if detail else ""))
+        self.console.print(hanging(mark, f"{name}" + (f" [dim]— {detail}[/]" if detail else "")))
         return ok
 
     def say(self, text: str = "") -> None:
