@@ -267,14 +267,18 @@ def threaded_show(votes, monkeypatch):
     from reality.web import create_app, server as web_server, shutdown
 
     monkeypatch.setattr(web_server, "REQUEST_TIMEOUT", 2.0)
-    app = create_app({"ASYNC_MODE": "threading", "SECRET_KEY": SECRET_KEY}, bus=EventBus(), store=votes)
     listener = bind("127.0.0.1", 0)
+    port = listener.getsockname()[1]
+    app = create_app({"ASYNC_MODE": "threading", "SECRET_KEY": SECRET_KEY, "PORT": port}, bus=EventBus(), store=votes)
     server = web_server.make_server("threading", listener, app)
     threading.Thread(target=server.serve_forever, daemon=True).start()
 
     class Running:
-        port = listener.getsockname()[1]
         base_url = f"http://127.0.0.1:{port}"
+        cookie_name = f"reality-{port}"  # the show names its cookie after its port
+
+        def __init__(self) -> None:
+            self.port = port
 
         def url(self, path: str) -> str:
             return self.base_url + path
