@@ -26,7 +26,7 @@ from rich.text import Text
 
 from ..containers import reaper_environment
 from ..errors import RealityError
-from ..monitor import LABEL_TC_SESSION
+from ..config import LABEL_TC_SESSION
 from .measurements import docstrings_of_tests
 from .products_db import DSN_ENV, REPORT_ENV, SCHEMA_ENV, SESSION_ENV
 from .pytest_runner import NO_TESTS_COLLECTED, PytestRun, run_pytest_at_once
