@@ -41,6 +41,7 @@ class ShowOptions:
     port: int
     poll: Poll
     public_url: str | None = None
+    theme: str = "dark"
 
 
 class TerminalLog:
@@ -181,7 +182,7 @@ def urls(options: ShowOptions, public: PublicAddress, token: str) -> dict[str, s
     return {
         "dashboard": f"{dashboard}/",
         "phone": public.url,
-        "presenter": f"{dashboard}/?token={token}",
+        "presenter": f"{dashboard}/presenter?token={token}",
     }
 
 
@@ -246,7 +247,8 @@ def run(options: ShowOptions, out: Print = print, err: Print = _stderr,
         store = VoteStore(infra.postgres_url)
         store.init_schema()
         app = create_app({"REDIS_URL": infra.redis_url, "QUESTION": options.poll.question,
-                          "OPTIONS": list(options.poll.options), "ASYNC_MODE": mode, "PORT": options.port},
+                          "OPTIONS": list(options.poll.options), "ASYNC_MODE": mode, "PORT": options.port,
+                          "THEME": options.theme},
                          bus=bus, store=store, infra=infra, public=public)
         server = make_server(mode, listener, app)
         addresses = urls(options, public, app.config["PRESENTER_TOKEN"])
