@@ -183,7 +183,7 @@ def test_a_running_show_stops_within_seconds_and_removes_everything(docker_clien
             lines = {line.split()[0]: line.split()[1] for line in out.splitlines()
                      if line.strip().startswith(("Dashboard", "Phones", "Presenter"))}
             assert lines["Dashboard"] == f"http://127.0.0.1:{port}/"
-            assert lines["Presenter"] == f"http://127.0.0.1:{port}/?token={TOKEN}"
+            assert lines["Presenter"] == f"http://127.0.0.1:{port}/presenter?token={TOKEN}"
             assert lines["Phones"].endswith(f":{port}/qr") and "127.0.0.1" not in lines["Phones"]
         finally:
             if process.poll() is None:

@@ -105,7 +105,8 @@ def presenter_console() -> Any:
         return _login_page(refusal)
     state = _state()
     body = render_template("presenter.html", poll=state.poll, phone_url=_phone_url(),
-                           page_state=_page_state(presenter=True, scene=state.scenes.snapshot()))
+                           page_state=_page_state(presenter=True, scene=state.scenes.snapshot(),
+                                                  notes=[scene.notes for scene in state.scenes.scenes]))
     response = current_app.make_response(body)
     # Same-origin requests from this page (the logout form) then carry its Origin; with the default
     # "no-referrer" they would say "Origin: null", which /logout cannot tell from a hostile page.
@@ -119,7 +120,7 @@ def _phone_url() -> str:
 
 
 def _audience_scene() -> dict[str, Any]:
-    """The scene document without the presenter's notes: the projector never carries them."""
+    """The scene document without the presenter's notes: the projector's page does not carry them."""
     snapshot = _state().scenes.snapshot()
     snapshot["scene"] = {key: value for key, value in snapshot["scene"].items() if key != "notes"}
     return snapshot

@@ -119,7 +119,7 @@ class SceneClock:
                 "index": self.index,
                 "count": len(self.scenes),
                 "scene": asdict(self.scenes[self.index]),
-                "scenes": [{"key": s.key, "title": s.title, "seconds": s.seconds, "notes": s.notes} for s in self.scenes],
+                "scenes": [{"key": s.key, "title": s.title, "seconds": s.seconds} for s in self.scenes],
                 "running": self.running,
                 "show_elapsed": round(show_time, 3),
                 "scene_elapsed": round(show_time - self._scene_started_at_show, 3),

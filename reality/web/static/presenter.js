@@ -201,7 +201,7 @@
     $("scene-notes").textContent = doc.scene.notes;
     const next = doc.scenes[doc.index + 1];
     $("next-title").textContent = next ? next.title : "— the end";
-    $("next-notes").textContent = next ? next.notes || "" : "Thank the room. Reset before the next show.";
+    $("next-notes").textContent = next ? (initial.notes || [])[doc.index + 1] || "" : "Thank the room. Reset before the next show.";
     $("timer-toggle").textContent = doc.running ? "Pause" : doc.show_elapsed > 0 ? "Resume" : "Start";
     tickTimer();
   }
