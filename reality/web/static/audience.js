@@ -101,9 +101,11 @@
     const max = Math.max(0, ...doc.options.map((option) => counts[option] || 0));
     const leaders = doc.options.filter((option) => max > 0 && counts[option] === max);
     const total = doc.total || 0;
-    $("winner").textContent = !leaders.length ? "No votes yet"
+    const line = !leaders.length ? "No votes yet"
       : leaders.length === 1 ? leaders[0] + " wins with " + percent(max, total) + "%"
         : "A tie: " + leaders.join(" and ");
+    $("winner").textContent = line;
+    $("winner").parentElement.classList.toggle("long", line.length > 26);
   }
 
   /* -------------------------------------------------------------------- health */
@@ -230,9 +232,9 @@
     }
     const f = verdicts.fantasy || { count: 0 };
     const r = verdicts.reality || { count: 0 };
-    $("sum-tests").textContent = f.count && r.count && doc.summary
-      ? "mocks " + f.passed + "/" + f.count + " green, bug shipped; PostgreSQL caught it"
-      : "not run";
+    // The verdict in three words: the mocks passed while the bug shipped; the real database caught it.
+    $("sum-tests").textContent = !(f.count && r.count && doc.summary) ? "not run"
+      : f.passed === f.count && r.passed === r.count ? "mocks lied" : r.passed + "/" + r.count + " real";
   }
 
   let testsTimer = null;
