@@ -231,10 +231,12 @@ def test_the_presenter_runs_the_show_from_the_console_and_the_projector_follows(
     laptop.get_by_role("button", name="Switch to fantasy").click()  # the mock does not need PostgreSQL
     expect(projector.locator(".banner-down")).to_have_count(0)
     expect(projector.locator(".banner-warn")).to_contain_text("fantasy mock does not need it")
-    laptop.get_by_role("button", name="Back to reality").click()
-    expect(projector.locator(".banner-down")).to_contain_text("PostgreSQL is down")
+    laptop.get_by_role("button", name="Back to reality").click()  # refused: the mock's votes need PostgreSQL
+    expect(laptop.locator("#toast")).to_contain_text("Still in fantasy mode")
     laptop.get_by_role("button", name="Recover PostgreSQL").click()
     expect(projector.locator("#tile-postgres")).to_have_attribute("data-state", "up")
+    laptop.get_by_role("button", name="Back to reality").click()
+    expect(projector.locator("#pill-mode")).to_contain_text("REALITY")
     with laptop.expect_download() as download:
         laptop.get_by_role("button", name="Export CSV").click()
     assert Path(download.value.path()).read_text().splitlines()[0] == "phone,choice,cast_at"
@@ -282,6 +284,8 @@ def test_space_or_enter_on_a_focused_button_presses_it_and_changes_no_scene(fres
     laptop.locator("#btn-results").focus()
     laptop.keyboard.press(" ")
     expect(laptop.locator("#btn-results")).to_have_text("Reveal results")
+    expect(laptop.locator("#btn-results")).to_be_enabled()
+    expect(laptop.locator("#btn-results")).to_be_focused()  # still: the next key presses it again
     laptop.keyboard.press("Enter")
     expect(laptop.locator("#btn-results")).to_have_text("Hide results")
 

@@ -339,12 +339,15 @@
           setTimeout(() => { resetButton.dataset.armed = "false"; resetButton.textContent = "Reset"; }, 4000);
           return;
         }
+        // Disabled while the request runs (no double sends); the keyboard's focus comes back after.
+        const hadFocus = document.activeElement === button;
         button.disabled = true;
         if (action === "recover") toast("Recovering " + NAMES[button.dataset.target] + "…", true);
         try {
           await presenterAction(action, body);
         } finally {
           button.disabled = false;
+          if (hadFocus && !button.disabled) button.focus();
           if (action === "reset") { resetButton.dataset.armed = "false"; resetButton.textContent = "Reset"; }
           drawHealth(health);
         }
