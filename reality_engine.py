@@ -41,12 +41,16 @@ def main() -> int:
     parser.add_argument("--behind-proxy", action="store_true",
                         help="a reverse proxy or tunnel forwards the phones: take their address from X-Forwarded-For "
                              "(automatic in Codespaces; never believed otherwise)")
-    parser.add_argument("--theme", choices=("dark", "light"), default="dark",
-                        help="the audience screen's colours: dark for a dark room, light for a bright one "
-                             "(the presenter console can switch it live)")
+    parser.add_argument("--theme", default="dark",
+                        help="the audience screen's colours: dark (default) for a dark room, light for a bright "
+                             "one (the presenter console can switch it live)")
     args = parser.parse_args()
     if not 1 <= args.port <= 65535:
         print(f"✗ --port {args.port} is not a port: use 1 to 65535 (default 5001).", file=sys.stderr)
+        return 2
+    if args.theme not in ("dark", "light"):
+        print(f"✗ --theme {args.theme} is not a theme: use dark (a dark room, the default) or light (a bright one).",
+              file=sys.stderr)
         return 2
     weak_token = presenter_token_problem()
     if weak_token:  # before anything starts: a guessable token would hand the show to the room

@@ -255,8 +255,8 @@ def run(options: ShowOptions, out: Print = print, err: Print = _stderr,
         out("")
         out(f"Reality Engine is live ({time.perf_counter() - began:.2f} s, {mode}). "
             "Ctrl+C stops it and removes the containers.")
-        out(f"  Dashboard   {addresses['dashboard']}")
-        out(f"  Phones      {addresses['phone']}   (QR code on the dashboard)")
+        out(f"  Audience    {addresses['dashboard']}   (the projector)")
+        out(f"  Phones      {addresses['phone']}   (QR code on the audience screen)")
         out(f"  Presenter   {addresses['presenter']}")
         if public.warning:
             out(f"  Note: {public.warning}")

@@ -249,10 +249,11 @@ def test_the_presenter_sees_identities_per_address_and_the_warning(make_app):
         {"address": "198.51.100.23", "issued": 3, "share": 0.75, "refused": 1},
         {"address": "198.51.100.24", "issued": 1, "share": 0.25, "refused": 0}]
     assert report["warning"].startswith("198.51.100.23 was refused 1 new identity past the budget")
-    # The dashboard's presenter controls show it (dashboard.js polls this route).
+    # The presenter console shows it (presenter.js polls this route); the audience screen never does.
     client.get(f"/?token={TOKEN}")
-    assert 'id="identities"' in client.get("/").get_data(as_text=True)
-    assert 'id="identities"' not in app.test_client().get("/").get_data(as_text=True)
+    assert 'id="identities"' in client.get("/presenter").get_data(as_text=True)
+    assert 'id="identities"' not in client.get("/").get_data(as_text=True)
+    assert 'id="identities"' not in app.test_client().get("/presenter").get_data(as_text=True)
 
 
 def test_x_forwarded_for_is_ignored_unless_behind_a_proxy(make_app):
