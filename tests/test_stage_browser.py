@@ -289,3 +289,23 @@ def test_axe_finds_no_serious_or_critical_violation(stage, browser, needs_tool, 
         context.close()
     assert "color-contrast" in result["passes"]  # axe really looked at the page's text
     assert [v for v in result["violations"] if v["impact"] in ("serious", "critical")] == []
+
+
+def test_banners_overlay_the_screen_and_the_layout_never_jumps(stage, open_page):
+    show = full_room(stage, LONGEST_QUESTION, LONGEST_OPTIONS)
+    page = open_page(show.base + "/", viewport={"width": 1280, "height": 720})
+    show.scene(1)
+    expect(page.locator("body")).to_have_attribute("data-scene", "qr-voting")
+    page.wait_for_timeout(700)
+    boxes = "() => ['question', 'chart', 'qr', 'phone-url'].map((id) => JSON.stringify(document.getElementById(id).getBoundingClientRect()))"
+    before = page.evaluate(boxes)
+
+    show.post("mode", {"mode": "fantasy"})
+    expect(page.locator(".banner-fantasy")).to_be_visible()
+    show.post("results", {"visible": False})
+    expect(page.locator("#results-hidden")).to_be_visible()
+
+    assert page.evaluate(boxes) == before
+    show.post("results", {"visible": True})
+    expect(page.locator("#chart")).to_be_visible()
+    assert page.evaluate(boxes) == before
