@@ -121,8 +121,12 @@
     });
     $("total").textContent = String(total);
     $("total-unit").textContent = total === 1 ? "vote" : "votes";
-    $("stat-joined").textContent = String(results.phones_joined || 0);
-    $("stat-refused").textContent = String(results.second_votes_refused || 0);
+    const joined = results.phones_joined || 0;
+    const refused = results.second_votes_refused || 0;
+    $("stat-joined").textContent = String(joined);
+    $("stat-joined-unit").textContent = joined === 1 ? "phone joined" : "phones joined";
+    $("stat-refused").textContent = String(refused);
+    $("stat-refused-unit").textContent = refused === 1 ? "second vote refused" : "second votes refused";
     totals.push({ at: performance.now(), total: total });
     drawRate();
     const notes = [];
