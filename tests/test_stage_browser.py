@@ -36,8 +36,9 @@ LONGEST_OPTIONS = ["Mocks for the whole repository!!", "Mocks for the database d
 SHORTEST = ("Tabs or spaces?", ["Tabs", "Spaces"])
 
 #: What the back of the room cannot read: every element with text of its own that is visible, and
-#: each problem found with it (off screen, clipped, overlapping another, the page scrolling).
-LAYOUT = """() => {
+#: each problem found with it (off screen, clipped, overlapping another, a word broken over two lines,
+#: the page scrolling).
+LAYOUT = r"""() => {
   const W = innerWidth, H = innerHeight, problems = [];
   const shown = (el) => getComputedStyle(el).visibility !== "hidden" && el.getClientRects().length > 0;
   const ownText = (el) => [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
@@ -62,6 +63,19 @@ LAYOUT = """() => {
         const h = Math.min(ra.bottom, rb.bottom) - Math.max(ra.top, rb.top);
         if (w > 2 && h > 2) problems.push("overlap: " + name(a.el) + " / " + name(b.el));
       }
+    }
+  }
+  // A word split over two lines ("JavaScr/ipt") where breaking between words would do.
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement;
+    if (!el || el.closest(".banners") || !shown(el)) continue;
+    for (const match of node.textContent.matchAll(/[^\s\-–—]+/g)) {
+      const range = document.createRange();
+      range.setStart(node, match.index);
+      range.setEnd(node, match.index + match[0].length);
+      const lines = new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top)));
+      if (lines.size > 1) problems.push("word broken: “" + match[0] + "” in " + name(el));
     }
   }
   const doc = document.documentElement;
