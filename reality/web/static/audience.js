@@ -299,6 +299,7 @@
     tally: drawResults,
     health: drawHealth,
     scene: drawScene,
+    hello: refreshTests, // (re)connected: a test run may have ended while away
     status: (status) => {
       const changed = status.connected !== live.connected || status.live !== live.live;
       live = status;
