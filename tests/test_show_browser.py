@@ -277,7 +277,7 @@ def test_the_presenter_runs_the_show_from_the_console_and_the_projector_follows(
     expect(laptop.locator("#feed .feed-item").first).to_contain_text("Clean slate")
 
 
-def test_space_or_enter_on_a_focused_button_presses_it_and_changes_no_scene(fresh_show, open_page):
+def test_space_or_enter_on_a_focused_button_presses_it_and_p_and_h_work(fresh_show, open_page):
     laptop = open_page(fresh_show.url(f"/?token={TOKEN}"), viewport={"width": 1280, "height": 720})
     expect(laptop.locator("#feed-live")).to_have_text("● live")
 
@@ -293,6 +293,16 @@ def test_space_or_enter_on_a_focused_button_presses_it_and_changes_no_scene(fres
     laptop.wait_for_timeout(500)  # time for a wrong scene change to arrive
     expect(laptop.locator("#scene-step")).to_have_text("1/6")
     assert requests.get(fresh_show.url("/api/scene"), timeout=5).json()["index"] == 0
+
+    laptop.locator("#btn-results").blur()  # the page's own keys: P starts and pauses the clock, H hides the controls
+    laptop.keyboard.press("p")
+    expect(laptop.locator("#timer-toggle")).to_have_text("Pause")
+    laptop.keyboard.press("P")
+    expect(laptop.locator("#timer-toggle")).to_have_text("Resume")
+    laptop.keyboard.press("h")
+    expect(laptop.locator("#controls")).to_be_hidden()
+    laptop.keyboard.press("H")
+    expect(laptop.locator("#controls")).to_be_visible()
 
 
 def test_a_presenter_click_sends_only_what_was_clicked(fresh_show, open_page):
