@@ -33,8 +33,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from .config import CHECKOUT, LABEL_CHECKOUT, LABEL_PROJECT, PROJECT
-from .monitor import LABEL_TC_SESSION, LABEL_TESTCONTAINERS
+from .config import CHECKOUT, LABEL_CHECKOUT, LABEL_PROJECT, LABEL_TC_SESSION, LABEL_TESTCONTAINERS, PROJECT
 from .owners import (
     SHOW_SCRIPT,
     checkout_of_process,
@@ -49,6 +48,7 @@ from .owners import (
     same_checkout,
     show_record_files,
 )
+
 #: Folders never searched for caches: version control, dependencies, virtualenvs.
 SKIP_DIRS = {".git", "node_modules", ".venv", "venv", ".tox", ".nox"}
 CACHE_DIRS = ("__pycache__", ".pytest_cache")
@@ -100,7 +100,7 @@ def find_shows(checkout: Path = CHECKOUT, all_checkouts: bool = False, port: int
     items = []
     for path in show_record_files(None):
         item = show_item(path, checkout, all_checkouts)
-        if port is not None and item.kind == "process" and item.target[2] != port:
+        if port is not None and item.kind == "process" and item.remove and item.target[2] != port:
             item.remove, item.reason = False, f"on another port than --port {port}"
         items.append(item)
     return items
@@ -158,9 +158,6 @@ def _wait_gone(pid: int, timeout: float) -> bool:
             return True
         time.sleep(0.05)
     return process_info(pid) is None
-
-
-_describe = describe_command
 
 
 # -- Docker objects ------------------------------------------------------------------------------

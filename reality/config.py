@@ -35,8 +35,14 @@ LABEL_PROCESS = "dev.reality-engine.process"
 #: The checkout (resolved path) whose code created the object: cleanup.py and the sweep keep to their own.
 LABEL_CHECKOUT = "dev.reality-engine.checkout"
 PROJECT = "reality-engine"
+#: Testcontainers' own labels (testcontainers.core.labels), restated so that tools reading them need
+#: not import Testcontainers.
+LABEL_TESTCONTAINERS = "org.testcontainers"
+LABEL_TC_SESSION = "org.testcontainers.session-id"
 
 SERVICES = ("postgres", "redis")
+#: How the feed, the dashboard and the terminal name each service.
+SERVICE_NAMES = {"postgres": "PostgreSQL", "redis": "Redis"}
 
 #: New voter identities per client address (see reality/identities.py): the refill and the burst.
 IDENTITIES_PER_MINUTE_ENV = "REALITY_IDENTITIES_PER_MINUTE"

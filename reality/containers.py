@@ -48,6 +48,7 @@ from .config import (
     POSTGRES_PASSWORD,
     POSTGRES_USER,
     PROJECT,
+    SERVICE_NAMES,
     SERVICES,
 )
 from .errors import ContainerStartError, DockerUnavailable, RealityError
@@ -65,7 +66,7 @@ STOP_WAIT = 5.0
 #: Durability settings that only a throwaway database can afford: nothing here must survive a crash.
 FAST_POSTGRES = ["postgres", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
 
-NAMES = {"postgres": "PostgreSQL", "redis": "Redis"}
+NAMES = SERVICE_NAMES
 #: Containers publish their ports on loopback only, and are reached there (see ``_build``).
 LOOPBACK = "127.0.0.1"
 INTERNAL_PORTS = {"postgres": 5432, "redis": 6379}

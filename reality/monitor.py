@@ -29,11 +29,9 @@ from rich.text import Text
 
 from . import docker_engine
 from .owners import parse_docker_time
-from .config import LABEL_PROJECT, LABEL_ROLE
+from .config import LABEL_PROJECT, LABEL_ROLE, LABEL_TESTCONTAINERS
 from .errors import DockerUnavailable
 
-LABEL_TESTCONTAINERS = "org.testcontainers"
-LABEL_TC_SESSION = "org.testcontainers.session-id"
 
 #: Container actions that change what the table shows.
 TRACKED_ACTIONS = {"create", "start", "restart", "pause", "unpause", "die", "kill", "stop", "destroy", "rename",

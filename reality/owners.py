@@ -178,7 +178,8 @@ def kit_verdict(labels: Mapping[str, str], created: float | None, *, checkout: P
         return Verdict(True, f"Reality Engine's, its show (pid {pid}) is stopped first")
     info = running_owner(labels, created)
     if info is not None:
-        return Verdict(False, f"in use by running pid {pid} ({describe_command(info.cmdline)}) — {force_flag} removes it")
+        return Verdict(False, f"in use by running pid {pid} ({describe_command(info.cmdline)}) — "
+                              f"{force_flag} removes it")
     return Verdict(True, f"left behind: its process (pid {pid}) is gone")
 
 
@@ -274,7 +275,8 @@ def find_show(pid: int) -> ShowRecord | None:
         except (OSError, ValueError):
             continue
         if record.pid == pid and running_show(record) is not None:
-            return ShowRecord(record.pid, record.port, record.checkout or checkout_of_process(pid), record.process, path)
+            checkout = record.checkout or checkout_of_process(pid)
+            return ShowRecord(record.pid, record.port, checkout, record.process, path)
     info = process_info(pid)
     if info is not None and SHOW_SCRIPT in info.cmdline:
         return ShowRecord(pid, None, checkout_of_process(pid))  # a show with its pid file elsewhere
@@ -286,7 +288,8 @@ def port_listeners(port: int) -> tuple[list[int], bool]:
     try:
         connections = psutil.net_connections(kind="tcp")
     except (psutil.AccessDenied, OSError):
-        return [], True
+        # macOS lists every socket to root only: this user's own shows can still be asked one by one.
+        return [pid for pid in _recorded_show_pids() if _listens(pid, port)], True
     pids, hidden = [], False
     for connection in connections:
         if connection.status == psutil.CONN_LISTEN and connection.laddr and connection.laddr.port == port:
@@ -295,3 +298,21 @@ def port_listeners(port: int) -> tuple[list[int], bool]:
             elif connection.pid not in pids:
                 pids.append(connection.pid)
     return pids, hidden
+
+
+def _recorded_show_pids() -> list[int]:
+    pids = []
+    for path in show_record_files(None):
+        try:
+            pids.append(read_show_record(path).pid)
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
+def _listens(pid: int, port: int) -> bool:
+    try:
+        connections = psutil.Process(pid).net_connections(kind="tcp")
+    except (psutil.Error, OSError):
+        return False
+    return any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port for c in connections)

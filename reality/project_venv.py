@@ -1,4 +1,4 @@
-"""Run the entry scripts where their packages are: in ``.venv`` when ``setup.py`` installed there.
+"""Run the entry scripts where their packages are: in ``.venv`` (or ``venv``) when installed there.
 
 Where the OS manages its Python (PEP 668: Debian 12, Ubuntu 23.04 and later), ``setup.py`` installs the
 requirements into ``.venv``. ``python3 reality_engine.py`` right after it then starts the OS's Python,
@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shlex
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT_VENV = ROOT / ".venv"
+#: Where the scripts look for the packages, in order: setup.py's .venv, then the original kit's venv/.
+PROJECT_VENVS = (PROJECT_VENV, ROOT / "venv")
 
 #: Import names of the run-time requirements (requirements.txt) the entry scripts need.
 RUNTIME_MODULES = ("flask", "flask_socketio", "gevent", "testcontainers", "docker", "psycopg2", "redis", "limits",
@@ -33,15 +36,37 @@ def in_virtualenv() -> bool:
 
 
 def ensure_requirements(modules: tuple[str, ...] = RUNTIME_MODULES) -> None:
-    """Return if this Python has ``modules``; else relaunch this script in ``.venv``, or exit with one line."""
+    """Return if this Python has ``modules``; else relaunch this script in the checkout's virtualenv
+    (``.venv``, else ``venv``), or exit with one line naming the command that repairs it."""
     missing = missing_modules(modules)
     if not missing:
         return
-    python = PROJECT_VENV / "bin" / "python"
-    if not in_virtualenv() and python.exists() and not os.environ.get(RELAUNCHED):
+    found = next((folder for folder in PROJECT_VENVS if (folder / "bin" / "python").exists()), None)
+    if not in_virtualenv() and found is not None and not os.environ.get(RELAUNCHED):
         os.environ[RELAUNCHED] = "1"
+        python = found / "bin" / "python"
         os.execv(python, [str(python), *sys.argv])
     where = f"the virtualenv {sys.prefix}" if in_virtualenv() else f"this Python ({sys.executable})"
-    advice = ("`python3 fix_venv.py` repairs it" if in_virtualenv() or PROJECT_VENV.exists()
-              else "run `python3 setup.py --yes` first")
+    if in_virtualenv() or any(folder.exists() for folder in PROJECT_VENVS):
+        advice = f"`{repair_command()}` repairs it"
+    else:
+        advice = "run `python3 setup.py --yes` first"
     sys.exit(f"✗ Reality Engine's packages are not installed in {where} (no {missing[0]}): {advice}.")
+
+
+def repair_command() -> str:
+    """The fix_venv.py command that finds the virtualenv in question (the same rule as fix_venv.py)."""
+    script = os.path.relpath(ROOT / "fix_venv.py")
+    in_view = os.environ.get("VIRTUAL_ENV") or ""
+    venv = Path(sys.prefix)
+    # A bare run looks at the active virtualenv and at .venv and venv here; name any other one.
+    if in_virtualenv() and not _same(venv, in_view) and not any(_same(venv, folder) for folder in PROJECT_VENVS):
+        return shlex.join(["python3", script, "--venv", str(venv)])
+    return shlex.join(["python3", script])
+
+
+def _same(one: Path, other: str | Path) -> bool:
+    try:
+        return bool(other) and one.resolve() == Path(other).resolve()
+    except OSError:
+        return False

@@ -70,7 +70,9 @@ def _port_in_use(port: int, host: str = "0.0.0.0") -> str:
         show = owners.find_show(pid)
         if show is None:
             continue
-        if owners.same_checkout(show.checkout) and show.path is not None and show.path.parent == config.checkout_state_dir():
+        # cleanup.py stops the shows recorded in this checkout's state: only then is it the advice.
+        recorded_here = show.path is not None and show.path.parent == config.checkout_state_dir()
+        if owners.same_checkout(show.checkout) and recorded_here:
             return (f"Port {port} is already in use by an earlier show of this checkout ({owners.SHOW_SCRIPT}, "
                     f"pid {pid}). Stop it (Ctrl+C in its terminal, or `python3 cleanup.py --port {port}`), "
                     f"or {instead}.")

@@ -2,8 +2,10 @@
 
 After a Codespace is rebuilt (or a Python upgraded), ``.venv/bin/python`` can lead (through
 ``python3``) to an interpreter that no longer exists, and every script in ``.venv/bin`` fails with
-``cannot execute: required file not found``. Or pip went missing. Either way the cure is the same:
-recreate the virtualenv with the ``venv`` module and reinstall the requirements.
+``cannot execute: required file not found``. Or pip (the module, or its ``pip`` scripts) went missing,
+or the virtualenv was moved. Either way the cure is the same: recreate the virtualenv with the ``venv``
+module and reinstall the requirements. A virtualenv that is sound but lacks the required packages is
+broken too (the entry scripts refuse to run in it): the requirements are installed into it.
 
     >>> diagnosis = diagnose(Path(".venv"))                      # doctest: +SKIP
     >>> diagnosis.healthy, diagnosis.problems                    # doctest: +SKIP
@@ -38,10 +40,17 @@ class Diagnosis:
     problems: list[str] = field(default_factory=list)
     version: str | None = None  # "Python 3.11.7", when the interpreter starts
     pip: str | None = None      # "pip 23.2.1", when pip works
+    #: What is wrong with the required packages (checked whenever the interpreter starts).
+    package_problems: list[str] = field(default_factory=list)
+    packages_checked: int = 0
 
     @property
     def healthy(self) -> bool:
-        return self.exists and self.is_venv and not self.problems
+        return self.exists and self.is_venv and not self.problems and not self.package_problems
+
+    @property
+    def all_problems(self) -> list[str]:
+        return [*self.problems, *self.package_problems]
 
 
 def venv_python(path: Path) -> Path:
@@ -70,8 +79,12 @@ def link_chain(path: Path) -> list[Path]:
     return chain
 
 
-def diagnose(path: Path) -> Diagnosis:
-    """Look at the virtualenv at ``path`` without changing anything."""
+def diagnose(path: Path, requirements: Path | None = None) -> Diagnosis:
+    """Look at the virtualenv at ``path`` without changing anything.
+
+    With ``requirements``, a sound virtualenv is also checked for each pinned package (installed at its
+    version, and importing): a virtualenv without them cannot run the kit.
+    """
     if not path.exists():
         return Diagnosis(path, False, False, [f"there is no virtualenv at {path}"])
     if not (path / "pyvenv.cfg").is_file():
@@ -107,6 +120,11 @@ def diagnose(path: Path) -> Diagnosis:
         diagnosis.problems.append(f"pip is missing ({_last_line(pip.stderr) or 'python -m pip failed'})")
     else:
         diagnosis.pip = " ".join(pip.stdout.split()[:2])
+        # `pip install …` runs the bin/pip script, not the module: deleted scripts break it all the same.
+        gone = [name for name in ("pip", "pip3") if not (path / "bin" / name).exists()]
+        if gone and os.name != "nt":
+            diagnosis.problems.append(f"{path / 'bin'} has no {' or '.join(gone)} script "
+                                      "(deleted: the pip command fails)")
     # Scripts carry their interpreter's absolute path: a moved or renamed venv breaks all of them.
     script = path / "bin" / "pip"
     if script.is_file():
@@ -115,6 +133,8 @@ def diagnose(path: Path) -> Diagnosis:
         if interpreter and not Path(interpreter).exists():
             diagnosis.problems.append(f"{script} starts with #!{interpreter}, which does not exist "
                                       "(the virtualenv was moved or its Python removed)")
+    if requirements is not None:  # the interpreter starts: whatever else is wrong, are the packages there?
+        diagnosis.packages_checked, diagnosis.package_problems = requirement_problems(str(python), requirements)
     return diagnosis
 
 
@@ -127,25 +147,50 @@ class Target:
     named: bool = False  # chosen by --venv or $VIRTUAL_ENV, so a repair command must name it again
 
 
+#: Virtualenv folders looked for in the checkout: setup.py's, and the original kit's.
+CHECKOUT_VENVS = (".venv", "venv")
+
+
 def choose_target(given: Path | None, virtual_env: str | None, repo: Path, prefix: str = sys.prefix,
                   base_prefix: str = sys.base_prefix, managed: bool | None = None) -> Target:
-    """The virtualenv to look at, decided the way ``setup.py`` decides where to install.
+    """The first of :func:`choose_targets`; ``Target(None, …)`` when no virtualenv is in use."""
+    targets = choose_targets(given, virtual_env, repo, prefix, base_prefix, managed)
+    return targets[0] if targets else Target(None, "no virtualenv in use: setup.py installs the packages into "
+                                                   "this Python")
+
+
+def choose_targets(given: Path | None, virtual_env: str | None, repo: Path, prefix: str = sys.prefix,
+                   base_prefix: str = sys.base_prefix, managed: bool | None = None) -> list[Target]:
+    """The virtualenvs to look at, decided the way ``setup.py`` decides where to install.
 
     ``setup.py`` installs into the active virtualenv, into ``--venv DIR``, into ``.venv`` where the OS
     manages its Python (PEP 668), and otherwise into the interpreter itself, with no virtualenv at all.
+    Besides the one in use, every ``.venv`` or ``venv`` folder of the checkout is looked at, active or
+    not: a broken one there is what a participant (or the original kit's instructions) will use next.
+    An empty list: no virtualenv anywhere, the packages belong in this Python.
     """
     if given is not None:
-        return Target(given.absolute(), "given with --venv", named=True)
+        return [Target(given.absolute(), "given with --venv", named=True)]
+    targets = []
     if virtual_env:
-        return Target(Path(virtual_env).absolute(), "the active virtualenv ($VIRTUAL_ENV)", named=True)
-    if prefix != base_prefix:
-        return Target(Path(prefix), "the virtualenv this Python runs from", named=True)
-    default = repo / ".venv"
-    if default.exists() or default.is_symlink():
-        return Target(default, ".venv in the repository")
-    if externally_managed() if managed is None else managed:
-        return Target(default, "this Python is managed by the OS (PEP 668), so setup.py installs into .venv")
-    return Target(None, "no virtualenv in use: setup.py installs the packages into this Python")
+        targets.append(Target(Path(virtual_env).absolute(), "the active virtualenv ($VIRTUAL_ENV)", named=True))
+    elif prefix != base_prefix:
+        targets.append(Target(Path(prefix), "the virtualenv this Python runs from", named=True))
+    for name in CHECKOUT_VENVS:
+        folder = repo / name
+        if (folder.exists() or folder.is_symlink()) and not any(_same(folder, t.venv) for t in targets):
+            targets.append(Target(folder, f"{name} in the repository"))
+    if not targets and (externally_managed() if managed is None else managed):
+        targets.append(Target(repo / ".venv", "this Python is managed by the OS (PEP 668), so setup.py installs "
+                                              "into .venv"))
+    return targets
+
+
+def _same(one: Path, other: Path | None) -> bool:
+    try:
+        return other is not None and one.resolve() == other.resolve()
+    except OSError:
+        return False
 
 
 # Runs inside the interpreter being checked (standard library only; it may be another Python version).
@@ -248,22 +293,26 @@ def install_requirements(path: Path, requirements: Path, log: Log) -> None:
 
 
 def repair(path: Path, requirements: Path, force: bool = False, log: Log = print) -> tuple[Diagnosis, Diagnosis | None]:
-    """Recreate the virtualenv when it is broken (or ``force``) and reinstall ``requirements``.
+    """Make the virtualenv at ``path`` run the kit: recreate it when it is broken (or ``force``), and
+    (re)install ``requirements``; a sound one that only lacks packages just gets them installed.
 
     Returns the diagnosis before, and after (``None`` when nothing needed doing).
     """
-    before = diagnose(path)
+    before = diagnose(path, requirements)
     if before.healthy and not force:
         return before, None
     if before.exists and not before.is_venv and any(path.iterdir()):
         raise RealityError(f"{path} exists and is not a virtualenv: not touching it. "
                            "Use --venv to choose another path.")
-    if running_inside(path):
-        raise RealityError("This Python runs from the virtualenv being repaired: "
-                           f"run `deactivate`, then `{fix_command('--venv', path)}`.")
-    recreate(path, log)  # refuses, before anything is deleted, a folder that is not a virtualenv
-    install_requirements(path, requirements, log)
-    after = diagnose(path)
+    if before.exists and before.is_venv and not before.problems and not force:
+        install_requirements(path, requirements, log)  # sound, only packages missing: nothing to recreate
+    else:
+        if running_inside(path):
+            raise RealityError("This Python runs from the virtualenv being repaired: "
+                               f"run `deactivate`, then `{fix_command('--venv', path)}`.")
+        recreate(path, log)  # refuses, before anything is deleted, a folder that is not a virtualenv
+        install_requirements(path, requirements, log)
+    after = diagnose(path, requirements)
     if not after.healthy:
-        raise RealityError(f"The new virtualenv is still broken: {after.problems[0]}")
+        raise RealityError(f"The virtualenv is still broken: {after.all_problems[0]}")
     return before, after

@@ -13,7 +13,6 @@ PostgreSQL's own ``UniqueViolation``.
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -62,6 +61,7 @@ class Store(Protocol):
     """What the app needs from a vote store, real or fantasy."""
 
     def cast(self, voter_id: str, choice: str) -> None: ...
+    def choice_of(self, voter_id: str) -> str | None: ...
     def counts(self) -> dict[str, int]: ...
     def total(self) -> int: ...
     def reset(self) -> None: ...
@@ -150,8 +150,17 @@ class VoteStore:
         except psycopg2.errors.UniqueViolation as exc:
             raise AlreadyVoted(voter_id) from exc
 
-    def replay(self, votes: Iterable[tuple[str, str, float]]) -> Replay:
-        """INSERT each (voter, choice, unix time) in order; the UNIQUE constraint refuses a voter's later votes.
+    def choice_of(self, voter_id: str) -> str | None:
+        """This voter's stored choice, or None: one lookup in the UNIQUE constraint's index."""
+        def query(cursor: psycopg2.extensions.cursor) -> str | None:
+            cursor.execute("SELECT choice FROM votes WHERE voter_id = %s", (voter_id,))
+            row = cursor.fetchone()
+            return row[0] if row else None
+
+        return self._run(query)
+
+    def replay(self, votes: Iterable[tuple[str, str, datetime]]) -> Replay:
+        """INSERT each (voter, choice, time cast) in order; the UNIQUE constraint refuses a voter's later votes.
 
         One transaction, a savepoint per vote: a refused vote rolls back only itself, and if the
         database goes away half-way nothing at all is stored (the caller can try again later).
@@ -163,7 +172,7 @@ class VoteStore:
             for voter_id, choice, cast_at in votes:
                 cursor.execute("SAVEPOINT replay_vote")
                 try:
-                    cursor.execute("INSERT INTO votes (voter_id, choice, cast_at) VALUES (%s, %s, to_timestamp(%s))",
+                    cursor.execute("INSERT INTO votes (voter_id, choice, cast_at) VALUES (%s, %s, %s)",
                                    (voter_id, choice, cast_at))
                 # PostgreSQL's UNIQUE constraint refused it: this voter already has a row.
                 except psycopg2.errors.UniqueViolation:
@@ -228,7 +237,7 @@ class InMemoryVoteStore:
     """
 
     def __init__(self) -> None:
-        self._votes: list[tuple[str, str, float, str]] = []  # voter, choice, unix time, ISO time
+        self._votes: list[tuple[str, str, datetime | None, str]] = []  # voter, choice, time cast, as ISO text
         self._carried = 0  # the first rows came from PostgreSQL: already stored there
         self._sealed = False
         self._lock = threading.Lock()
@@ -236,21 +245,26 @@ class InMemoryVoteStore:
     def carry_over(self, rows: Iterable[tuple[str, str, str]]) -> None:
         """Start from PostgreSQL's rows (voter, choice, time): shown in the tally, never replayed."""
         with self._lock:
-            self._votes.extend((voter, choice, 0.0, cast_at) for voter, choice, cast_at in rows)
+            self._votes.extend((voter, choice, None, cast_at) for voter, choice, cast_at in rows)
             self._carried = len(self._votes)
 
     def cast(self, voter_id: str, choice: str) -> None:
         with self._lock:
             if self._sealed:
                 raise StoreSealed(voter_id)
-            now = time.time()
-            self._votes.append((voter_id, choice, now, datetime.fromtimestamp(now, timezone.utc).isoformat()))
+            now = datetime.now(timezone.utc)
+            self._votes.append((voter_id, choice, now, now.isoformat()))
 
-    def seal(self) -> list[tuple[str, str, float]]:
+    def choice_of(self, voter_id: str) -> str | None:
+        """This voter's latest choice (the mock counts them all), or None."""
+        with self._lock:
+            return next((vote[1] for vote in reversed(self._votes) if vote[0] == voter_id), None)
+
+    def seal(self) -> list[tuple[str, str, datetime]]:
         """Take no more votes (they raise :class:`StoreSealed`); returns the votes cast here, in order."""
         with self._lock:
             self._sealed = True
-            return [(voter, choice, at) for voter, choice, at, _ in self._votes[self._carried:]]
+            return [(voter, choice, at) for voter, choice, at, _ in self._votes[self._carried:] if at is not None]
 
     def unseal(self) -> None:
         """Take votes again (handing them over failed)."""

@@ -210,6 +210,33 @@ def test_a_running_show_is_stopped_through_its_pid_file(tmp_path, monkeypatch):
         show.stdout.close()
 
 
+def test_port_stops_only_the_show_on_that_port(tmp_path, monkeypatch):
+    """What "port taken" suggests (`cleanup.py --port N`) stops that show, and leaves this checkout's others."""
+    script = tmp_path / "reality_engine.py"
+    script.write_text(STAND_IN_SHOW)
+    shows = {port: subprocess.Popen([sys.executable, str(script), str(tmp_path / f"marker-{port}")],
+                                    stdout=subprocess.PIPE, text=True) for port in (5301, 5302)}
+    try:
+        runtime = tmp_path / "run"
+        for port, show in shows.items():
+            assert show.stdout.readline().strip() == "ready"
+            record_show(monkeypatch, runtime, show.pid, port)
+
+        result = run_cleanup("--port", "5301", "--root", str(tmp_path), env={"REALITY_RUNTIME_DIR": str(runtime)})
+
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert shows[5301].wait(timeout=10) == 0
+        assert shows[5302].poll() is None
+        assert "on another port than --port 5301" in result.stdout
+        assert config.pid_file(5302, REPO).exists() and not config.pid_file(5301, REPO).exists()
+    finally:
+        for show in shows.values():
+            if show.poll() is None:
+                show.kill()
+            show.wait()
+            show.stdout.close()
+
+
 @pytest.mark.parametrize("kind", ["record", "legacy"])
 def test_a_reused_pid_is_never_signalled(tmp_path, monkeypatch, kind):
     # The show died; its pid now belongs to an unrelated program: cleanup must leave that program alone.

@@ -85,33 +85,50 @@ def test_interpreter_gone_is_found_and_repaired(tmp_path, requirements):
     assert "✓ Repaired" in repair.stdout
     assert venv_repair.diagnose(venv).healthy
     assert imports_tinypkg(venv)
-    assert fix_venv("--venv", str(venv), "--check").returncode == 0
+    assert fix_venv("--venv", str(venv), "--requirements", str(requirements), "--check").returncode == 0
+
+
+def last_link(venv: Path) -> Path:
+    """The symlink in ``bin/`` that leads out of the venv to the real interpreter.
+
+    From a system Python that is ``python3`` (python -> python3 -> /usr/bin/python3.11); from a
+    virtualenv's Python, ``python3.11`` (python -> python3.11 -> /usr/bin/python3.11).
+    """
+    inside = [hop for hop in venv_repair.link_chain(venv / "bin" / "python") if hop.parent == venv / "bin"]
+    assert inside[-1].is_symlink() and os.path.isabs(os.readlink(inside[-1])), inside  # leads out of the venv
+    return inside[-1]
 
 
 def test_the_missing_file_named_is_the_interpreter_at_the_end_of_the_links(tmp_path):
-    """A real venv's bin/python is python -> python3 -> /abs/python3: when the last one goes, name it."""
+    """A real venv's bin/python leads through links to /abs/python3: when the last one goes, name it."""
     venv = tmp_path / ".venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    assert os.readlink(venv / "bin" / "python") == "python3"  # what the venv module makes on POSIX
-    (venv / "bin" / "python3").unlink()
-    (venv / "bin" / "python3").symlink_to("/usr/local/python/3.11.4/bin/python3")  # gone after an image update
+    link = last_link(venv)
+    chain = venv_repair.link_chain(venv / "bin" / "python")
+    hops = [hop.name for hop in chain[1:chain.index(link) + 1]]  # python3, or python3.11 from a venv
+    link.unlink()
+    link.symlink_to("/usr/local/python/3.11.4/bin/python3")  # gone after an image update
 
     check = fix_venv("--venv", str(venv), "--check")
 
     assert check.returncode == 1
-    assert (f"{venv}/bin/python points to /usr/local/python/3.11.4/bin/python3 (via python3), "
+    via = f" (via {', '.join(hops)})" if hops else ""
+    assert (f"{venv}/bin/python points to /usr/local/python/3.11.4/bin/python3{via}, "
             "which no longer exists") in check.stdout
-    assert "points to python3" not in check.stdout
+    assert f"points to {link.name} " not in check.stdout
 
 
 def test_a_loop_of_symlinks_is_named_as_such(tmp_path):
     venv = tmp_path / ".venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    (venv / "bin" / "python3").unlink()
-    (venv / "bin" / "python3").symlink_to("python")  # python -> python3 -> python
+    link = last_link(venv)
+    chain = venv_repair.link_chain(venv / "bin" / "python")
+    hops = [hop.name for hop in chain[:chain.index(link) + 1]]
+    link.unlink()
+    link.symlink_to("python")  # python -> ... -> python
 
     assert venv_repair.diagnose(venv).problems == [
-        f"{venv}/bin/python is a loop of symlinks (python -> python3 -> python)"]
+        f"{venv}/bin/python is a loop of symlinks ({' -> '.join([*hops, 'python'])})"]
 
 
 def test_the_command_check_suggests_repairs_the_venv_that_was_checked(tmp_path, requirements):
@@ -317,3 +334,88 @@ def test_where_the_os_manages_python_a_missing_dot_venv_is_still_the_problem(tmp
     assert f"✗ there is no virtualenv at {folder / '.venv'}" in check.stdout
     assert "managed by the OS (PEP 668), so setup.py installs into .venv" in check.stdout
     assert check.stdout.rstrip().endswith("Run  python3 fix_venv.py  to repair it.")
+
+
+# -- From each state a participant's virtualenv can be in: found, the exact command printed, repaired --
+
+def make_sound_venv(path: Path, requirements: Path) -> None:
+    """A working virtualenv with pip and the requirements, as setup.py leaves it."""
+    subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+    subprocess.run([str(path / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                    "-r", str(requirements)], check=True)
+    assert venv_repair.diagnose(path, requirements).healthy
+
+
+def empty_venv(path: Path, requirements: Path) -> str:
+    subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)  # pip, and nothing else
+    return "tinypkg==1.0 is not installed"
+
+
+def deleted_interpreter(path: Path, requirements: Path) -> str:
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
+    link = last_link(path)
+    link.unlink()
+    link.symlink_to("/usr/local/python/3.11.4/bin/python3")
+    return "which no longer exists (this is the 'required file not found' error)"
+
+
+def deleted_pip(path: Path, requirements: Path) -> str:
+    make_sound_venv(path, requirements)
+    for script in (path / "bin").glob("pip*"):
+        script.unlink()
+    return f"{path / 'bin'} has no pip or pip3 script (deleted: the pip command fails)"
+
+
+def moved_venv(path: Path, requirements: Path) -> str:
+    before = path.parent / "old-place"
+    make_sound_venv(before, requirements)
+    before.rename(path)
+    return f"starts with #!{before}/bin/python"
+
+
+def no_venv(path: Path, requirements: Path) -> str:
+    return f"there is no virtualenv at {path}"
+
+
+@pytest.mark.parametrize("state", [empty_venv, deleted_interpreter, deleted_pip, moved_venv, no_venv],
+                         ids=lambda state: state.__name__)
+def test_each_broken_state_is_found_and_the_printed_command_repairs_it(tmp_path, requirements, state):
+    venv = tmp_path / "the venv"
+    problem = state(venv, requirements)
+
+    check = fix_venv("--check", "--venv", str(venv), "--requirements", str(requirements))
+
+    assert check.returncode == 1, check.stdout
+    assert problem in check.stdout
+    assert "healthy" not in check.stdout
+    suggested = check.stdout.rsplit("Run  ", 1)[-1].split("  to repair it.")[0]
+    assert shlex.split(suggested) == ["python3", "fix_venv.py", "--venv", str(venv), "--requirements",
+                                      str(requirements)]
+    repair = subprocess.run([sys.executable, *shlex.split(suggested)[1:]], cwd=REPO, capture_output=True, text=True,
+                            timeout=300, env={k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"})
+    assert repair.returncode == 0, repair.stdout + repair.stderr
+    assert f"✓ Repaired: {venv} now runs" in repair.stdout
+    assert imports_tinypkg(venv) and (venv / "bin" / "pip").exists()
+    again = fix_venv("--check", "--venv", str(venv), "--requirements", str(requirements))
+    assert again.returncode == 0 and "is healthy" in again.stdout and "1 packages of requirements.txt" in again.stdout
+
+
+def test_a_broken_venv_folder_in_the_checkout_is_found_active_or_not(tmp_path, requirements):
+    """The original kit's `venv/`, broken, while another (healthy) virtualenv is active, or none is."""
+    folder = checkout(tmp_path, requirements.read_text())
+    deleted_interpreter(folder / "venv", requirements)
+    active = tmp_path / "active"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(active)], check=True)
+    outside = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+
+    for env in ({**outside, "VIRTUAL_ENV": str(active)}, outside):
+        check = subprocess.run([sys.executable, "fix_venv.py", "--check"], cwd=folder, capture_output=True,
+                               text=True, timeout=300, env=env)
+        assert check.returncode == 1
+        assert f"Found in {folder / 'venv'}:" in check.stdout and "no longer exists" in check.stdout
+
+    repair = subprocess.run([sys.executable, "fix_venv.py"], cwd=folder, capture_output=True, text=True,
+                            timeout=300, env=outside)
+    assert repair.returncode == 0, repair.stdout + repair.stderr
+    assert f"✓ Repaired: {folder / 'venv'} now runs" in repair.stdout
+    assert imports_tinypkg(folder / "venv")

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 import requests
+import requests.adapters
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import ignored_auth, not_a_server_error
 
 from show_helpers import OPTIONS, TOKEN, Phone, session_from, wait_for
 
@@ -35,6 +36,10 @@ NOT_FUZZED = {("POST", "/api/presenter/chaos"), ("POST", "/api/presenter/recover
 #: Generated cases per operation (on top of the schema's examples and the boundary cases Schemathesis
 #: derives): enough to find a 5xx or a mismatch in this small API, bounded for a loaded 2-core machine.
 MAX_EXAMPLES = 40
+
+#: Where the fuzz's requests come from (every 127.x.y.z is this machine): see fuzzer_session.
+FUZZ_PRESENTER = "127.0.0.77"
+FUZZ_GUESSER = "127.0.0.78"
 
 
 def documented_operations() -> set[tuple[str, str]]:
@@ -116,8 +121,8 @@ def show_credentials(show):
 
         def get(self, case, context) -> dict[str, str]:
             if case.operation.path == "/api/vote":
-                # A new phone every third vote: valid votes get as far as PostgreSQL (201, then 409 or 429).
-                if next(self.votes) % 3 == 0 or ShowCredentials.phone is None:
+                # A new phone every fifth vote: valid votes reach PostgreSQL (201, 409) and the limit (429).
+                if next(ShowCredentials.votes) % 5 == 0 or ShowCredentials.phone is None:
                     ShowCredentials.phone = Phone(show)
                 return {"voter": ShowCredentials.phone.http.cookies[show.cookie_name]}
             return {"token": TOKEN}
@@ -143,11 +148,36 @@ def live_contract(show):
     requests.post(show.url("/api/presenter/reset"), headers=PRESENTER_HEADERS, json={}, timeout=60)
 
 
+class ByCredentials(requests.adapters.BaseAdapter):
+    """Sends a request carrying the presenter's token through one adapter, and any other through another."""
+
+    def __init__(self, presenter: requests.adapters.BaseAdapter, others: requests.adapters.BaseAdapter) -> None:
+        super().__init__()
+        self.presenter = presenter
+        self.others = others
+
+    def send(self, request: requests.PreparedRequest, **kwargs) -> requests.Response:
+        right = request.headers.get("Authorization") == PRESENTER_HEADERS["Authorization"]
+        return (self.presenter if right else self.others).send(request, **kwargs)
+
+    def close(self) -> None:
+        self.presenter.close()
+        self.others.close()
+
+
 @pytest.fixture(scope="module")
 def fuzzer_session():
-    """The fuzz sends wrong tokens on purpose: from an address of its own, so the throttle it earns
-    (10 wrong tokens a minute per address) never refuses the other tests' presenter, on 127.0.0.1."""
-    with session_from("127.0.0.77") as session:
+    """The fuzz's client: the right token from one address of its own, every other try from another.
+
+    The fuzz sends wrong tokens on purpose, and the show throttles them per client address: after 10
+    in a minute every try from that address is refused (429), the right token too. From one address,
+    the fuzz's presenter requests would nearly all be 429 (measured: 257 of 263) and the presenter
+    routes never fuzzed; from 127.0.0.1, the other tests' presenter would be refused.
+    """
+    with session_from(FUZZ_PRESENTER) as presenter, session_from(FUZZ_GUESSER) as guesser, \
+            requests.Session() as session:
+        router = ByCredentials(presenter.get_adapter("http://"), guesser.get_adapter("http://"))
+        session.mount("http://", router)
         # Every case brings its own credentials: nothing a response sets may carry over to the next.
         session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         yield session
@@ -161,7 +191,29 @@ contract = schemathesis.pytest.from_fixture("live_contract").exclude(
 @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=True,
           suppress_health_check=list(HealthCheck))
 def test_the_live_show_keeps_its_contract(case, fuzzer_session):
-    case.call_and_validate(session=fuzzer_session)
+    # Schemathesis' own check that auth is enforced sends a wrong token from 127.0.0.1 after each
+    # accepted presenter request: ten of those and the show (rightly) refuses every other test's
+    # presenter there. test_every_presenter_operation_refuses_a_missing_or_wrong_token checks it instead.
+    skip = [ignored_auth] if case.operation.path.startswith("/api/presenter/") else []
+    case.call_and_validate(session=fuzzer_session, excluded_checks=skip)
+
+
+def presenter_operations() -> list[tuple[str, str]]:
+    return sorted(op for op in documented_operations() if op[1].startswith("/api/presenter/"))
+
+
+@pytest.mark.parametrize("number, operation", enumerate(presenter_operations()),
+                         ids=[f"{method} {path}" for method, path in presenter_operations()])
+def test_every_presenter_operation_refuses_a_missing_or_wrong_token(show, number, operation):
+    method, path = operation
+    # Each wrong token from an address of its own, so the throttle (10 a minute) never answers instead.
+    with session_from(f"127.0.1.{number + 1}") as guesser:
+        missing = guesser.request(method, show.url(path), json={}, timeout=10)
+        wrong = guesser.request(method, show.url(path), json={}, headers={"Authorization": "Bearer wrong"},
+                                timeout=10)
+    assert missing.status_code == 401 and missing.headers["WWW-Authenticate"].startswith("Bearer")
+    assert wrong.status_code == 403
+    assert missing.json()["status"] == 401 and wrong.json()["status"] == 403
 
 
 # -- the presenter actions the fuzz leaves out, one by one ------------------------------------------------
@@ -205,6 +257,28 @@ def test_disruptive_presenter_actions_conform_to_the_contract(fresh_show):
     call("/api/presenter/tests", expect=409)
     call("/api/presenter/reset")
     wait_for(lambda: not fresh_show.health()["tests_running"], 30, "the test run to stop")
+
+
+def test_logging_in_and_out_conforms_to_the_contract(show):
+    # The fuzz cannot guess the token: the right one (303 to the dashboard) is checked here.
+    schema = schemathesis.openapi.from_url(show.url("/api/openapi.json"))
+    schema.config.update(base_url=show.base_url)
+    browser = requests.Session()
+    logged_in = schema["/"]["GET"].Case(query={"token": TOKEN}).call_and_validate(session=browser,
+                                                                                    allow_redirects=False)
+    # (Schemathesis' answers hold headers by lowercase name, as lists.)
+    assert logged_in.status_code == 303 and logged_in.headers["location"] == ["/"]
+    form = schema["/login"]["POST"].Case(body={"token": TOKEN}, media_type="application/x-www-form-urlencoded")
+    by_form = form.call_and_validate(session=browser, allow_redirects=False)
+    assert by_form.status_code == 303 and by_form.headers["location"] == ["/"]  # not /?login=failed
+    # /logout only from the show's own pages, as a browser sends it.
+    out = schema["/logout"]["POST"].Case(headers={"Origin": show.base_url})
+    answer = out.call_and_validate(session=browser, allow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == ["/"]
+    with session_from("127.0.2.1") as guesser:  # a wrong token counts against its address
+        wrong = schema["/"]["GET"].Case(query={"token": "wrong"}).call_and_validate(session=guesser,
+                                                                                  allow_redirects=False)
+    assert wrong.status_code == 401 and wrong.headers["content-type"][0].startswith("text/html")
 
 
 # -- what the fuzz found, pinned down ------------------------------------------------------------------

@@ -205,8 +205,15 @@ def test_the_presenter_runs_the_show_from_the_console_and_the_projector_follows(
     laptop.get_by_role("button", name="Switch to fantasy").click()
     expect(projector.locator("#pill-mode")).to_contain_text("FANTASY")
     expect(projector.locator(".banner-fantasy")).to_be_visible()
+    phone = new_phone()
+    assert [phone.vote("Go").status_code, phone.vote("Go").status_code] == [201, 201]  # the mock takes both
     laptop.get_by_role("button", name="Back to reality").click()
     expect(projector.locator("#pill-mode")).to_contain_text("REALITY")
+    # The lesson's strongest moment, on the projector and in the presenter's answer.
+    replayed = "2 replayed: 1 stored, 1 refused by PostgreSQL as duplicates"
+    expect(projector.locator("#feed")).to_contain_text(replayed)
+    expect(laptop.locator("#toast")).to_contain_text(replayed)
+    expect(projector.locator("#total")).to_have_text("1")
 
     for _ in range(3):
         laptop.keyboard.press("ArrowRight")
@@ -461,3 +468,58 @@ def test_the_longest_poll_fits_a_small_phone_without_zooming(poll_app, open_page
 
     assert phone.evaluate("document.documentElement.scrollWidth") <= 320  # no sideways scrolling, no zoom-out
     assert phone.evaluate(CLIPPED, ".choice") == []
+
+
+@pytest.fixture
+def page_on_another_port(tmp_path):
+    """Serves one HTML page from another port of the same host (cookies ignore ports; origins do not)."""
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(tmp_path)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def serve(html: str) -> str:
+        (tmp_path / "page.html").write_text(html)
+        return f"http://127.0.0.1:{server.server_port}/page.html"
+
+    yield serve
+    server.shutdown()
+    server.server_close()
+
+
+def test_logout_holds_against_another_port_and_revokes_copies_of_the_cookie(fresh_show, browser,
+                                                                             page_on_another_port):
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    try:
+        laptop = context.new_page()
+        laptop.set_default_timeout(TIMEOUT_MS)
+        laptop.goto(fresh_show.url(f"/?token={TOKEN}"))
+        expect(laptop.locator("#controls")).to_be_visible()
+        copied = {c["name"]: c["value"] for c in context.cookies() if c["name"] == "reality"}
+
+        # A page on another port of the same host submits a logout form: the browser sends the cookie
+        # (same site), but the origin is not the show's.
+        hostile = context.new_page()
+        attack = page_on_another_port(f'<form method="post" action="{fresh_show.url("/logout")}"></form>'
+                                      "<script>document.forms[0].submit()</script>")
+        with hostile.expect_response(fresh_show.url("/logout")) as answer:
+            hostile.goto(attack)
+        assert answer.value.status == 403
+        laptop.reload()
+        expect(laptop.locator("#controls")).to_be_visible()  # still the presenter
+
+        laptop.get_by_role("button", name="Log out").click()  # the dashboard's own form: its origin is the show
+
+        expect(laptop.locator("#controls")).to_have_count(0)
+        expect(laptop.locator("footer.login")).to_be_visible()
+        stolen = requests.post(fresh_show.url("/api/presenter/scene"), json={"action": "next"}, cookies=copied,
+                               timeout=5)
+        assert stolen.status_code == 401
+        assert requests.get(fresh_show.url("/api/presenter/export.csv"), cookies=copied, timeout=5).status_code == 401
+    finally:
+        context.close()

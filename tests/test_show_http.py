@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 
 import pytest
 import requests
@@ -177,6 +178,23 @@ def test_presenter_actions_refuse_without_the_token_and_nothing_happens(fresh_sh
     assert fresh_show.results() == before_results
     assert fresh_show.last_seq() == before_seq  # not even an event
     assert requests.get(fresh_show.url("/api/scene"), timeout=5).json()["index"] == 0
+
+
+def test_a_token_guessing_script_gets_ten_tries_a_minute_then_429(show, presenter):
+    """The finding: 658 wrong Bearer tries a second, unthrottled. Now ten a minute per address."""
+    script = guesser()
+    statuses: list[int] = []
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:  # a bounded loop on loopback, as fast as it goes
+        statuses.append(script.post(show.url("/api/presenter/scene"), json={"action": "next"},
+                                    headers={"Authorization": f"Bearer guess-{len(statuses)}"}, timeout=5).status_code)
+    assert statuses[:10] == [403] * 10
+    assert set(statuses[10:]) == {429} and len(statuses) > 20
+    right = script.post(show.url("/api/presenter/scene"), json={"action": "goto", "index": 0},
+                        headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
+    assert right.status_code == 429 and 1 <= int(right.headers["Retry-After"]) <= 60
+    assert presenter.post("scene", {"action": "goto", "index": 0}).status_code == 200  # the presenter's own address
+    print(f"{len(statuses)} token tries in 3 s from one address: 10 compared, {len(statuses) - 10} refused with 429")
 
 
 def test_token_in_the_query_string_does_not_authorize_the_api(show):

@@ -1,19 +1,24 @@
 """Fantasy and back to reality, in-process on the real PostgreSQL: no vote lost, none invented.
 
 Going back to reality replays the votes the mock accepted into PostgreSQL in the order they were
-cast; the UNIQUE constraint keeps each phone's first vote and refuses the rest. (The case where
-PostgreSQL is down when the presenter goes back is in ``test_show_http.py``: it needs a real kill.)
+cast; the UNIQUE constraint keeps each phone's first vote and refuses the rest. Going back while
+PostgreSQL is dead changes nothing: here with a container of the test's own killed for real before the
+app noticed, and in ``test_show_http.py`` through the show's own chaos button.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from datetime import datetime
 from typing import Iterator
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from reality.containers import Infrastructure
+from reality.errors import RealityError
 from reality.events import EventBus
 from reality.votes import VoteStore
 from reality.web import create_app, shutdown
@@ -96,13 +101,13 @@ def test_the_replay_keeps_the_order_and_the_time_the_votes_were_cast(app, votes)
     phones = [phone(app) for _ in range(4)]
     for client, choice in zip(phones, ["Go", "Rust", "Java", "Python"]):
         assert vote(client, choice) == 201
-    in_fantasy = [row[2] for row in show_state(app).export_rows()]
+    in_fantasy = [datetime.fromisoformat(row[2]) for row in show_state(app).export_rows()]
 
     set_mode(app, "reality")
 
     rows = votes.rows()  # ordered by id: the order PostgreSQL stored them in
     assert [choice for _, choice, _ in rows] == ["Go", "Rust", "Java", "Python"]
-    assert [cast_at for _, _, cast_at in rows] == in_fantasy  # the time each was cast, not the replay's
+    assert [datetime.fromisoformat(cast_at) for _, _, cast_at in rows] == in_fantasy  # when cast, not replayed
 
 
 def test_an_empty_fantasy_replays_nothing_and_says_so(app, votes):
@@ -139,3 +144,64 @@ def test_a_vote_arriving_during_the_replay_waits_and_then_goes_to_postgres(app, 
     assert answers == [201]
     assert votes.counts() == {"Go": 1, "Java": 1}
     assert app.test_client().get("/api/results").get_json()["total"] == 2
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[Infrastructure]:
+    """A PostgreSQL container of this test's own, to kill (the session's is shared with other tests)."""
+    try:
+        # Its own event bus: the app is not told of the kill. Durable commits, as the show has: with the
+        # suite's fast storage a kill loses the last acknowledged vote. A role of its own: leaving, an
+        # Infrastructure sweeps every container of this process with its role (the session's too).
+        infra = Infrastructure(role="tests-chaos", fast_storage=False)
+    except RealityError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    with infra:
+        infra.start("postgres")
+        yield infra
+
+
+def test_back_to_reality_when_postgres_died_unnoticed_is_409_and_changes_nothing(own_postgres):
+    store = VoteStore(own_postgres.postgres_url)
+    store.init_schema()
+    app = create_app({"PRESENTER_TOKEN": TOKEN, "ASYNC_MODE": "threading", "BACKGROUND_TASKS": False,
+                      "TESTING": True}, bus=EventBus(), store=store)
+    state = show_state(app)
+    try:
+        state.health.check_once()
+        assert vote(phone(app)) == 201
+        set_mode(app, "fantasy")
+        a, b = phone(app), phone(app)
+        assert [vote(a, "Rust"), vote(a, "Rust"), vote(b, "Java")] == [201] * 3
+        before = app.test_client().get("/api/results").get_json()
+        own_postgres.kill("postgres")  # for real; the app's health monitor has not noticed yet
+        assert state.health.usable("postgres")
+
+        refused = set_mode(app, "reality")
+
+        assert refused.status_code == 409
+        assert "Still in fantasy mode" in refused.get_json()["message"]
+        assert "Nothing changed" in refused.get_json()["message"]
+        assert app.test_client().get("/api/results").get_json() == before
+        assert before["mode"] == "fantasy" and before["total"] == 4
+        assert app.test_client().get("/api/health").get_json()["mode"] == "fantasy"
+        assert vote(phone(app), "Go") == 201  # the mock still takes votes: nothing was sealed for good
+
+        assert own_postgres.recover("postgres") is True
+        deadline = time.monotonic() + 15
+        while not state.health.usable("postgres") and time.monotonic() < deadline:
+            state.health.check_once()  # what the health loop does, four times a second while it is down
+            time.sleep(0.1)
+        assert state.health.usable("postgres")
+        back = set_mode(app, "reality")
+
+        assert back.status_code == 200
+        assert "4 replayed: 3 stored, 1 refused by PostgreSQL as duplicates" in back.get_json()["message"]
+        assert app.test_client().get("/api/results").get_json()["total"] == 4 == store.total()
+        feed = app.test_client().get("/api/feed").get_json()["events"]
+        assert any(e["kind"] == "mode" and e["action"] == "refused" for e in feed)
+        back_up = [e["message"] for e in feed if e["kind"] == "service" and e["action"] == "up"]
+        assert back_up and not any(" of " in message or "gone" in message for message in back_up)
+    finally:
+        shutdown(app)
+        store.close()

@@ -100,6 +100,19 @@ def test_a_new_token_revokes_the_sessions_issued_with_the_old_one(app):
     assert scene(browser(app), Authorization=f"Bearer {TOKEN}-rotated") == 200
 
 
+def test_a_restart_with_the_same_secret_key_brings_no_revoked_session_back(app, votes):
+    laptop = logged_in(app)
+    stolen = copy_of_cookie(app, laptop)
+    laptop.post("/logout", headers=ORIGIN)
+    restarted = create_app({"PRESENTER_TOKEN": TOKEN, "SECRET_KEY": app.secret_key, "ASYNC_MODE": "threading",
+                            "BACKGROUND_TASKS": False, "TESTING": True}, bus=EventBus(), store=votes)
+    try:
+        assert scene(copy_of_cookie(restarted, stolen)) == 401
+        assert browser(restarted).get("/qr").status_code == 200  # the key is the same: cookies still read
+    finally:
+        shutdown(restarted)
+
+
 def test_a_bearer_token_still_works_after_a_logout(app):
     logged_in(app).post("/logout", headers=ORIGIN)
     assert scene(browser(app), **BEARER) == 200

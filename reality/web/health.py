@@ -15,10 +15,10 @@ from typing import Callable
 
 import psycopg2
 
-from ..containers import NAMES
+from ..config import SERVICE_NAMES as NAMES
+from ..config import SERVICES
 from ..events import Event, EventBus
 
-SERVICES = ("postgres", "redis")
 STEADY_INTERVAL = 1.0
 ALERT_INTERVAL = 0.25
 

@@ -19,6 +19,7 @@ import functools
 import hashlib
 import hmac
 import math
+import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -63,10 +64,14 @@ class LoginThrottle:
 
 
 class PresenterSessions:
-    """The server-side half of presenter sessions: the generation every valid session carries."""
+    """The server-side half of presenter sessions: the generation every valid session carries.
+
+    The generation starts at a random value per run, so a restart (even with the same
+    ``REALITY_SECRET_KEY``) brings no revoked session back: the presenter logs in again.
+    """
 
     def __init__(self) -> None:
-        self.generation = 0
+        self.generation = secrets.randbits(48)
         self.throttle = LoginThrottle()
         self._lock = threading.Lock()
 

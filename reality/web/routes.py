@@ -21,7 +21,7 @@ from ..identities import address_key
 from ..public_url import qr_svg
 from . import presenter
 from .presenter import presenter_required
-from .state import ShowError, ShowState
+from .state import OwnVote, ShowError, ShowState
 
 bp = Blueprint("show", __name__)
 
@@ -167,22 +167,28 @@ def logout() -> Any:
 def phone() -> Any:
     """The phone page: big buttons, instant feedback, live results."""
     state = _state()
-    if _voter_id() is None:
+    voter = _voter_id()
+    if voter is None:
         # Only a new identity costs from the address's budget; a phone reloading with its cookie is free.
         grant = state.new_identity(client_address())
         if not grant.allowed:
             return _too_many_new_phones(state, grant.retry_after)
         _issue_voter()
-    # A phone needs the tally and whether live updates work; nothing else (this page is the hot path).
+        own = OwnVote(known=True)  # a new phone has not voted: no query
+    else:
+        own = state.vote_of(voter)  # one indexed lookup (none while PostgreSQL is known down)
+    # A phone needs the tally, its own vote and whether live updates work; nothing else (this page is
+    # the hot path).
     return render_template("phone.html", poll=state.poll,
-                           page_state={"results": state.results(), "live": socket_client_available()})
+                           page_state={"results": state.results(), "live": socket_client_available(),
+                                       "my_vote": own.to_dict()})
 
 
 def _too_many_new_phones(state: ShowState, retry_after: int) -> Response:
     budget = state.identities
     detail = (f"Each network address gets {budget.burst} new voter identities at once, then "
               f"{budget.per_minute} a minute, so that a script cannot stuff the ballot by fetching fresh "
-              f"cookies. This page tries again in {retry_after} s by itself.")
+              "cookies.")
     response = Response(render_template("error.html", message="Too many new phones from your network right now.",
                                         detail=detail, refresh=retry_after), status=429)
     response.headers["Retry-After"] = str(retry_after)
@@ -234,6 +240,19 @@ def vote() -> Response:
     if "retry_after" in outcome.extra:
         response.headers["Retry-After"] = str(outcome.extra["retry_after"])
     return response
+
+
+@bp.get("/api/my-vote")
+def my_vote() -> Response:
+    """This phone's stored vote (by its cookie): ``{"known": true, "choice": "Go"|null}``; 503 when it cannot be looked up."""
+    voter = _voter_id()
+    own = _state().vote_of(voter) if voter is not None else OwnVote(known=True)
+    if not own.known:
+        response = api_error(503, "PostgreSQL does not answer: this phone's vote cannot be looked up right now.",
+                             **own.to_dict())
+        response.headers["Retry-After"] = "2"
+        return response
+    return jsonify(own.to_dict())
 
 
 @bp.get("/api/results")

@@ -53,7 +53,7 @@ class Broadcaster:
         self._stopped = False
         self._last_feed = 0.0
         # Per room: (what was last sent, when).
-        self._tallies: dict[str, tuple[tuple[int, str] | None, float]] = {DASHBOARDS: (None, 0.0), PHONES: (None, 0.0)}
+        self._tallies: dict[str, tuple[tuple[int, str, bool] | None, float]] = {DASHBOARDS: (None, 0.0), PHONES: (None, 0.0)}
         self._sent_health: tuple | None = None
         self._sent_scene: int | None = None
         # Runs under the bus's lock, in publishing order: appending keeps that order.
@@ -94,7 +94,8 @@ class Broadcaster:
                 batch.append(self._events.popleft())
             self.server.emit("feed", feed_payload(batch), to=DASHBOARDS)
             self._last_feed = now
-        tally_key = (self.state.results_cache.version, self.state.mode)
+        # Readiness too: a phone's fine print says when votes are not being stored (PostgreSQL down).
+        tally_key = (self.state.results_cache.version, self.state.mode, self.state.votes_stored())
         results = None
         for room, interval in ((DASHBOARDS, TALLY_INTERVAL), (PHONES, PHONE_TALLY_INTERVAL)):
             sent, at = self._tallies[room]

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, NoReturn, Protocol
 
+from ..config import SERVICE_NAMES
 from ..errors import RealityError
 from ..events import EventBus
 from ..identities import PUBLIC_NOTICE, Grant, IdentityBudget
@@ -28,7 +29,7 @@ from .health import SERVICES, HealthMonitor, PostgresProbe
 from .scenes import SceneClock
 from .tally import ResultsCache
 
-NAMES = {"postgres": "PostgreSQL", "redis": "Redis"}
+NAMES = SERVICE_NAMES
 MODES = ("reality", "fantasy")
 THEMES = ("dark", "light")
 #: How long a Recover waits for the app to use the service again before answering.
@@ -62,6 +63,17 @@ class VoteOutcome:
     message: str
     detail: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OwnVote:
+    """What the show knows of one phone's vote: ``known`` is False when the store cannot be asked now."""
+
+    known: bool
+    choice: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"known": self.known, "choice": self.choice}
 
 
 def voter_label(voter_id: str) -> str:
@@ -205,6 +217,21 @@ class ShowState:
             self._control.release()
         return self._active
 
+    def vote_of(self, voter_id: str) -> OwnVote:
+        """This phone's stored vote, for its page after a reload: one indexed lookup, none during a known outage."""
+        mode, store = self._active
+        if mode == "reality" and not self.health.usable("postgres"):
+            return OwnVote(known=False)
+        try:
+            return OwnVote(known=True, choice=store.choice_of(voter_id))
+        except (StoreUnavailable, StoreBusy):
+            # The phone says it cannot tell; the probe, not a phone's page load, declares the outage.
+            return OwnVote(known=False)
+
+    def votes_stored(self) -> bool:
+        """Whether a vote would be stored right now (PostgreSQL answers, or the fantasy mock takes it)."""
+        return self.mode == "fantasy" or self.health.usable("postgres")
+
     def new_identity(self, address: str) -> Grant:
         """May ``address`` (see :func:`reality.identities.address_key`) have one more new voter identity now?"""
         grant = self.identities.take(address)
@@ -237,6 +264,7 @@ class ShowState:
         document["second_votes_refused"] = self.second_votes_refused
         document["latest_refusal"] = self.latest_refusal
         document["outage_refused"] = self.outage_refused
+        document["ready"] = self.votes_stored()
         return document
 
     def service_changes(self, states: dict[str, str]) -> dict[str, dict[str, Any]]:
@@ -268,7 +296,7 @@ class ShowState:
             "results_visible": self.results_visible,
             "theme": self.theme,
             "docker": self.health.docker,
-            "ready": self.health.usable("postgres") or self.mode == "fantasy",
+            "ready": self.votes_stored(),
             "phone_url": self.public.url if self.public else None,
             "notices": list(self.notices),
             "tests_running": self.tests.running,
@@ -369,7 +397,8 @@ class ShowState:
         """
         fantasy = self.fantasy_store
         if not self.health.usable("postgres"):
-            self._refuse_reality(f"PostgreSQL {'is starting' if self.health.states['postgres'] == 'starting' else 'is down'}")
+            starting = self.health.states["postgres"] == "starting"
+            self._refuse_reality("PostgreSQL is starting" if starting else "PostgreSQL is down")
         # Votes arriving from now on wait for the switch (StoreSealed), so none slips in after the snapshot.
         pending = fantasy.seal()
         try:
