@@ -487,10 +487,10 @@ def test_the_presenter_closes_voting_and_the_phone_says_so_at_once(fresh_show, o
     expect(phone.locator("#phone-closed")).to_be_visible()  # pushed with the tally, no reload
     expect(phone.get_by_role("button", name="Go", exact=True)).to_be_disabled()
     expect(laptop.locator("#banners")).to_contain_text("Voting is closed")
-    expect(laptop.locator("#btn-voting")).to_have_text("Open voting")
+    expect(laptop.locator("#btn-voting")).to_have_text("Reopen voting")
     phone.screenshot(path=str(artifacts_dir / "phone-voting-closed.png"))
 
-    laptop.get_by_role("button", name="Open voting").click()
+    laptop.get_by_role("button", name="Reopen voting").click()
     expect(phone.locator("#phone-closed")).to_be_hidden()
     phone.get_by_role("button", name="Go", exact=True).click()
     expect(phone.locator("#feedback-title")).to_have_text("Vote recorded")
