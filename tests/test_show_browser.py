@@ -209,11 +209,12 @@ def test_the_presenter_runs_the_show_from_the_console_and_the_projector_follows(
     assert [phone.vote("Go").status_code, phone.vote("Go").status_code] == [201, 201]  # the mock takes both
     laptop.get_by_role("button", name="Back to reality").click()
     expect(projector.locator("#pill-mode")).to_contain_text("REALITY")
-    # The lesson's strongest moment, on the projector and in the presenter's answer.
+    # The lesson's strongest moment, in the console's feed and answer, and counted on the projector.
     replayed = "2 replayed: 1 stored, 1 refused by PostgreSQL as duplicates"
-    expect(projector.locator("#feed")).to_contain_text(replayed)
+    expect(laptop.locator("#feed")).to_contain_text(replayed)
     expect(laptop.locator("#toast")).to_contain_text(replayed)
     expect(projector.locator("#total")).to_have_text("1")
+    expect(projector.locator("#refused-count")).to_have_text("1")
 
     for _ in range(3):
         laptop.keyboard.press("ArrowRight")
@@ -513,10 +514,10 @@ def test_logout_holds_against_another_port_and_revokes_copies_of_the_cookie(fres
         laptop.reload()
         expect(laptop.locator("#controls")).to_be_visible()  # still the presenter
 
-        laptop.get_by_role("button", name="Log out").click()  # the dashboard's own form: its origin is the show
+        laptop.get_by_role("button", name="Log out").click()  # the console's own form: its origin is the show
 
         expect(laptop.locator("#controls")).to_have_count(0)
-        expect(laptop.locator("footer.login")).to_be_visible()
+        expect(laptop.locator("form.login-form")).to_be_visible()
         stolen = requests.post(fresh_show.url("/api/presenter/scene"), json={"action": "next"}, cookies=copied,
                                timeout=5)
         assert stolen.status_code == 401
