@@ -519,9 +519,11 @@ class ShowState:
             self.identities.reset()
             self.voting_open = True
             self.results_visible = True
-            self.second_votes_refused = 0
-            self.latest_refusal = None
-            self.outage_refused = 0
+            with self._changes_lock:
+                self.second_votes_refused = 0
+                self.latest_refusal = None
+                self.outage_refused = 0
+                self._service_changes.clear()  # the chaos tiles count from the clean slate
             self.scenes.reset()
             self.notices.clear()
             self.results_cache.clear()
