@@ -189,3 +189,15 @@ def test_reset_starts_the_room_counters_again(app):
     assert (tally["second_votes_refused"], tally["latest_refusal"], tally["outage_refused"]) == (0, None, 0)
     assert tally["phones_joined"] == 0
     assert client.get("/api/health").get_json()["service_changes"]["postgres"]["total"] == 0
+
+
+def test_duplicates_the_mock_took_count_as_refused_when_postgres_decides_again(app):
+    client = app.test_client()
+    assert client.post("/api/presenter/mode", json={"mode": "fantasy"}, headers=BEARER).status_code == 200
+    voter = phone(app)
+    assert [voter.post("/api/vote", json={"choice": "Go"}).status_code for _ in range(2)] == [201, 201]
+
+    assert client.post("/api/presenter/mode", json={"mode": "reality"}, headers=BEARER).status_code == 200
+
+    tally = client.get("/api/results").get_json()
+    assert tally["total"] == 1 and tally["second_votes_refused"] == 1
