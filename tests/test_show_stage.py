@@ -174,3 +174,30 @@ def test_votes_refused_during_an_outage_are_counted_and_the_tiles_know_since_whe
 
     assert down["state"] == "down" and down["since"] >= before["since"]
     assert app.test_client().get("/api/results").get_json()["outage_refused"] == down["outage_refused"] + 1
+
+
+def test_reset_starts_the_room_counters_again(app):
+    voter = phone(app)
+    voter.post("/api/vote", json={"choice": "Go"})
+    voter.post("/api/vote", json={"choice": "Go"})
+    client = app.test_client()
+    assert client.get("/api/health").get_json()["service_changes"]["postgres"]["total"] == 1  # up since 1 vote
+
+    assert client.post("/api/presenter/reset", json={}, headers=BEARER).status_code == 200
+
+    tally = client.get("/api/results").get_json()
+    assert (tally["second_votes_refused"], tally["latest_refusal"], tally["outage_refused"]) == (0, None, 0)
+    assert tally["phones_joined"] == 0
+    assert client.get("/api/health").get_json()["service_changes"]["postgres"]["total"] == 0
+
+
+def test_duplicates_the_mock_took_count_as_refused_when_postgres_decides_again(app):
+    client = app.test_client()
+    assert client.post("/api/presenter/mode", json={"mode": "fantasy"}, headers=BEARER).status_code == 200
+    voter = phone(app)
+    assert [voter.post("/api/vote", json={"choice": "Go"}).status_code for _ in range(2)] == [201, 201]
+
+    assert client.post("/api/presenter/mode", json={"mode": "reality"}, headers=BEARER).status_code == 200
+
+    tally = client.get("/api/results").get_json()
+    assert tally["total"] == 1 and tally["second_votes_refused"] == 1

@@ -380,6 +380,11 @@ class ShowState:
                 replay = self._replay_fantasy()
                 message = f"Reality mode: PostgreSQL decides again. {replay.summary()}."
                 data = {"replayed": replay.replayed, "stored": replay.stored, "refused": replay.refused}
+                if replay.refused:
+                    # The mock's duplicates, refused by PostgreSQL's constraint on the way back: second votes too.
+                    with self._changes_lock:
+                        self.second_votes_refused += replay.refused
+                    self.results_cache.touch()
             self._reload_results()
             if mode == "reality":
                 # The tally is PostgreSQL's own again; a mock vote counted while it was re-read is
@@ -548,9 +553,11 @@ class ShowState:
             self.identities.reset()
             self.voting_open = True
             self.results_visible = True
-            self.second_votes_refused = 0
-            self.latest_refusal = None
-            self.outage_refused = 0
+            with self._changes_lock:
+                self.second_votes_refused = 0
+                self.latest_refusal = None
+                self.outage_refused = 0
+                self._service_changes.clear()  # the chaos tiles count from the clean slate
             self.scenes.reset()
             self.notices.clear()
             self.results_cache.clear()
