@@ -189,15 +189,13 @@ def urls(options: ShowOptions, public: PublicAddress, token: str) -> dict[str, s
 
 
 def make_server(mode: str, listener: socket.socket, app: Any) -> Any:
-    """A WSGI server on the already-bound ``listener`` for the chosen async mode."""
-    if mode == "gevent":
-        from gevent.pywsgi import WSGIServer
+    """A WSGI server on the already-bound ``listener`` for the chosen async mode.
 
-        return WSGIServer(listener, app, log=None)
-    from werkzeug.serving import make_server as werkzeug_server
+    (Body limits, request timeouts and quiet handling of broken requests: ``reality.web.server``.)
+    """
+    from .web.server import make_server as guarded_server
 
-    host, port = listener.getsockname()[:2]
-    return werkzeug_server(host, port, app, threaded=True, fd=listener.fileno())
+    return guarded_server(mode, listener, app)
 
 
 def _stderr(line: str) -> None:

@@ -29,12 +29,15 @@ from ..public_url import PublicAddress
 from ..ratelimit import VoterRateLimiter
 from ..testrun import TestRun
 from ..votes import Store, VoteStore
+from .traffic import TrafficReport, count_library_errors
 
 socketio = SocketIO()
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 #: A vote is a few dozen bytes; nothing the app accepts comes near this.
 MAX_BODY = 4 * 1024
+#: Socket.IO long-polling posts batch packets: their own, larger bound.
+MAX_SOCKET_BODY = 64 * 1024
 
 
 def _allowed_origins(public: PublicAddress | None):
@@ -129,8 +132,11 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, bus: EventBus | 
 
     # gevent only in a process patched for it (reality_engine.py does that); threads otherwise.
     async_mode = app.config["ASYNC_MODE"] or ("gevent" if patched_for_gevent() else "threading")
+    # async_handlers=False: a connection's packets are handled one after another on its own reader,
+    # so a socket that floods waits for itself instead of spawning a task per packet.
     socketio.init_app(app, async_mode=async_mode, cors_allowed_origins=_allowed_origins(public),
-                      max_http_buffer_size=64 * 1024, logger=False, engineio_logger=False)
+                      max_http_buffer_size=MAX_SOCKET_BODY, logger=False, engineio_logger=False,
+                      async_handlers=False)
     if app.config["BEHIND_PROXY"]:
         # The client's address (what the identity budget counts) from the one proxy in front:
         # ProxyFix takes the last X-Forwarded-For entry, the one that proxy appended, so a client
@@ -147,9 +153,18 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, bus: EventBus | 
     app.register_blueprint(routes.bp)
     broadcaster = sockets.Broadcaster(socketio, state)
     app.extensions["reality.broadcaster"] = broadcaster
+    # Dropped traffic (malformed packets, floods, broken requests) reaches the terminal and the
+    # dashboard's feed as one summary line at most every few seconds.
+    traffic = TrafficReport(lambda line: bus.publish("system", "traffic", line))
+    app.extensions["reality.traffic"] = traffic
+    count_library_errors(traffic)
+    guard = sockets.SocketGuard(socketio.server, traffic)
+    guard.install()
+    app.extensions["reality.socket_guard"] = guard
     if app.config["BACKGROUND_TASKS"]:
         socketio.start_background_task(state.maintain)
         socketio.start_background_task(broadcaster.run)
+        socketio.start_background_task(traffic.run, socketio.sleep)
     # Request lines would drown the terminal (and cost time) under an audience.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     return app
@@ -158,4 +173,5 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, bus: EventBus | 
 def shutdown(app: Flask) -> None:
     """Stop the app's background work (probes, broadcasts, a running test process)."""
     app.extensions["reality.broadcaster"].stop()
+    app.extensions["reality.traffic"].close()
     app.extensions["reality"].close()

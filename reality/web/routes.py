@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from .state import OwnVote, ShowError, ShowState
 bp = Blueprint("show", __name__)
 
 VOTER_KEY = "voter"
+_VOTER_FORM = re.compile(r"[0-9a-f]{32}")
 SOCKET_IO_CLIENT = "socket.io-client/dist/socket.io.min.js"
 #: The HTTP contract as an OpenAPI 3.1 document (README.md, "HTTP contract"; tests/test_openapi.py fuzzes it).
 OPENAPI_DOCUMENT = Path(__file__).with_name("openapi.json")
@@ -43,7 +45,9 @@ def api_error(status: int, message: str, **extra: Any) -> Response:
 
 def _voter_id() -> str | None:
     voter = session.get(VOTER_KEY)
-    return voter if isinstance(voter, str) and len(voter) == 32 else None
+    # Exactly what _ensure_voter issues: anything else (NUL characters, other text in a cookie signed
+    # with a leaked key) is no identity, so a 403, never a database error.
+    return voter if isinstance(voter, str) and _VOTER_FORM.fullmatch(voter) else None
 
 
 def _issue_voter() -> str:

@@ -10,22 +10,33 @@ therefore grows with time, not with votes × clients.
 The feed is ordered and complete: every event carries its sequence number, a dashboard that
 (re)connects says the last one it saw, and the broadcaster — the only sender of feed batches — replays
 what it missed before adding it to the room, so nothing arrives twice out of order or not at all.
+
+Client events cost bounded work (a phone socket needs no login, so anyone in the room can send them):
+a connection has at most one pending catch-up (repeats merge into the lowest ``since``), a replay
+sends at most :data:`REPLAY_LIMIT` events (older ones are reported as ``gap``), the broadcaster yields
+between clients, malformed packets are dropped and counted (:mod:`.traffic`), and a connection that
+sends more than :data:`EVENT_BURST` events at once or :data:`EVENTS_PER_SECOND` for long is
+disconnected (:class:`SocketGuard`).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import deque
-from typing import Any
+from typing import Any, Callable
 
+import socketio as python_socketio
 from flask import current_app, request, session
 from flask_socketio import SocketIO, emit, join_room
 
 from ..events import Event
 from . import socketio
 from . import presenter
+from .server import claim_cut_off, shut_down
 from .state import ShowState
+from .traffic import FLOODING, TokenBucket, TrafficReport
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +47,31 @@ PHONE_TALLY_INTERVAL = 0.5
 DASHBOARDS = "dashboards"
 PHONES = "phones"
 ROLE = "socket_role"
+#: Events replayed to one dashboard per catch-up; the feed holds 500 and a dashboard shows far fewer.
+REPLAY_LIMIT = 200
+#: A connection's event budget (a token bucket): a dashboard sends a catch-up per reconnect and a
+#: presenter a scene key per press, far below this; 3,000 catch-ups in a burst are not a person.
+EVENTS_PER_SECOND = 20.0
+EVENT_BURST = 100
+#: Socket.IO packet types a client may send (binary ones: this app never uses them, and a binary
+#: packet makes the library wait for attachments, holding memory per connection).
+CLIENT_PACKET_TYPES = {python_socketio.packet.CONNECT, python_socketio.packet.DISCONNECT,
+                       python_socketio.packet.EVENT, python_socketio.packet.ACK}
+CUT_OFF_MEMORY = 10_000
+MALFORMED = "malformed Socket.IO packets"
 
 
 def feed_payload(events: list[Event], gap: int = 0) -> dict[str, Any]:
     return {"events": [event.to_dict() for event in events], "gap": gap}
+
+
+def replay(held: list[Event], since: int, limit: int = REPLAY_LIMIT) -> tuple[list[Event], int]:
+    """The newest ``limit`` of ``held`` (events after ``since``) and how many before them are not sent."""
+    gap = max(0, held[0].seq - since - 1) if held and since > 0 else 0
+    if len(held) > limit:
+        gap += len(held) - limit
+        held = held[-limit:]
+    return held, gap
 
 
 class Broadcaster:
@@ -49,7 +81,9 @@ class Broadcaster:
         self.server = server
         self.state = state
         self._events: deque[Event] = deque()
-        self._catch_ups: deque[tuple[str, int]] = deque()
+        # At most one pending catch-up per connection (sid → lowest since asked), in arrival order.
+        self._catch_ups: dict[str, int] = {}
+        self._catch_ups_lock = threading.Lock()
         self._stopped = False
         self._last_feed = 0.0
         # Per room: (what was last sent, when).
@@ -60,8 +94,20 @@ class Broadcaster:
         self._unsubscribe = state.bus.subscribe(self._events.append)
 
     def catch_up(self, sid: str, since: int) -> None:
-        """Replay events after ``since`` to ``sid``, then keep it in the live feed."""
-        self._catch_ups.append((sid, since))
+        """Replay events after ``since`` to ``sid``, then keep it in the live feed.
+
+        Repeats before the next round merge into one, replaying from the lowest ``since`` asked.
+        """
+        with self._catch_ups_lock:
+            pending = self._catch_ups.get(sid)
+            self._catch_ups[sid] = since if pending is None else min(pending, since)
+
+    def _next_catch_up(self) -> tuple[str, int] | None:
+        with self._catch_ups_lock:
+            if not self._catch_ups:
+                return None
+            sid = next(iter(self._catch_ups))
+            return sid, self._catch_ups.pop(sid)
 
     def run(self) -> None:
         while not self._stopped:
@@ -73,10 +119,10 @@ class Broadcaster:
 
     def tick(self) -> None:
         now = time.monotonic()
-        while self._catch_ups:
-            sid, since = self._catch_ups.popleft()
-            held = self.state.bus.history(since)
-            gap = max(0, held[0].seq - since - 1) if held and since > 0 else 0
+        while (pending := self._next_catch_up()) is not None:
+            self.server.sleep(0)  # one dashboard's replay at a time: votes and pages go in between
+            sid, since = pending
+            held, gap = replay(self.state.bus.history(since), since)
             self.server.emit("feed", feed_payload(held, gap), to=sid)
             try:
                 self.server.server.enter_room(sid, DASHBOARDS, namespace="/")
@@ -116,6 +162,92 @@ class Broadcaster:
     def stop(self) -> None:
         self._stopped = True
         self._unsubscribe()
+
+
+class SocketGuard:
+    """Checks every Socket.IO packet before python-socketio handles it.
+
+    Installed in front of the library's Engine.IO message handler: a packet that does not decode, or
+    is of a type a client never sends here, is dropped and counted; a connection past its event
+    budget is disconnected (once) and what it still sends is dropped. Neither prints a traceback.
+    (Under gevent the server also meters a websocket's bytes as they are read: ``reality.web.server``.)
+    """
+
+    def __init__(self, server: python_socketio.Server, report: TrafficReport, rate: float = EVENTS_PER_SECOND,
+                 burst: float = EVENT_BURST, clock: Callable[[], float] = time.monotonic) -> None:
+        self.server = server
+        self.report = report
+        self.rate = rate
+        self.burst = burst
+        self.clock = clock
+        self._buckets: dict[str, TokenBucket] = {}
+        # Cut-off connections, remembered past their disconnect (packets already read still arrive,
+        # and must not open a new budget); the oldest forgotten beyond CUT_OFF_MEMORY.
+        self._cut_off: dict[str, None] = {}
+        self._handle = server.eio.handlers["message"]
+        self._handle_disconnect = server.eio.handlers["disconnect"]
+
+    def install(self) -> None:
+        self.server.eio.on("message", self.on_message)
+        self.server.eio.on("disconnect", self.on_disconnect)
+
+    def on_message(self, eio_sid: str, data: object) -> None:
+        if eio_sid in self._cut_off or self._closing(eio_sid):
+            return  # disconnecting (its last packets are still being read): costs nothing
+        now = self.clock()
+        bucket = self._buckets.get(eio_sid)
+        if bucket is None:
+            bucket = self._buckets[eio_sid] = TokenBucket(self.rate, self.burst, now)
+        if not bucket.take(now):
+            self._cut_off[eio_sid] = None
+            if len(self._cut_off) > CUT_OFF_MEMORY:
+                del self._cut_off[next(iter(self._cut_off))]
+            if claim_cut_off(self.server.environ.get(eio_sid) or {}):  # not already, for its bytes
+                self.report.record(FLOODING, eio_sid)
+            self._cut(eio_sid)
+            return
+        if not self._well_formed(data):
+            self.report.record(MALFORMED, eio_sid)
+            return
+        try:
+            self._handle(eio_sid, data)
+        except Exception:  # a well-formed packet that fails is this server's bug: show it in full
+            log.exception("Socket.IO event failed")
+
+    def _closing(self, eio_sid: str) -> bool:
+        # Closing (and its disconnect handler run) while still listed: packets read before the close
+        # must not start a new budget for it.
+        connection = self.server.eio.sockets.get(eio_sid)
+        return connection is not None and (connection.closing or connection.closed)
+
+    def _cut(self, eio_sid: str) -> None:
+        """End a flooding connection now: its TCP socket first, so the rest of its flood is never parsed."""
+        environ = self.server.environ.get(eio_sid) or {}  # python-socketio's environ of the connection
+        if environ.get("HTTP_UPGRADE", "").lower() == "websocket" and shut_down(environ):
+            # Its reader ends, and python-engineio closes the connection when the packets already
+            # read are drained (dropped above), after which nothing comes from it.
+            return
+        # Long-polling (or a websocket upgraded from it): the library closes it; later posts get 400.
+        self.server.start_background_task(self.server.eio.disconnect, eio_sid)
+
+    def on_disconnect(self, eio_sid: str, *reason: object) -> Any:
+        self._buckets.pop(eio_sid, None)
+        return self._handle_disconnect(eio_sid, *reason)
+
+    def _well_formed(self, data: object) -> bool:
+        if not isinstance(data, str):
+            return False
+        try:
+            packet = self.server.packet_class(encoded_packet=data)
+        except Exception:  # whatever the decoder throws at bad input (ValueError, TypeError, …)
+            return False
+        if packet.packet_type not in CLIENT_PACKET_TYPES or packet.attachment_count:
+            return False
+        if packet.packet_type == python_socketio.packet.EVENT:  # ["name", ...arguments]
+            return isinstance(packet.data, list) and bool(packet.data) and isinstance(packet.data[0], str)
+        if packet.packet_type == python_socketio.packet.ACK:
+            return isinstance(packet.data, list)
+        return packet.data is None or isinstance(packet.data, dict)  # CONNECT's auth, DISCONNECT
 
 
 def _state() -> ShowState:
