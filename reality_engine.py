@@ -2,7 +2,7 @@
 """The show: live dashboard, phone voting and chaos, on real PostgreSQL and Redis.
 
     python3 reality_engine.py [--host 0.0.0.0] [--port 5001] [--public-url URL] [--behind-proxy]
-                              [--question TEXT] [--options "Python,JavaScript,Go,Rust,Java"]
+                              [--question TEXT] [--options "Python,JavaScript,Go,Rust,Java"] [--theme dark|light]
 
 REALITY_PRESENTER_TOKEN sets the presenter token, 16 characters or more (else a random one is printed);
 REALITY_SECRET_KEY the cookie key (else random per run); REALITY_ASYNC_MODE gevent (default) or threading;
@@ -41,9 +41,16 @@ def main() -> int:
     parser.add_argument("--behind-proxy", action="store_true",
                         help="a reverse proxy or tunnel forwards the phones: take their address from X-Forwarded-For "
                              "(automatic in Codespaces; never believed otherwise)")
+    parser.add_argument("--theme", default="dark",
+                        help="the audience screen's colours: dark (default) for a dark room, light for a bright "
+                             "one (the presenter console can switch it live)")
     args = parser.parse_args()
     if not 1 <= args.port <= 65535:
         print(f"✗ --port {args.port} is not a port: use 1 to 65535 (default 5001).", file=sys.stderr)
+        return 2
+    if args.theme not in ("dark", "light"):
+        print(f"✗ --theme {args.theme} is not a theme: use dark (a dark room, the default) or light (a bright one).",
+              file=sys.stderr)
         return 2
     weak_token = presenter_token_problem()
     if weak_token:  # before anything starts: a guessable token would hand the show to the room
@@ -62,7 +69,8 @@ def main() -> int:
         os.environ[BEHIND_PROXY_ENV] = "1"  # read by the app's settings (reality/config.py)
     from reality.show import ShowOptions, main as run_show
 
-    return run_show(ShowOptions(host=args.host, port=args.port, poll=poll, public_url=args.public_url))
+    return run_show(ShowOptions(host=args.host, port=args.port, poll=poll, public_url=args.public_url,
+                                   theme=args.theme))
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ class ShowOptions:
     port: int
     poll: Poll
     public_url: str | None = None
+    theme: str = "dark"
 
 
 class TerminalLog:
@@ -183,7 +184,7 @@ def urls(options: ShowOptions, public: PublicAddress, token: str) -> dict[str, s
     return {
         "dashboard": f"{dashboard}/",
         "phone": public.url,
-        "presenter": f"{dashboard}/?token={token}",
+        "presenter": f"{dashboard}/presenter?token={token}",
     }
 
 
@@ -246,15 +247,16 @@ def run(options: ShowOptions, out: Print = print, err: Print = _stderr,
         store = VoteStore(infra.postgres_url)
         store.init_schema()
         app = create_app({"REDIS_URL": infra.redis_url, "QUESTION": options.poll.question,
-                          "OPTIONS": list(options.poll.options), "ASYNC_MODE": mode, "PORT": options.port},
+                          "OPTIONS": list(options.poll.options), "ASYNC_MODE": mode, "PORT": options.port,
+                          "THEME": options.theme},
                          bus=bus, store=store, infra=infra, public=public)
         server = make_server(mode, listener, app)
         addresses = urls(options, public, app.config["PRESENTER_TOKEN"])
         out("")
         out(f"Reality Engine is live ({time.perf_counter() - began:.2f} s, {mode}). "
             "Ctrl+C stops it and removes the containers.")
-        out(f"  Dashboard   {addresses['dashboard']}")
-        out(f"  Phones      {addresses['phone']}   (QR code on the dashboard)")
+        out(f"  Audience    {addresses['dashboard']}   (the projector)")
+        out(f"  Phones      {addresses['phone']}   (QR code on the audience screen)")
         out(f"  Presenter   {addresses['presenter']}")
         if public.warning:
             out(f"  Note: {public.warning}")

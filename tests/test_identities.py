@@ -249,10 +249,11 @@ def test_the_presenter_sees_identities_per_address_and_the_warning(make_app):
         {"address": "198.51.100.23", "issued": 3, "share": 0.75, "refused": 1},
         {"address": "198.51.100.24", "issued": 1, "share": 0.25, "refused": 0}]
     assert report["warning"].startswith("198.51.100.23 was refused 1 new identity past the budget")
-    # The dashboard's presenter controls show it (dashboard.js polls this route).
+    # The presenter console shows it (presenter.js polls this route); the audience screen never does.
     client.get(f"/?token={TOKEN}")
-    assert 'id="identities"' in client.get("/").get_data(as_text=True)
-    assert 'id="identities"' not in app.test_client().get("/").get_data(as_text=True)
+    assert 'id="identities"' in client.get("/presenter").get_data(as_text=True)
+    assert 'id="identities"' not in client.get("/").get_data(as_text=True)
+    assert 'id="identities"' not in app.test_client().get("/presenter").get_data(as_text=True)
 
 
 def test_x_forwarded_for_is_ignored_unless_behind_a_proxy(make_app):
@@ -486,10 +487,10 @@ def test_the_presenter_closes_voting_and_the_phone_says_so_at_once(fresh_show, o
     expect(phone.locator("#phone-closed")).to_be_visible()  # pushed with the tally, no reload
     expect(phone.get_by_role("button", name="Go", exact=True)).to_be_disabled()
     expect(laptop.locator("#banners")).to_contain_text("Voting is closed")
-    expect(laptop.locator("#btn-voting")).to_have_text("Open voting")
+    expect(laptop.locator("#btn-voting")).to_have_text("Reopen voting")
     phone.screenshot(path=str(artifacts_dir / "phone-voting-closed.png"))
 
-    laptop.get_by_role("button", name="Open voting").click()
+    laptop.get_by_role("button", name="Reopen voting").click()
     expect(phone.locator("#phone-closed")).to_be_hidden()
     phone.get_by_role("button", name="Go", exact=True).click()
     expect(phone.locator("#feedback-title")).to_have_text("Vote recorded")

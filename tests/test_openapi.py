@@ -260,21 +260,21 @@ def test_disruptive_presenter_actions_conform_to_the_contract(fresh_show):
 
 
 def test_logging_in_and_out_conforms_to_the_contract(show):
-    # The fuzz cannot guess the token: the right one (303 to the dashboard) is checked here.
+    # The fuzz cannot guess the token: the right one (303 to the presenter console) is checked here.
     schema = schemathesis.openapi.from_url(show.url("/api/openapi.json"))
     schema.config.update(base_url=show.base_url)
     browser = requests.Session()
     logged_in = schema["/"]["GET"].Case(query={"token": TOKEN}).call_and_validate(session=browser,
                                                                                     allow_redirects=False)
     # (Schemathesis' answers hold headers by lowercase name, as lists.)
-    assert logged_in.status_code == 303 and logged_in.headers["location"] == ["/"]
+    assert logged_in.status_code == 303 and logged_in.headers["location"] == ["/presenter"]
     form = schema["/login"]["POST"].Case(body={"token": TOKEN}, media_type="application/x-www-form-urlencoded")
     by_form = form.call_and_validate(session=browser, allow_redirects=False)
-    assert by_form.status_code == 303 and by_form.headers["location"] == ["/"]  # not /?login=failed
+    assert by_form.status_code == 303 and by_form.headers["location"] == ["/presenter"]  # not /presenter?login=failed
     # /logout only from the show's own pages, as a browser sends it.
     out = schema["/logout"]["POST"].Case(headers={"Origin": show.base_url})
     answer = out.call_and_validate(session=browser, allow_redirects=False)
-    assert answer.status_code == 303 and answer.headers["location"] == ["/"]
+    assert answer.status_code == 303 and answer.headers["location"] == ["/presenter"]
     with session_from("127.0.2.1") as guesser:  # a wrong token counts against its address
         wrong = schema["/"]["GET"].Case(query={"token": "wrong"}).call_and_validate(session=guesser,
                                                                                   allow_redirects=False)

@@ -52,8 +52,9 @@ def assert_one_line_error(result: subprocess.CompletedProcess, code: int, *words
     (["--port", "0"], ["--port 0"]),
     (["--public-url", "ftp://example.org"], ["--public-url"]),
     (["--public-url", "not a url"], ["--public-url"]),
+    (["--theme", "pink"], ["--theme pink", "dark", "light"]),
 ], ids=["one-option", "empty-option", "duplicate", "too-many", "too-long", "blank-question", "port-zero",
-        "ftp-url", "not-a-url"])
+        "ftp-url", "not-a-url", "theme"])
 def test_bad_arguments_get_one_line(args, words):
     assert_one_line_error(run_to_exit(*args), 2, *words)
 
@@ -124,7 +125,7 @@ def test_a_guessable_presenter_token_is_refused_before_anything_starts(docker_cl
 
 
 def start(runtime: str, port: int, mode: str) -> subprocess.Popen:
-    return subprocess.Popen(show_command(port), cwd=ROOT, env=show_env(runtime, REALITY_ASYNC_MODE=mode),
+    return subprocess.Popen(show_command(port, "--theme", "light"), cwd=ROOT, env=show_env(runtime, REALITY_ASYNC_MODE=mode),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
 
 
@@ -165,6 +166,8 @@ def test_a_running_show_stops_within_seconds_and_removes_everything(docker_clien
         process = start(runtime, port, mode)
         try:
             wait_for(lambda: _healthy(port), 60, "the show to be ready", interval=0.05)
+            # --theme reaches the audience screen.
+            assert requests.get(f"http://127.0.0.1:{port}/api/health", timeout=5).json()["theme"] == "light"
             pid_file = config.pid_file(port, ROOT, runtime=Path(runtime))
             record = json.loads(pid_file.read_text())  # what cleanup.py reads: pid, port, checkout
             assert (record["pid"], record["port"], record["checkout"]) == (process.pid, port, str(ROOT))
@@ -181,9 +184,9 @@ def test_a_running_show_stops_within_seconds_and_removes_everything(docker_clien
             assert "Traceback" not in out
             assert "Stopped." in out
             lines = {line.split()[0]: line.split()[1] for line in out.splitlines()
-                     if line.strip().startswith(("Dashboard", "Phones", "Presenter"))}
-            assert lines["Dashboard"] == f"http://127.0.0.1:{port}/"
-            assert lines["Presenter"] == f"http://127.0.0.1:{port}/?token={TOKEN}"
+                     if line.strip().startswith(("Audience", "Phones", "Presenter"))}
+            assert lines["Audience"] == f"http://127.0.0.1:{port}/"
+            assert lines["Presenter"] == f"http://127.0.0.1:{port}/presenter?token={TOKEN}"
             assert lines["Phones"].endswith(f":{port}/qr") and "127.0.0.1" not in lines["Phones"]
         finally:
             if process.poll() is None:

@@ -223,8 +223,9 @@ def test_a_browser_session_logs_in_with_the_token_and_then_needs_json(show):
     assert wrong.status_code == 401 and "nope" not in wrong.text
 
     login = browser.get(show.url(f"/?token={TOKEN}"), timeout=5, allow_redirects=False)
-    assert login.status_code == 303 and login.headers["Location"] == "/"  # the token leaves the URL
-    assert 'id="controls"' in browser.get(show.url("/"), timeout=5).text
+    assert login.status_code == 303 and login.headers["Location"] == "/presenter"  # the token leaves the URL
+    assert 'id="controls"' in browser.get(show.url("/presenter"), timeout=5).text
+    assert 'id="controls"' not in browser.get(show.url("/"), timeout=5).text  # the projector never has them
 
     # A form post riding on the cookie (what a cross-site page could send) is refused.
     refused = browser.post(show.url("/api/presenter/scene"), data={"action": "next"}, timeout=5)

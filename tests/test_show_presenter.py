@@ -83,7 +83,7 @@ def test_logout_revokes_every_session_issued_before_copies_of_the_cookie_include
     assert stolen.get("/api/presenter/export.csv").status_code == 401
     assert scene(tablet) == 401
     assert scene(laptop) == 401
-    assert 'id="controls"' not in stolen.get("/").get_data(as_text=True)
+    assert 'id="controls"' not in stolen.get("/presenter").get_data(as_text=True)
     # Logging in again works, and gives no life back to the old copy.
     again = logged_in(app)
     assert scene(again) == 200 and scene(stolen) == 401
@@ -133,7 +133,7 @@ def test_logout_from_another_origin_is_refused_and_the_presenter_stays_logged_in
 
     refused = laptop.post("/logout", headers=headers)
 
-    assert refused.status_code == 403 and "dashboard" in refused.get_json()["message"]
+    assert refused.status_code == 403 and "console" in refused.get_json()["message"]
     assert scene(laptop) == 200
 
 
@@ -145,9 +145,9 @@ def test_logout_from_the_shows_own_page_works(app, headers):
     assert scene(laptop) == 401
 
 
-def test_the_dashboard_lets_its_own_forms_say_their_origin(app):
+def test_the_console_lets_its_own_forms_say_their_origin(app):
     # With the site-wide "no-referrer" a form post says "Origin: null", which /logout must refuse.
-    assert browser(app).get("/").headers["Referrer-Policy"] == "same-origin"
+    assert logged_in(app).get("/presenter").headers["Referrer-Policy"] == "same-origin"
 
 
 # -- wrong tokens are throttled per client address -------------------------------------------------

@@ -103,6 +103,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, bus: EventBus | 
         IDENTITIES_PER_MINUTE=identities_per_minute,
         IDENTITIES_BURST=identities_burst,
         BEHIND_PROXY=config.behind_proxy(),
+        THEME="dark",
     )
     if test_config:
         app.config.update(test_config)
@@ -145,7 +146,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, bus: EventBus | 
     from .state import ShowState
 
     state = ShowState(poll=poll, bus=bus, store=store, limiter=limiter, public=public, infra=infra,
-                      tests=tests, spawn=socketio.start_background_task, identities=identities)
+                      tests=tests, spawn=socketio.start_background_task, identities=identities,
+                      theme=app.config["THEME"])
     app.extensions["reality"] = state
 
     app.register_blueprint(routes.bp)

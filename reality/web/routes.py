@@ -86,33 +86,65 @@ def _page_state(**extra: Any) -> dict[str, Any]:
 # -- pages -------------------------------------------------------------------------------------------
 
 @bp.get("/")
-def dashboard() -> Any:
-    """The projector's view; presenter controls once logged in (``?token=`` logs in, then drops it from the URL)."""
+def audience() -> Any:
+    """The audience screen (the projector): no controls, no notes, no clocks. ``?token=`` logs in on the console."""
     token = request.args.get("token")
-    refusal = presenter.log_in(token) if token is not None else None
-    if token is not None and refusal is None:
-        return redirect(url_for("show.dashboard"), code=303)
-    if refusal is None and request.args.get("login") == "failed":
-        refusal = presenter.Refusal(401, "Wrong presenter token.")
-    if token is None:
-        return _dashboard_page(refusal)
-    return _dashboard_page(refusal, status=429 if refusal.status == 429 else 401)
-
-
-def _dashboard_page(login_refusal: presenter.Refusal | None, status: int = 200) -> Any:
+    if token is not None:
+        return _log_in_from_query(token)
     state = _state()
-    is_presenter = presenter.session_is_presenter()
-    body = render_template("dashboard.html", poll=state.poll, phone_url=state.public.url if state.public else "",
+    body = render_template("audience.html", poll=state.poll, phone_url=_phone_url(),
                            phone_url_warning=state.public.warning if state.public else None,
-                           presenter=is_presenter, login_failed=login_refusal is not None,
-                           login_error=login_refusal.message if login_refusal else "",
-                           page_state=_page_state(presenter=is_presenter, scene=state.scenes.snapshot()))
-    response = current_app.make_response((body, status))
-    if login_refusal is not None and login_refusal.retry_after:
-        response.headers["Retry-After"] = str(login_refusal.retry_after)
+                           theme=state.theme, page_state=_page_state(scene=_audience_scene()))
+    return current_app.make_response(body)
+
+
+@bp.get("/presenter")
+def presenter_console() -> Any:
+    """The presenter's console (the laptop); the login form until the browser logs in."""
+    token = request.args.get("token")
+    if token is not None:
+        return _log_in_from_query(token)
+    if not presenter.session_is_presenter():
+        refusal = presenter.Refusal(401, "Wrong presenter token.") if request.args.get("login") == "failed" else None
+        return _login_page(refusal)
+    state = _state()
+    body = render_template("presenter.html", poll=state.poll, phone_url=_phone_url(),
+                           page_state=_page_state(presenter=True, scene=state.scenes.snapshot(),
+                                                  notes=[scene.notes for scene in state.scenes.scenes]))
+    response = current_app.make_response(body)
     # Same-origin requests from this page (the logout form) then carry its Origin; with the default
     # "no-referrer" they would say "Origin: null", which /logout cannot tell from a hostile page.
     response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
+def _phone_url() -> str:
+    state = _state()
+    return state.public.url if state.public else request.host_url.rstrip("/") + "/qr"
+
+
+def _audience_scene() -> dict[str, Any]:
+    """The scene document without the presenter's notes: the projector's page does not carry them."""
+    snapshot = _state().scenes.snapshot()
+    snapshot["scene"] = {key: value for key, value in snapshot["scene"].items() if key != "notes"}
+    return snapshot
+
+
+def _log_in_from_query(token: str) -> Any:
+    """``/?token=…`` or ``/presenter?token=…``: log in, then land on the console without the token in the URL."""
+    refusal = presenter.log_in(token)
+    if refusal is None:
+        return redirect(url_for("show.presenter_console"), code=303)
+    return _login_page(refusal, status=429 if refusal.status == 429 else 401)
+
+
+def _login_page(refusal: presenter.Refusal | None, status: int = 200) -> Any:
+    state = _state()
+    body = render_template("login.html", poll=state.poll, theme=state.theme, login_failed=refusal is not None,
+                           login_error=refusal.message if refusal else "")
+    response = current_app.make_response((body, status))
+    if refusal is not None and refusal.retry_after:
+        response.headers["Retry-After"] = str(refusal.retry_after)
     return response
 
 
@@ -120,19 +152,19 @@ def _dashboard_page(login_refusal: presenter.Refusal | None, status: int = 200) 
 def login() -> Any:
     refusal = presenter.log_in(request.form.get("token", ""))
     if refusal is None:
-        return redirect(url_for("show.dashboard"), code=303)
+        return redirect(url_for("show.presenter_console"), code=303)
     if refusal.status == 429:
-        return _dashboard_page(refusal, status=429)
-    return redirect(url_for("show.dashboard", login="failed"), code=303)
+        return _login_page(refusal, status=429)
+    return redirect(url_for("show.presenter_console", login="failed"), code=303)
 
 
 @bp.post("/logout")
 def logout() -> Any:
     """Log out, revoking every presenter session issued before; only from this show's own pages."""
     if not presenter.same_origin():
-        return api_error(403, "Log out from the dashboard itself: this request comes from another site or port.")
+        return api_error(403, "Log out from the presenter console itself: this request comes from another site or port.")
     presenter.log_out()
-    return redirect(url_for("show.dashboard"), code=303)
+    return redirect(url_for("show.presenter_console"), code=303)
 
 
 @bp.get("/qr")
@@ -171,9 +203,7 @@ def _too_many_new_phones(state: ShowState, retry_after: int) -> Response:
 @bp.get("/qr.svg")
 def qr_code() -> Response:
     """The QR code of the phone URL (what the dashboard shows)."""
-    state = _state()
-    url = state.public.url if state.public else request.host_url.rstrip("/") + "/qr"
-    response = Response(qr_svg(url), mimetype="image/svg+xml")
+    response = Response(qr_svg(_phone_url()), mimetype="image/svg+xml")
     response.headers["Cache-Control"] = "no-cache"
     return response
 
@@ -366,6 +396,22 @@ def presenter_voting() -> Response:
     if not isinstance(voting_open, bool):
         raise ShowError(400, 'Send {"open": true} or {"open": false}.')
     return _done(_state().set_voting(voting_open), voting_open=voting_open)
+
+
+@bp.post("/api/presenter/results")
+@presenter_required
+def presenter_results() -> Response:
+    visible = _json_object().get("visible")
+    if not isinstance(visible, bool):
+        raise ShowError(400, 'Send {"visible": true} or {"visible": false}.')
+    return _done(_state().set_results_visible(visible), results_visible=visible)
+
+
+@bp.post("/api/presenter/theme")
+@presenter_required
+def presenter_theme() -> Response:
+    theme = _json_object().get("theme")
+    return _done(_state().set_theme(theme), theme=theme)
 
 
 @bp.get("/api/presenter/identities")

@@ -31,6 +31,7 @@ from .tally import ResultsCache
 
 NAMES = SERVICE_NAMES
 MODES = ("reality", "fantasy")
+THEMES = ("dark", "light")
 #: How long a Recover waits for the app to use the service again before answering.
 RECOVER_WAIT = 15.0
 #: How long a vote waits for a switch back to reality (the replay into PostgreSQL) to finish.
@@ -94,7 +95,8 @@ class ShowState:
     def __init__(self, *, poll: Poll, bus: EventBus, store: VoteStore | Store, limiter: VoterRateLimiter,
                  public: PublicAddress | None = None, infra: Controller | None = None,
                  postgres_probe: Callable[[], object] | None = None, tests: TestRun | None = None,
-                 spawn: Callable[..., Any] | None = None, identities: IdentityBudget | None = None) -> None:
+                 spawn: Callable[..., Any] | None = None, identities: IdentityBudget | None = None,
+                 theme: str = "dark") -> None:
         self.poll = poll
         self.bus = bus
         self.real_store = store
@@ -103,6 +105,16 @@ class ShowState:
         self.rate_limit_default = limiter.enabled
         self.identities = identities or IdentityBudget()
         self.voting_open = True
+        self.results_visible = True
+        if theme not in THEMES:
+            raise ValueError("theme must be “dark” or “light”.")
+        self.theme = theme
+        # What the stage counts for the room (the magic moment, chaos tiles, the mic drop).
+        self.second_votes_refused = 0
+        self.latest_refusal: str | None = None
+        self.outage_refused = 0
+        self._service_changes: dict[str, dict[str, Any]] = {}
+        self._changes_lock = threading.Lock()
         self.public = public
         self.infra = infra
         self.tests = tests or TestRun(bus)
@@ -173,6 +185,10 @@ class ShowState:
         # PostgreSQL's UNIQUE constraint said no: the refusal the whole show is about.
         except AlreadyVoted as refused:
             reason = _pg_reason(refused)
+            with self._changes_lock:
+                self.second_votes_refused += 1
+                self.latest_refusal = reason
+            self.results_cache.touch()  # the room's counter rides on the tally
             self.bus.publish("vote", "refused", f"{who} tried to vote again: PostgreSQL refused it ({reason})",
                              voter=who, choice=choice, reason=reason)
             return VoteOutcome(409, "You already voted!",
@@ -221,11 +237,16 @@ class ShowState:
         grant = self.identities.take(address)
         if not grant.allowed:
             self._notice(PUBLIC_NOTICE)  # once: the projector says it happens, never who
+        else:
+            self.results_cache.touch()  # "N phones joined" on the join card rides on the tally
         return grant
 
     def _postgres_unavailable(self, who: str, choice: str) -> VoteOutcome:
         state = self.health.states["postgres"]
         why = "is starting" if state == "starting" else "is down"
+        with self._changes_lock:
+            self.outage_refused += 1
+        self.results_cache.touch()
         self.bus.publish("vote", "failed", f"{who}'s vote for {choice} refused: PostgreSQL {why} (503, nothing stored)",
                          voter=who, choice=choice, service="postgres")
         return VoteOutcome(503, f"The database {why}: your vote was not stored.",
@@ -238,17 +259,42 @@ class ShowState:
         document["mode"] = self.mode
         document["run"] = self.run_id
         document["voting_open"] = self.voting_open
+        document["results_visible"] = self.results_visible
+        document["phones_joined"] = self.identities.issued
+        document["second_votes_refused"] = self.second_votes_refused
+        document["latest_refusal"] = self.latest_refusal
+        document["outage_refused"] = self.outage_refused
         document["ready"] = self.votes_stored()
         return document
 
+    def service_changes(self, states: dict[str, str]) -> dict[str, dict[str, Any]]:
+        """Since when each service is in its state, with the vote counts at that moment.
+
+        The chaos tiles show "down since 14:02:11 · 12 votes refused meanwhile": the room's counts
+        now minus the counts recorded here. Recorded when a health document first sees the change
+        (the broadcaster asks for one as soon as a state changes).
+        """
+        with self._changes_lock:
+            for name, state in states.items():
+                known = self._service_changes.get(name)
+                if known is None or known["state"] != state:
+                    self._service_changes[name] = {"state": state, "since": round(time.time(), 3),
+                                                   "total": self.results_cache.snapshot()["total"],
+                                                   "outage_refused": self.outage_refused}
+            return {name: dict(change) for name, change in self._service_changes.items()}
+
     def health_document(self) -> dict[str, Any]:
+        services = self.health.snapshot()
         return {
-            "services": self.health.snapshot(),
+            "services": services,
+            "service_changes": self.service_changes(services),
             "rate_limit": self.limiter.enabled,
             "rate_limit_backend": self.limiter.backend if self.limiter.enabled else "off",
             "rate_limit_per_minute": self.limiter.per_minute,
             "mode": self.mode,
             "voting_open": self.voting_open,
+            "results_visible": self.results_visible,
+            "theme": self.theme,
             "docker": self.health.docker,
             "ready": self.votes_stored(),
             "phone_url": self.public.url if self.public else None,
@@ -288,6 +334,26 @@ class ShowState:
         self.bus.publish("system", "voting-open" if open_ else "voting-closed", message, voting_open=open_)
         return message + "."
 
+    def set_results_visible(self, visible: bool) -> str:
+        """Show or hide the results on the audience screen and the phones (counting goes on)."""
+        if visible == self.results_visible:
+            return "The results are already " + ("shown." if visible else "hidden.")
+        self.results_visible = visible
+        self.version += 1
+        self.results_cache.touch()
+        message = ("Results revealed: the room sees the counts" if visible
+                   else "Results hidden: votes still count, the room sees no numbers until you reveal them")
+        self.bus.publish("system", "results-shown" if visible else "results-hidden", message, results_visible=visible)
+        return message + "."
+
+    def set_theme(self, theme: object) -> str:
+        """The audience screen's colours: ``dark`` (a dark room) or ``light`` (a bright one)."""
+        if theme not in THEMES:
+            raise ShowError(400, "theme must be “dark” or “light”.")
+        self.theme = str(theme)
+        self.version += 1
+        return f"The audience screen is {theme} now."
+
     def identities_report(self) -> dict[str, Any]:
         """For the presenter only (it names client addresses): see IdentityBudget.report."""
         return self.identities.report()
@@ -314,6 +380,11 @@ class ShowState:
                 replay = self._replay_fantasy()
                 message = f"Reality mode: PostgreSQL decides again. {replay.summary()}."
                 data = {"replayed": replay.replayed, "stored": replay.stored, "refused": replay.refused}
+                if replay.refused:
+                    # The mock's duplicates, refused by PostgreSQL's constraint on the way back: second votes too.
+                    with self._changes_lock:
+                        self.second_votes_refused += replay.refused
+                    self.results_cache.touch()
             self._reload_results()
             if mode == "reality":
                 # The tally is PostgreSQL's own again; a mock vote counted while it was re-read is
@@ -481,6 +552,12 @@ class ShowState:
             self.limiter.enabled = self.rate_limit_default
             self.identities.reset()
             self.voting_open = True
+            self.results_visible = True
+            with self._changes_lock:
+                self.second_votes_refused = 0
+                self.latest_refusal = None
+                self.outage_refused = 0
+                self._service_changes.clear()  # the chaos tiles count from the clean slate
             self.scenes.reset()
             self.notices.clear()
             self.results_cache.clear()

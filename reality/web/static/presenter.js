@@ -1,10 +1,11 @@
-/* Reality Engine dashboard: live feed (left), live tally and QR code (right), scene cues and, for the
- * presenter, the controls of the show. */
+/* Reality Engine presenter console (the laptop, /presenter): live feed, the current and the next
+ * scene with notes, the clocks, the room's numbers, the results as the room sees them, and the
+ * controls. The projector shows /, which follows the scene chosen here. */
 "use strict";
 
 (() => {
   const initial = Live.pageState();
-  const presenter = Boolean(initial.presenter);
+  const presenter = true;
   const FEED_LIMIT = 60;
   const NAMES = { postgres: "PostgreSQL", redis: "Redis" };
   const $ = (id) => document.getElementById(id);
@@ -66,11 +67,7 @@
     for (const event of events) {
       if (event.seq <= lastSeq) continue; // already shown (a replay overlapping the live stream)
       lastSeq = event.seq;
-      if (event.kind === "system" && event.action === "reset") {
-        feed.textContent = "";
-        clearTests();
-      }
-      if (event.kind === "test") onTestEvent(event);
+      if (event.kind === "system" && event.action === "reset") feed.textContent = "";
       const top = feed.firstElementChild;
       if (top && top.dataset.message === event.message) {
         // The same line again (e.g. many 503s during an outage): count it instead of repeating it.
@@ -96,11 +93,47 @@
 
   /* --------------------------------------------------------------- tally */
 
+  /* Votes per second over the last five seconds, from the totals the tally brings. */
+  const totals = [];
+  function voteRate() {
+    const now = performance.now();
+    while (totals.length > 1 && now - totals[0].at > 5000) totals.shift();
+    if (totals.length < 2) return 0;
+    const first = totals[0];
+    const last = totals[totals.length - 1];
+    const seconds = Math.max(1, (now - first.at) / 1000);
+    return Math.max(0, last.total - first.total) / seconds;
+  }
+
+  function drawRate() {
+    const rate = voteRate();
+    $("stat-rate").textContent = rate >= 10 ? String(Math.round(rate)) : rate.toFixed(1);
+  }
+
   function drawResults(results) {
     Live.drawChart($("chart"), results);
-    $("total").textContent = String(results.total || 0);
-    $("total-unit").textContent = results.total === 1 ? "vote" : "votes";
-    document.body.dataset.total = String(results.total || 0);
+    const total = results.total || 0;
+    // Counts with percentages, as on the audience screen.
+    results.options.forEach((option, index) => {
+      const row = $("chart").querySelectorAll(".bar-row")[index];
+      const count = (results.counts || {})[option] || 0;
+      if (row) row.querySelector(".bar-count").textContent = count + " · " + (total ? Math.round((count / total) * 100) : 0) + "%";
+    });
+    $("total").textContent = String(total);
+    $("total-unit").textContent = total === 1 ? "vote" : "votes";
+    const joined = results.phones_joined || 0;
+    const refused = results.second_votes_refused || 0;
+    $("stat-joined").textContent = String(joined);
+    $("stat-joined-unit").textContent = joined === 1 ? "phone joined" : "phones joined";
+    $("stat-refused").textContent = String(refused);
+    $("stat-refused-unit").textContent = refused === 1 ? "second vote refused" : "second votes refused";
+    totals.push({ at: performance.now(), total: total });
+    drawRate();
+    const notes = [];
+    if (results.results_visible === false) notes.push("Hidden from the room: the audience screen shows no numbers.");
+    if (results.voting_open === false) notes.push("Voting is closed.");
+    $("room-note").textContent = notes.join(" ");
+    document.body.dataset.total = String(total);
   }
 
   /* -------------------------------------------------------------- health */
@@ -166,13 +199,14 @@
     sceneReceivedAt = performance.now();
     $("scene-step").textContent = doc.index + 1 + "/" + doc.count;
     $("scene-title").textContent = doc.scene.title;
-    $("scene-cue").textContent = doc.scene.cue;
+    $("scene-cue").textContent = "Screen: " + doc.scene.cue;
     document.body.dataset.scene = doc.scene.key;
-    if (presenter) {
-      $("scene-notes").textContent = doc.scene.notes;
-      $("timer-toggle").textContent = doc.running ? "Pause" : doc.show_elapsed > 0 ? "Resume" : "Start";
-    }
-    showTestsPanel();
+    $("now-title").textContent = doc.scene.title;
+    $("scene-notes").textContent = doc.scene.notes;
+    const next = doc.scenes[doc.index + 1];
+    $("next-title").textContent = next ? next.title : "— the end";
+    $("next-notes").textContent = next ? (initial.notes || [])[doc.index + 1] || "" : "Thank the room. Reset before the next show.";
+    $("timer-toggle").textContent = doc.running ? "Pause" : doc.show_elapsed > 0 ? "Resume" : "Start";
     tickTimer();
   }
 
@@ -182,71 +216,9 @@
     const showTime = scene.show_elapsed + extra;
     const sceneTime = scene.scene_elapsed + extra;
     $("show-timer").textContent = mmss(showTime) + " / " + mmss(scene.show_seconds);
-    $("scene-timer").textContent = "scene " + mmss(sceneTime) + " / " + mmss(scene.scene.seconds);
+    $("scene-timer").textContent = mmss(sceneTime) + " / " + mmss(scene.scene.seconds);
     document.body.dataset.overtime = String(sceneTime > scene.scene.seconds);
     document.body.dataset.running = String(scene.running);
-  }
-
-  /* ---------------------------------------------------------------- tests */
-
-  const testResults = [];
-
-  function clearTests() {
-    testResults.length = 0;
-    drawTests(null);
-  }
-
-  function onTestEvent(event) {
-    if (event.action === "started") {
-      testResults.length = 0;
-      drawTests(null);
-    } else if (event.action === "finished") {
-      drawTests(event.message);
-    } else if (event.data && event.data.suite) {
-      testResults.push(event.data);
-      drawTests(null);
-    }
-  }
-
-  function drawTests(summary) {
-    for (const column of document.querySelectorAll(".tests-col")) {
-      const suite = column.dataset.suite;
-      const list = column.querySelector(".tests-list");
-      list.textContent = "";
-      let ms = 0;
-      const mine = testResults.filter((r) => r.suite === suite);
-      for (const result of mine) {
-        ms += result.duration_ms;
-        const row = document.createElement("li");
-        row.dataset.outcome = result.outcome;
-        const mark = document.createElement("span");
-        mark.className = "test-mark";
-        mark.textContent = result.outcome === "passed" ? "✓" : result.outcome === "skipped" ? "–" : "✗";
-        const name = document.createElement("span");
-        name.className = "test-name";
-        name.textContent = result.name;
-        const time = document.createElement("span");
-        time.className = "test-time";
-        time.textContent = Math.round(result.duration_ms) + " ms";
-        row.append(mark, name, time);
-        list.append(row);
-      }
-      const passed = mine.filter((r) => r.outcome === "passed").length;
-      column.querySelector(".tests-sum").textContent = mine.length
-        ? passed + "/" + mine.length + " passed · " + Math.round(ms) + " ms"
-          + (suite === "fantasy" && passed === mine.length ? " · all green, all wrong" : "")
-        : "";
-    }
-    if (summary) document.body.dataset.testsSummary = summary;
-    showTestsPanel();
-  }
-
-  function showTestsPanel() {
-    const wanted = testResults.length > 0 || (health && health.tests_running)
-      || (scene && scene.scene.key === "test-comparison");
-    $("tests-panel").hidden = !wanted;
-    // The comparison takes the QR code's place: nobody scans during the tests scene.
-    document.body.classList.toggle("tests-visible", Boolean(wanted));
   }
 
   /* -------------------------------------------------------------- presenter */
@@ -272,8 +244,12 @@
     $("btn-limit").textContent = "Rate limit: " + (doc.rate_limit ? "on" : "off");
     $("btn-limit").dataset.on = String(Boolean(doc.rate_limit));
     $("btn-mode").textContent = doc.mode === "fantasy" ? "Back to reality" : "Switch to fantasy";
-    $("btn-voting").textContent = doc.voting_open === false ? "Open voting" : "Close voting";
+    $("btn-voting").textContent = doc.voting_open === false ? "Reopen voting" : "Close voting";
     $("btn-voting").dataset.open = String(doc.voting_open !== false);
+    $("btn-results").textContent = doc.results_visible === false ? "Reveal results" : "Hide results";
+    $("btn-results").dataset.visible = String(doc.results_visible !== false);
+    $("btn-theme").textContent = doc.theme === "light" ? "Dark theme" : "Light theme";
+    if (doc.theme) document.documentElement.dataset.theme = doc.theme;
     $("btn-tests").disabled = Boolean(doc.tests_running);
     $("btn-tests").textContent = doc.tests_running ? "Tests running…" : "Run tests";
     for (const button of document.querySelectorAll("button[data-target]")) {
@@ -357,6 +333,8 @@
         if (action === "rate-limit") body = { enabled: !health.rate_limit };
         if (action === "mode") body = { mode: health.mode === "fantasy" ? "reality" : "fantasy" };
         if (action === "voting") body = { open: health.voting_open === false };
+        if (action === "results") body = { visible: health.results_visible === false };
+        if (action === "theme") body = { theme: health.theme === "light" ? "dark" : "light" };
         if (action === "chaos" || action === "recover") body = { target: button.dataset.target };
         if (action === "reset" && resetButton.dataset.armed !== "true") {
           // Two clicks, so a slip of the hand cannot wipe the room's votes mid-show.
@@ -365,12 +343,15 @@
           setTimeout(() => { resetButton.dataset.armed = "false"; resetButton.textContent = "Reset"; }, 4000);
           return;
         }
+        // Disabled while the request runs (no double sends); the keyboard's focus comes back after.
+        const hadFocus = document.activeElement === button;
         button.disabled = true;
         if (action === "recover") toast("Recovering " + NAMES[button.dataset.target] + "…", true);
         try {
           await presenterAction(action, body);
         } finally {
           button.disabled = false;
+          if (hadFocus && !button.disabled) button.focus();
           if (action === "reset") { resetButton.dataset.armed = "false"; resetButton.textContent = "Reset"; }
           drawHealth(health);
         }
@@ -378,6 +359,8 @@
     }
     document.addEventListener("keydown", (event) => {
       if (event.target.closest("input, textarea, select") || event.ctrlKey || event.metaKey || event.altKey) return;
+      // Space or Enter on a focused button presses that button, as everywhere else: no scene change.
+      if ((event.key === " " || event.key === "Enter") && event.target.closest("button, a, summary")) return;
       // Presentation clickers send PageDown/PageUp; keyboards use the arrows and space.
       if (["ArrowRight", "PageDown", " "].includes(event.key)) changeScene("next");
       else if (["ArrowLeft", "PageUp"].includes(event.key)) changeScene("previous");
@@ -393,11 +376,9 @@
   drawResults(initial.results);
   drawHealth(initial.health);
   if (scene) drawScene(scene);
-  if (presenter) {
-    wireControls();
-    pollIdentities();
-  }
-  setInterval(tickTimer, 250);
+  wireControls();
+  pollIdentities();
+  setInterval(() => { tickTimer(); drawRate(); }, 250);
   connection = Live.connect("dashboard", {
     feed: addToFeed,
     tally: drawResults,
