@@ -88,6 +88,7 @@ class Burst:
     disconnects: int = 0
     server_cpu_cores: float = 0.0
     server_cpu_ms_per_phone: float = 0.0
+    server_system_share: float = 0.0  # of that CPU, the part spent in the kernel (socket calls)
     bench_cpu_ms_per_phone: float = 0.0
     arrival_late_ms: float = 0.0  # open loop: how far behind schedule the generator started a phone
     server_rss_mb: float = 0.0
@@ -144,6 +145,7 @@ class Sampler:
 
     def __enter__(self) -> "Sampler":
         self._cpu0, self._me0, self._t0 = self._cpu(self.process), self._cpu(self.me), time.perf_counter()
+        self._system0 = self.process.cpu_times().system
         self._thread.start()
         return self
 
@@ -157,6 +159,7 @@ class Sampler:
         self._thread.join()
         self.wall = time.perf_counter() - self._t0
         self.cpu_s = self._cpu(self.process) - self._cpu0
+        self.system_s = self.process.cpu_times().system - self._system0  # the kernel's part: sockets
         self.bench_cpu_s = self._cpu(self.me) - self._me0
         self.cpu_cores = self.cpu_s / self.wall
 
@@ -284,6 +287,7 @@ class Crowd:
         burst.statuses = dict(sorted(self.statuses.items()))
         burst.server_cpu_cores = round(sampler.cpu_cores, 2)
         burst.server_cpu_ms_per_phone = round(sampler.cpu_s * 1000 / burst.phones, 2)
+        burst.server_system_share = round(sampler.system_s / sampler.cpu_s, 2) if sampler.cpu_s else 0.0
         burst.bench_cpu_ms_per_phone = round(sampler.bench_cpu_s * 1000 / burst.phones, 2)
         burst.server_rss_mb = round(sampler.peak_rss / 1e6, 1)
         self.closing = True
@@ -360,7 +364,7 @@ def describe(burst: Burst) -> str:
     limit = "" if burst.rate_limit else "  (rate limit OFF)"
     return (f"{burst.mode:9s} {burst.scenario:26s} {burst.phones_per_s:6.0f} phones/s  first vote p50 {burst.p50_ms:5.1f} "
             f"p99 {burst.p99_ms:6.1f} max {burst.max_ms:6.1f} ms  server CPU {burst.server_cpu_ms_per_phone:.2f} ms/phone "
-            f"({burst.server_cpu_cores:.2f} cores, bench {burst.bench_cpu_ms_per_phone:.2f} ms/phone)  "
+            f"({burst.server_cpu_cores:.2f} cores, {burst.server_system_share:.0%} kernel, bench {burst.bench_cpu_ms_per_phone:.2f} ms/phone)  "
             f"accepted {burst.accepted} db {burst.db_total} dashboard {burst.dashboard_total} "
             f"(lag {lag}, {burst.tally_messages} tally msgs)  refused again {burst.duplicates_refused}  "
             f"errors {burst.errors}  disconnects {burst.disconnects}  {burst.server_rss_mb:.0f} MB  "

@@ -203,9 +203,11 @@ def run(options: ShowOptions, out: Print = print, err: Print = _stderr,
 
         started()
         infra.watch()
-        store = VoteStore(infra.postgres_url)
+        # Functions, not URLs: read again at each new connection, since a recovered container can
+        # come back at another bridge address (see Infrastructure.address).
+        store = VoteStore(lambda: infra.postgres_url)
         store.init_schema()
-        app = create_app({"REDIS_URL": infra.redis_url, "QUESTION": options.poll.question,
+        app = create_app({"REDIS_URL": lambda: infra.redis_url, "QUESTION": options.poll.question,
                           "OPTIONS": list(options.poll.options), "ASYNC_MODE": mode},
                          bus=bus, store=store, infra=infra, public=public)
         server = make_server(mode, listener, app)

@@ -1,14 +1,17 @@
-"""Container orchestration: what happens when the host port it picked is gone by the time Docker binds it."""
+"""Container orchestration: a host port taken before Docker binds it, and how clients reach the containers."""
 
 from __future__ import annotations
 
 import socket
+import sys
 
 import psycopg2
 import pytest
+import redis
 
 from reality import containers
 from reality.containers import ContainerStartError, Infrastructure
+from reality.ratelimit import VoterRateLimiter
 
 
 @pytest.fixture
@@ -40,3 +43,50 @@ def test_a_port_given_by_the_caller_is_not_swapped_for_another(taken_port):
         with pytest.raises(ContainerStartError, match="in use|allocated"):
             infra._start_one("postgres", taken_port)
         assert infra.state("postgres") == "down"
+
+
+# -- Reaching the containers: bridge address (no userland proxy) or published port ----------------
+
+needs_linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="bridge addresses answer on Linux only")
+
+
+def _bridge_ip(infra: Infrastructure, name: str) -> str:
+    wrapped = infra.services[name].container._container
+    wrapped.reload()
+    return next(net["IPAddress"] for net in wrapped.attrs["NetworkSettings"]["Networks"].values() if net["IPAddress"])
+
+
+@needs_linux
+def test_clients_follow_a_replaced_container_to_its_new_bridge_address():
+    with Infrastructure(role="tests-direct") as infra:
+        infra.start("redis")
+        assert infra.address("redis") == (_bridge_ip(infra, "redis"), 6379)
+        limiter = VoterRateLimiter(lambda: infra.redis_url, per_minute=5)
+        assert limiter.hit("phone-1").backend == "redis"
+
+        infra.kill("redis")
+        # A dead container's bridge address would hang new connections: the published port refuses at once.
+        assert infra.address("redis") == (containers.LOOPBACK, infra.services["redis"].host_port)
+        infra.services["redis"].container._container.remove(force=True)  # gone: recover starts a fresh one
+        assert infra.recover("redis") is False
+
+        assert infra.address("redis") == (_bridge_ip(infra, "redis"), 6379)  # read again, not remembered
+        assert limiter.check_backend() is True
+        assert limiter.hit("phone-1").backend == "redis"
+        assert redis.Redis.from_url(infra.redis_url).ping()
+
+
+def test_the_published_port_is_used_when_the_bridge_address_does_not_answer(monkeypatch):
+    # As on Docker Desktop, rootless Docker or a remote engine: the host cannot reach the bridge.
+    monkeypatch.setattr(containers, "_answers", lambda host, port: False)
+    with Infrastructure(role="tests-direct") as infra:
+        infra.start("redis")
+        assert infra.address("redis") == (containers.LOOPBACK, infra.services["redis"].host_port)
+        assert redis.Redis.from_url(infra.redis_url).ping()
+
+
+def test_direct_connections_can_be_switched_off(monkeypatch):
+    monkeypatch.setenv("REALITY_DIRECT_CONNECT", "0")
+    with Infrastructure(role="tests-direct") as infra:
+        infra.start("redis")
+        assert infra.address("redis") == (containers.LOOPBACK, infra.services["redis"].host_port)
