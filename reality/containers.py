@@ -216,7 +216,12 @@ class Service:
 
 
 class Infrastructure:
-    """PostgreSQL and Redis for one run (the show, a test session, the workshop)."""
+    """PostgreSQL and Redis for one run (the show, a test session, the workshop).
+
+    ``disposable`` containers are created with Docker's auto-remove: stopping one kills it and does
+    not wait for Docker to delete it (about 0.2 s of a test session's end). Not for the show: a
+    container killed by chaos must stay, to be restarted with its data.
+    """
 
     def __init__(
         self,
@@ -225,11 +230,13 @@ class Infrastructure:
         images: dict[str, str | None] | None = None,
         fast_storage: bool = True,
         client: docker.DockerClient | None = None,
+        disposable: bool = False,
     ) -> None:
         self.bus = bus or EventBus()
         self.role = role
         self.pins = images or {}
         self.fast_storage = fast_storage
+        self.disposable = disposable
         self.client = client or docker_engine.connect()
         self.services = {name: Service(name) for name in SERVICES}
         self._closing = threading.Event()
@@ -277,7 +284,7 @@ class Infrastructure:
         # Loopback only: on conference Wi-Fi nobody else may reach the show's databases. (Docker
         # takes an (address, port) pair; Testcontainers' with_bind_ports has no form for it.)
         container.ports[str(INTERNAL_PORTS[name])] = (LOOPBACK, port)
-        container.with_kwargs(labels=project_labels(name, self.role))
+        container.with_kwargs(labels=project_labels(name, self.role), auto_remove=self.disposable)
         return container
 
     def _start_one(self, name: str, port: int | None = None) -> Service:
@@ -516,7 +523,10 @@ class Infrastructure:
         if service.container is not None:
             if service.container_id:
                 self._expected_exits.add(service.container_id)
-            self._remove(service.container)
+            if self.disposable:
+                _dispose(service.container._container)
+            else:
+                self._remove(service.container)
             service.container = None
             service.state = "stopped"
             self.bus.publish("container", "stopped", f"{NAMES[name]} container removed", service=name)
@@ -537,7 +547,8 @@ class Infrastructure:
             thread.join()
         if first:
             # Anything still being created when the stop began carries this process's labels.
-            remove_containers(self.client, {LABEL_PID: str(os.getpid()), LABEL_ROLE: self.role})
+            remove_containers(self.client, {LABEL_PID: str(os.getpid()), LABEL_ROLE: self.role},
+                              dispose=self.disposable)
 
     def __enter__(self) -> "Infrastructure":
         return self
@@ -573,20 +584,52 @@ def _wait_until_ready(container: DockerContainer) -> None:
         container._wait_strategy.wait_until_ready(container)
 
 
-def remove_containers(client: docker.DockerClient, labels: dict[str, str]) -> list[str]:
-    """Force-remove every container carrying all of ``labels``; returns their names."""
+def remove_containers(client: docker.DockerClient, labels: dict[str, str], dispose: bool = False) -> list[str]:
+    """Force-remove every container carrying all of ``labels``; returns their names.
+
+    ``dispose``: kill the auto-remove ones instead and let Docker remove them without waiting.
+    """
     filters = {"label": [f"{key}={value}" for key, value in labels.items()]}
     removed = []
     try:
         for container in client.containers.list(all=True, filters=filters, ignore_removed=True):
             try:
-                container.remove(force=True, v=True)
+                if dispose:
+                    _dispose(container)
+                else:
+                    container.remove(force=True, v=True)
                 removed.append(container.name)
             except NotFound:
                 pass
     except DockerException:
         pass
     return removed
+
+
+#: How a disposable container is ended without waiting: Docker waits for a SIGKILLed container to
+#: exit (0.2 s for PostgreSQL here), not for other signals. PostgreSQL's SIGQUIT is its "immediate
+#: shutdown" and Redis's SIGTERM a quick one; both exit at once, and auto-remove does the rest.
+DISPOSE_SIGNALS = {"postgres": "SIGQUIT", "redis": "SIGTERM"}
+
+
+def _dispose(container: docker.models.containers.Container | None) -> None:
+    """End an auto-remove container and leave its removal to Docker; force-remove any other."""
+    if container is None:
+        return
+    try:
+        container.reload()  # the state Docker has now, not the one this object was made with
+        # Created but never started, Docker would not remove it by itself.
+        if container.attrs.get("HostConfig", {}).get("AutoRemove") and container.status != "created":
+            try:
+                container.kill(signal=DISPOSE_SIGNALS.get(container.labels.get(LABEL_SERVICE, ""), "SIGKILL"))
+            except DockerException:
+                pass  # already exiting or gone: Docker removes it
+            return
+        container.remove(force=True, v=True)
+    except NotFound:
+        pass
+    except DockerException:
+        pass  # already being removed, or the engine is gone: cleanup.py or the next run's sweep catch it
 
 
 def sweep_orphans(client: docker.DockerClient) -> list[str]:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
 import sys
+import time
+from pathlib import Path
 
 import psycopg2
 import pytest
 import redis
 
 from reality import containers
+from reality.config import LABEL_PID
 from reality.containers import ContainerStartError, Infrastructure
 from reality.ratelimit import VoterRateLimiter
 
@@ -90,3 +95,36 @@ def test_direct_connections_can_be_switched_off(monkeypatch):
     with Infrastructure(role="tests-direct") as infra:
         infra.start("redis")
         assert infra.address("redis") == (containers.LOOPBACK, infra.services["redis"].host_port)
+
+
+# -- A test session's end: the container is killed, Docker removes it ---------------------------------
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_a_test_session_leaves_no_container_moments_after_it_ends(docker_client):
+    """The lesson's session does not wait for its container's removal; Docker does it, at once."""
+    began = int(time.time()) - 1
+    session = subprocess.Popen([sys.executable, "-m", "pytest", "tests/test_reality.py", "-q", "-p", "no:cacheprovider"],
+                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output, _ = session.communicate(timeout=300)
+    assert session.returncode == 0, output
+    ended = time.time()
+    # Its containers carry its pid: what Docker recorded since it began says which they were.
+    events = docker_client.events(since=began, until=int(ended) + 1, decode=True,
+                                  filters={"type": "container", "label": [f"{LABEL_PID}={session.pid}"]})
+    created = {event["id"] for event in events if event.get("Action") == "create"}
+    assert created, "the session started no container"
+    deadline = time.monotonic() + 10  # generous: Docker removes it within moments, but the machine is shared
+    while True:
+        left = [c.name for c in docker_client.containers.list(all=True, sparse=True) if c.id in created]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert not left, f"{left} still there {time.time() - ended:.1f} s after the session ended"
+    # Ended by PostgreSQL's immediate shutdown (SIGQUIT, which Docker does not wait for) and removed
+    # by Docker itself; a force-remove would show a SIGKILL and keep the session waiting for it.
+    events = docker_client.events(since=began, until=int(time.time()) + 1, decode=True,
+                                  filters={"type": "container", "label": [f"{LABEL_PID}={session.pid}"]})
+    signals = {event["Actor"]["Attributes"].get("signal") for event in events if event.get("Action") == "kill"}
+    assert signals == {str(int(signal.SIGQUIT))}
