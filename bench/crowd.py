@@ -90,6 +90,10 @@ class Burst:
     server_cpu_ms_per_phone: float = 0.0
     server_system_share: float = 0.0  # of that CPU, the part spent in the kernel (socket calls)
     bench_cpu_ms_per_phone: float = 0.0
+    phone_sockets: int = 0  # sockets scenario: phone sockets connected when broadcasts were measured
+    phone_tally_messages: int = 0  # tally messages those sockets received while measuring
+    idle_cpu_cores: float = 0.0  # the server's CPU with every socket connected and nobody voting
+    broadcast_us_per_socket: float | None = None  # server CPU per tally message to a phone socket
     arrival_late_ms: float = 0.0  # open loop: how far behind schedule the generator started a phone
     server_rss_mb: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
@@ -221,6 +225,10 @@ class Crowd:
         self.clients: list[socketio.AsyncClient] = []
         self.sessions: list[aiohttp.ClientSession] = []
         self.closing = False
+        self.phone_tallies = 0  # tally messages the phones' sockets received
+
+    def on_phone_tally(self, *_: object) -> None:
+        self.phone_tallies += 1
 
     def on_disconnect(self, *_: object) -> None:
         if not self.closing:  # only disconnects the server caused, not ours at the end
@@ -231,16 +239,18 @@ class Crowd:
         self.dashboard.on("tally", lambda doc: self.tallies.append((time.perf_counter(), doc.get("total", 0))))
         await self.dashboard.connect(self.url, auth={"role": "dashboard"})
 
-    async def phone(self) -> None:
+    async def phone(self, socket: bool | None = None) -> None:
         url, burst = self.url, self.burst
         session = phone_session()
+        socket = self.sockets if socket is None else socket
         try:
             async with session.get(f"{url}/qr") as page:
                 await page.read()
-            if self.sockets:
+            if socket:
                 # The phone's own session: its cookie and its source address reach the socket too.
                 client = socketio.AsyncClient(reconnection=False, http_session=session)
                 client.on("disconnect", self.on_disconnect)
+                client.on("tally", self.on_phone_tally)
                 await client.connect(url, auth={"role": "phone"}, transports=["websocket"])
                 self.clients.append(client)
             choice = random.choice(self.options)
@@ -260,7 +270,7 @@ class Crowd:
             burst.errors += 1
             self.statuses[type(exc).__name__] += 1
         finally:
-            if self.sockets:
+            if socket:
                 self.sessions.append(session)  # closed after its socket, at the end of the burst
             else:
                 await session.close()
@@ -271,6 +281,34 @@ class Crowd:
         deadline = time.perf_counter() + 5
         while time.perf_counter() < deadline and not any(total >= accepted for _, total in self.tallies):
             await asyncio.sleep(0.01)
+
+    async def measure_broadcasts(self, server: psutil.Process, cpu_per_phone_s: float, seconds: float = 4.0,
+                                 per_s: float = 4.0) -> None:
+        """Server CPU per tally message to a phone socket, with every phone's socket still connected.
+
+        Two seconds idle give the baseline (pings, health probes); then a few phones without sockets
+        vote ``per_s`` times a second, so the tally changes and is pushed to every phone socket (at
+        most every 0.5 s). What the server spent beyond the baseline and those phones' own requests
+        (``cpu_per_phone_s`` each, from the burst), divided by the tally messages the phones received.
+        """
+        cpu = Sampler._cpu
+        await asyncio.sleep(1.0)  # the burst's last broadcasts
+        idle0, t0 = cpu(server), time.perf_counter()
+        await asyncio.sleep(2.0)
+        idle_rate = (cpu(server) - idle0) / (time.perf_counter() - t0)
+        received0, cpu0, t1 = self.phone_tallies, cpu(server), time.perf_counter()
+        voters = []
+        for _ in range(round(seconds * per_s)):
+            voters.append(asyncio.create_task(self.phone(socket=False)))
+            await asyncio.sleep(1 / per_s)
+        await asyncio.gather(*voters)
+        await asyncio.sleep(0.8)  # the last change reaches the phones (their interval is 0.5 s)
+        spent = cpu(server) - cpu0 - idle_rate * (time.perf_counter() - t1) - len(voters) * cpu_per_phone_s
+        messages = self.phone_tallies - received0
+        self.burst.phone_sockets = len(self.clients)
+        self.burst.phone_tally_messages = messages
+        self.burst.idle_cpu_cores = round(idle_rate, 3)
+        self.burst.broadcast_us_per_socket = round(spent * 1e6 / messages, 1) if messages else None
 
     async def finish(self, sampler: Sampler, began: float) -> None:
         """Fill in the burst's figures and close every client."""
@@ -290,14 +328,18 @@ class Crowd:
         burst.server_system_share = round(sampler.system_s / sampler.cpu_s, 2) if sampler.cpu_s else 0.0
         burst.bench_cpu_ms_per_phone = round(sampler.bench_cpu_s * 1000 / burst.phones, 2)
         burst.server_rss_mb = round(sampler.peak_rss / 1e6, 1)
-        self.closing = True
-        await asyncio.gather(*(client.disconnect() for client in self.clients), return_exceptions=True)
-        await asyncio.gather(*(session.close() for session in self.sessions), return_exceptions=True)
-        await self.dashboard.disconnect()
         latencies = sorted(burst.latencies_ms) or [0.0]
         burst.p50_ms = round(statistics.median(latencies), 1)
         burst.p99_ms = round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 1)
         burst.max_ms = round(latencies[-1], 1)
+        if self.clients:  # after the burst's figures: the phones voting here are not part of them
+            refused = burst.duplicates_refused
+            await self.measure_broadcasts(sampler.process, sampler.cpu_s / burst.phones)
+            burst.duplicates_refused = refused
+        self.closing = True
+        await asyncio.gather(*(client.disconnect() for client in self.clients), return_exceptions=True)
+        await asyncio.gather(*(session.close() for session in self.sessions), return_exceptions=True)
+        await self.dashboard.disconnect()
 
 
 async def prepare_burst(server: Server, rate_limit: bool) -> list[str]:
@@ -361,6 +403,10 @@ async def run_open_loop(server: Server, scenario: str, rate: float, duration: fl
 def describe(burst: Burst) -> str:
     lag = f"{burst.tally_lag_ms:.0f} ms" if burst.tally_lag_ms is not None else "never"
     late = f"  arrivals late by up to {burst.arrival_late_ms:.0f} ms" if burst.offered_per_s else ""
+    if burst.broadcast_us_per_socket is not None:
+        late += (f"  tally broadcast: {burst.broadcast_us_per_socket:.0f} us of server CPU per phone socket "
+                 f"({burst.phone_tally_messages} messages to {burst.phone_sockets} sockets; idle with them "
+                 f"connected: {burst.idle_cpu_cores:.3f} cores)")
     limit = "" if burst.rate_limit else "  (rate limit OFF)"
     return (f"{burst.mode:9s} {burst.scenario:26s} {burst.phones_per_s:6.0f} phones/s  first vote p50 {burst.p50_ms:5.1f} "
             f"p99 {burst.p99_ms:6.1f} max {burst.max_ms:6.1f} ms  server CPU {burst.server_cpu_ms_per_phone:.2f} ms/phone "
