@@ -381,12 +381,16 @@ class Infrastructure:
         Through the published port every PostgreSQL and Redis round trip crosses Docker's userland
         proxy, a process of its own: on Linux the bridge address skips it (less CPU, lower latency).
         A restarted or replaced container can come back at another address, so this runs after each
-        start. Docker Desktop, rootless Docker and remote engines do not route to bridge addresses
-        from the host: the connection attempt fails and the published port is used, as before.
+        start. Docker Desktop and rootless Docker do not route to bridge addresses from the host: the
+        connection attempt fails and the published port is used, as before; so it is with a remote
+        engine, which is not even tried.
         """
         service.direct = None
         wrapped = service.container._container if service.container else None
-        if wrapped is None or not direct_connect_wanted():
+        # Only with an engine on this machine (its Unix socket): a remote engine's bridge addresses
+        # could name something else here.
+        local_engine = self.client.api.base_url.startswith("http+docker://")
+        if wrapped is None or not local_engine or not direct_connect_wanted():
             return
         try:
             wrapped.reload()

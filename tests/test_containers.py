@@ -128,3 +128,14 @@ def test_a_test_session_leaves_no_container_moments_after_it_ends(docker_client)
                                   filters={"type": "container", "label": [f"{LABEL_PID}={session.pid}"]})
     signals = {event["Actor"]["Attributes"].get("signal") for event in events if event.get("Action") == "kill"}
     assert signals == {str(int(signal.SIGQUIT))}
+
+
+def test_a_remote_engines_bridge_addresses_are_not_tried(monkeypatch):
+    # Its 172.17.x.y may be a different container, or anything else, on this machine.
+    tried = []
+    monkeypatch.setattr(containers, "_answers", lambda host, port: tried.append(host) or True)
+    with Infrastructure(role="tests-direct") as infra:
+        monkeypatch.setattr(infra.client.api, "base_url", "http://docker.example:2375")
+        infra.start("redis")
+        assert infra.address("redis") == (containers.LOOPBACK, infra.services["redis"].host_port)
+    assert tried == []
