@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+import pytest
+from itsdangerous import BadSignature
+
 from reality.events import EventBus
 from reality.show import make_server
 
@@ -80,3 +83,24 @@ def test_a_vote_is_one_statement_with_no_begin_or_commit_round_trips(votes):
     finally:
         votes._checkin(conn, generation)
     assert votes.counts() == {"Python": 1}
+
+
+def test_the_cookie_serializer_is_built_once_per_key_and_again_when_the_key_changes():
+    from reality.votes import InMemoryVoteStore
+    from reality.web import create_app
+
+    app = create_app({"SECRET_KEY": "first-key-" * 4, "BACKGROUND_TASKS": False, "ASYNC_MODE": "threading"},
+                     store=InMemoryVoteStore())
+    interface = app.session_interface
+    first = interface.get_signing_serializer(app)
+    assert interface.get_signing_serializer(app) is first
+    client = app.test_client()
+    client.get("/qr")
+    cookie = client.get_cookie("reality").value
+    assert first.loads(cookie)["voter"]
+
+    app.secret_key = "second-key-" * 4
+    second = interface.get_signing_serializer(app)
+    assert second is not first
+    with pytest.raises(BadSignature):
+        second.loads(cookie)  # signed with the old key: refused once the key changed
