@@ -221,6 +221,11 @@ class Infrastructure:
     ``disposable`` containers are created with Docker's auto-remove: stopping one kills it and does
     not wait for Docker to delete it (about 0.2 s of a test session's end). Not for the show: a
     container killed by chaos must stay, to be restarted with its data.
+
+    ``direct``: hand out the containers' bridge addresses when they answer (see :meth:`_locate`). Only
+    for a run that follows Docker's events (:meth:`watch`, as the show does): Docker gives a dead
+    container's address to the next container it starts, so an address must be dropped as soon as
+    its container dies, and a run that does not watch would not know.
     """
 
     def __init__(
@@ -231,12 +236,14 @@ class Infrastructure:
         fast_storage: bool = True,
         client: docker.DockerClient | None = None,
         disposable: bool = False,
+        direct: bool = False,
     ) -> None:
         self.bus = bus or EventBus()
         self.role = role
         self.pins = images or {}
         self.fast_storage = fast_storage
         self.disposable = disposable
+        self.direct = direct
         self.client = client or docker_engine.connect()
         self.services = {name: Service(name) for name in SERVICES}
         self._closing = threading.Event()
@@ -390,7 +397,7 @@ class Infrastructure:
         # Only with an engine on this machine (its Unix socket): a remote engine's bridge addresses
         # could name something else here.
         local_engine = self.client.api.base_url.startswith("http+docker://")
-        if wrapped is None or not local_engine or not direct_connect_wanted():
+        if wrapped is None or not self.direct or not local_engine or not direct_connect_wanted():
             return
         try:
             wrapped.reload()
@@ -416,14 +423,16 @@ class Infrastructure:
         if wrapped is None or service.state != "up":
             raise RealityError(f"{NAMES[name]} is not running, nothing to kill.")
         self._expected_exits.add(wrapped.id)
+        # Before the kill: a dead container's bridge address never answers (connections hang until
+        # their timeout instead of being refused), and Docker may give it to the next container it
+        # starts. Its published port refuses at once. Back to the bridge after a recover.
+        service.direct = None
         try:
             wrapped.kill()
         except DockerException as exc:
+            self._locate(service)  # still alive
             raise RealityError(f"Could not kill {NAMES[name]}: {_one_line(exc)}") from exc
         service.state = "down"
-        # A dead container's bridge address never answers (no refusal either: connections hang until
-        # their timeout); its published port refuses at once. Back to the bridge after a recover.
-        service.direct = None
         self.bus.publish("container", "killed", f"{NAMES[name]} container killed", service=name,
                          container=wrapped.id)
 

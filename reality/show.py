@@ -218,7 +218,8 @@ def run(options: ShowOptions, out: Print = print, err: Print = _stderr,
         # Durable storage: the test-suite shortcuts (synchronous_commit=off) lose the last acknowledged
         # votes when PostgreSQL is killed, and "data kept" after chaos must be true. Measured here:
         # 0.9 ms per commit instead of 0.3 ms.
-        infra = Infrastructure(bus, role="show", client=client, fast_storage=False)
+        # direct: bridge addresses where they answer (the show follows Docker's events: infra.watch()).
+        infra = Infrastructure(bus, role="show", client=client, fast_storage=False, direct=True)
         started = start_in_background(infra)
         if mode == "gevent":
             # An import on the hub's thread would stall every greenlet, readiness polls included:

@@ -63,7 +63,7 @@ def _bridge_ip(infra: Infrastructure, name: str) -> str:
 
 @needs_linux
 def test_clients_follow_a_replaced_container_to_its_new_bridge_address():
-    with Infrastructure(role="tests-direct") as infra:
+    with Infrastructure(role="tests-direct", direct=True) as infra:
         infra.start("redis")
         assert infra.address("redis") == (_bridge_ip(infra, "redis"), 6379)
         limiter = VoterRateLimiter(lambda: infra.redis_url, per_minute=5)
@@ -84,7 +84,7 @@ def test_clients_follow_a_replaced_container_to_its_new_bridge_address():
 def test_the_published_port_is_used_when_the_bridge_address_does_not_answer(monkeypatch):
     # As on Docker Desktop, rootless Docker or a remote engine: the host cannot reach the bridge.
     monkeypatch.setattr(containers, "_answers", lambda host, port: False)
-    with Infrastructure(role="tests-direct") as infra:
+    with Infrastructure(role="tests-direct", direct=True) as infra:
         infra.start("redis")
         assert infra.address("redis") == (containers.LOOPBACK, infra.services["redis"].host_port)
         assert redis.Redis.from_url(infra.redis_url).ping()
@@ -92,7 +92,7 @@ def test_the_published_port_is_used_when_the_bridge_address_does_not_answer(monk
 
 def test_direct_connections_can_be_switched_off(monkeypatch):
     monkeypatch.setenv("REALITY_DIRECT_CONNECT", "0")
-    with Infrastructure(role="tests-direct") as infra:
+    with Infrastructure(role="tests-direct", direct=True) as infra:
         infra.start("redis")
         assert infra.address("redis") == (containers.LOOPBACK, infra.services["redis"].host_port)
 
@@ -134,8 +134,16 @@ def test_a_remote_engines_bridge_addresses_are_not_tried(monkeypatch):
     # Its 172.17.x.y may be a different container, or anything else, on this machine.
     tried = []
     monkeypatch.setattr(containers, "_answers", lambda host, port: tried.append(host) or True)
-    with Infrastructure(role="tests-direct") as infra:
+    with Infrastructure(role="tests-direct", direct=True) as infra:
         monkeypatch.setattr(infra.client.api, "base_url", "http://docker.example:2375")
         infra.start("redis")
         assert infra.address("redis") == (containers.LOOPBACK, infra.services["redis"].host_port)
     assert tried == []
+
+
+def test_runs_that_do_not_follow_dockers_events_keep_the_published_port():
+    # Docker gives a dead container's address to the next one it starts: only a run that hears of
+    # the death at once (the show watches Docker's events) may use bridge addresses.
+    with Infrastructure(role="tests-direct") as infra:
+        infra.start("redis")
+        assert infra.address("redis") == (containers.LOOPBACK, infra.services["redis"].host_port)
