@@ -150,22 +150,26 @@ def make_server(mode: str, listener: socket.socket, app: Any) -> Any:
     if mode == "gevent":
         from gevent.pywsgi import WSGIServer
 
-        return WSGIServer(listener, app, log=None, handler_class=_one_write_handler())
+        return WSGIServer(listener, app, log=None, handler_class=_show_handler())
     from werkzeug.serving import make_server as werkzeug_server
 
     host, port = listener.getsockname()[:2]
     return werkzeug_server(host, port, app, threaded=True, fd=listener.fileno())
 
 
-def _one_write_handler() -> type:
+def _show_handler() -> type:
     """gevent's request handler, sending a small response's headers and body in one ``send``.
 
     gevent's own sends the headers, then the body: two syscalls and two packets per answer (the
-    listener sets TCP_NODELAY), and the phone wakes up twice. Bodies over 64 KiB keep its way.
+    listener sets TCP_NODELAY), and the phone wakes up twice. Bodies over 64 KiB keep its way. And
+    with no request log (``log=None``) it still formats every request's log line, to throw it away.
     """
     from gevent.pywsgi import WSGIHandler
 
-    class OneWriteHandler(WSGIHandler):
+    class ShowHandler(WSGIHandler):
+        def log_request(self) -> None:
+            pass  # the show's server has no request log (see make_server)
+
         def _write_with_headers(self, data: bytes) -> None:
             self.headers_sent = True
             self.finalize_headers()  # decides on chunked encoding too
@@ -182,7 +186,7 @@ def _one_write_handler() -> type:
                 towrite += data
                 self._sendall(towrite)
 
-    return OneWriteHandler
+    return ShowHandler
 
 
 def _stderr(line: str) -> None:
