@@ -223,7 +223,7 @@ class Infrastructure:
     container killed by chaos must stay, to be restarted with its data.
 
     ``direct``: hand out the containers' bridge addresses when they answer (see :meth:`_locate`). Only
-    for a run that follows Docker's events (:meth:`watch`, as the show does): Docker gives a dead
+    for a run that follows Docker's events (:meth:`watch`, as the show does): Docker can give a dead
     container's address to the next container it starts, so an address must be dropped as soon as
     its container dies, and a run that does not watch would not know.
     """
