@@ -1,22 +1,31 @@
 """Benchmark: a conference room of phones against a real reality_engine.py.
 
 Starts the show itself (real PostgreSQL and Redis containers), then behaves like phones: each
-simulated phone has its own cookie jar, opens /qr, votes once, tries again (must be refused with
-409), and optionally keeps a Socket.IO connection for live results, next to one dashboard client.
+simulated phone has its own cookie jar and its own loopback source address (127.x.y.z, so that a
+per-address budget on /qr sees a room of phones, not one attacker), opens /qr, votes once, tries
+again (must be refused with 409), and optionally keeps a Socket.IO connection for live results, next
+to one dashboard client. The rate limit stays ON, as the show runs by default (``--no-rate-limit``
+switches it off).
 
-    python3 bench/crowd.py                       # both async modes, every scenario
-    python3 bench/crowd.py --modes gevent --phones 1000 --concurrency 100
+    python3 bench/crowd.py                           # closed loop: bursts of 500 phones, 50 at a time
+    python3 bench/crowd.py --modes gevent --phones 1000 --concurrency 100 --scenarios sockets
+    python3 bench/crowd.py --modes gevent --open-loop  # phones arrive at a fixed rate, stepped up
 
-Prints phones/s, first-vote latency p50/p99/max, status counts, the dashboard's tally lag after
-the last vote of a burst, boot time, and the server's CPU and peak RSS. Writes the figures to
-bench/results/crowd.json and a latency plot to bench/results/crowd.png. Only loopback is used.
-The load generator runs on the same machine and takes its share of the same cores.
+Closed loop prints phones/s, first-vote latency p50/p99/max, status counts, the dashboard's tally lag
+after the last vote of a burst, boot time, and the server's CPU: cores, and milliseconds of CPU
+(user + system) per phone. Open loop (``--open-loop``): phones arrive at a fixed rate for
+``--duration`` seconds, the rate steps up through ``--rates`` until the first-vote p99 goes over
+``--p99-target``; it prints the highest rate that stayed under. Writes the figures to
+bench/results/crowd.json and a latency plot to bench/results/crowd.png. Only loopback is used, and
+every run is bounded (a request gives up after ``REQUEST_TIMEOUT``). The load generator runs on the
+same machine and takes its share of the same cores (its CPU per phone is printed too).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import random
@@ -38,22 +47,38 @@ import socketio
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 TOKEN = "bench-presenter-token"
+#: Every request of a phone gives up after this long: a saturated run still ends.
+REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=20)
+SCENARIOS = {"http": False, "sockets": True}
+SCENARIO_NAMES = {"http": "http", "sockets": "with sockets + dashboard"}
+
+#: One loopback address per simulated phone, never reused within a run of the bench.
+_addresses = itertools.count()
+
+
+def phone_address() -> str:
+    """A fresh 127.x.y.z source address (all of 127.0.0.0/8 is this machine on Linux)."""
+    n = next(_addresses)
+    return f"127.{10 + (n >> 16) % 240}.{(n >> 8) & 255}.{n & 255}"
 
 
 @dataclass
 class Burst:
-    """Figures from one burst of phones."""
+    """Figures from one burst of phones (closed loop) or one rate step (open loop)."""
 
     mode: str
     scenario: str
     phones: int
-    concurrency: int
+    concurrency: int  # closed loop: phones at a time; open loop: 0
+    rate_limit: bool = True
+    offered_per_s: float | None = None  # open loop: the arrival rate asked for
     wall_s: float = 0.0
     phones_per_s: float = 0.0
     p50_ms: float = 0.0
     p99_ms: float = 0.0
     max_ms: float = 0.0
     statuses: dict[str, int] = field(default_factory=dict)
+    errors: int = 0
     duplicates_refused: int = 0
     accepted: int = 0
     db_total: int = 0
@@ -62,6 +87,14 @@ class Burst:
     tally_messages: int = 0
     disconnects: int = 0
     server_cpu_cores: float = 0.0
+    server_cpu_ms_per_phone: float = 0.0
+    server_system_share: float = 0.0  # of that CPU, the part spent in the kernel (socket calls)
+    bench_cpu_ms_per_phone: float = 0.0
+    phone_sockets: int = 0  # sockets scenario: phone sockets connected when broadcasts were measured
+    phone_tally_messages: int = 0  # tally messages those sockets received while measuring
+    idle_cpu_cores: float = 0.0  # the server's CPU with every socket connected and nobody voting
+    broadcast_us_per_socket: float | None = None  # server CPU per tally message to a phone socket
+    arrival_late_ms: float = 0.0  # open loop: how far behind schedule the generator started a phone
     server_rss_mb: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
 
@@ -103,35 +136,50 @@ class Server:
 
 
 class Sampler:
-    """Samples the server's CPU time and RSS while a burst runs."""
+    """The server's CPU time (user + system) and peak RSS over a burst, and the bench's own CPU."""
 
     def __init__(self, process: psutil.Process) -> None:
         self.process = process
+        self.me = psutil.Process()
         self.peak_rss = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    @staticmethod
+    def _cpu(process: psutil.Process) -> float:
+        times = process.cpu_times()
+        return times.user + times.system
+
     def __enter__(self) -> "Sampler":
-        times = self.process.cpu_times()
-        self._cpu0, self._t0 = times.user + times.system, time.perf_counter()
+        self._cpu0, self._me0, self._t0 = self._cpu(self.process), self._cpu(self.me), time.perf_counter()
+        self._system0 = self.process.cpu_times().system
         self._thread.start()
         return self
 
     def _run(self) -> None:
         while not self._stop.is_set():
             self.peak_rss = max(self.peak_rss, self.process.memory_info().rss)
-            self._stop.wait(0.05)
+            self._stop.wait(0.1)
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        times = self.process.cpu_times()
-        self.cpu_cores = (times.user + times.system - self._cpu0) / (time.perf_counter() - self._t0)
+        self.wall = time.perf_counter() - self._t0
+        self.cpu_s = self._cpu(self.process) - self._cpu0
+        self.system_s = self.process.cpu_times().system - self._system0  # the kernel's part: sockets
+        self.bench_cpu_s = self._cpu(self.me) - self._me0
+        self.cpu_cores = self.cpu_s / self.wall
 
 
 def jar() -> aiohttp.CookieJar:
     # unsafe=True: aiohttp refuses cookies from bare IP addresses such as 127.0.0.1 otherwise.
     return aiohttp.CookieJar(unsafe=True)
+
+
+def phone_session() -> aiohttp.ClientSession:
+    """A phone: its own cookie jar and its own loopback source address."""
+    connector = aiohttp.TCPConnector(local_addr=(phone_address(), 0), limit=4)
+    return aiohttp.ClientSession(cookie_jar=jar(), connector=connector, timeout=REQUEST_TIMEOUT)
 
 
 async def wait_until_voting(server: Server, timeout: float = 60.0) -> None:
@@ -142,7 +190,7 @@ async def wait_until_voting(server: Server, timeout: float = 60.0) -> None:
         if server.process.poll() is not None:
             raise RuntimeError(f"the show exited with {server.process.returncode}: see {server.log.name}")
         try:
-            async with aiohttp.ClientSession(cookie_jar=jar()) as phone:
+            async with phone_session() as phone:
                 async with phone.get(f"{url}/qr") as page:
                     await page.read()
                 async with phone.post(f"{url}/api/vote", json={"choice": "Python"}) as answer:
@@ -155,101 +203,221 @@ async def wait_until_voting(server: Server, timeout: float = 60.0) -> None:
 
 
 async def presenter(url: str, path: str, body: dict | None = None) -> dict:
-    async with aiohttp.ClientSession() as client:
+    async with aiohttp.ClientSession(timeout=REQUEST_TIMEOUT) as client:
         async with client.post(f"{url}{path}", json=body or {}, headers={"Authorization": f"Bearer {TOKEN}"}) as r:
             return await r.json()
 
 
 async def results(url: str) -> dict:
-    async with aiohttp.ClientSession() as client:
+    async with aiohttp.ClientSession(timeout=REQUEST_TIMEOUT) as client:
         async with client.get(f"{url}/api/results") as r:
             return await r.json()
 
 
-async def run_burst(server: Server, scenario: str, phones: int, concurrency: int, sockets: bool) -> Burst:
-    url = server.url
-    await presenter(url, "/api/presenter/reset")
-    options = (await results(url))["options"]
-    burst = Burst(server.mode, scenario, phones, concurrency)
-    statuses: Counter[str] = Counter()
-    accepted_at: list[float] = []
-    tallies: list[tuple[float, int]] = []
-    clients: list[socketio.AsyncClient] = []
+class Crowd:
+    """One burst's phones, dashboard and bookkeeping."""
 
-    dashboard = socketio.AsyncClient(reconnection=False)
-    dashboard.on("tally", lambda doc: tallies.append((time.perf_counter(), doc.get("total", 0))))
-    await dashboard.connect(url, auth={"role": "dashboard"})
+    def __init__(self, server: Server, burst: Burst, options: list[str], sockets: bool) -> None:
+        self.url = server.url
+        self.burst = burst
+        self.options = options
+        self.sockets = sockets
+        self.statuses: Counter[str] = Counter()
+        self.accepted_at: list[float] = []
+        self.tallies: list[tuple[float, int]] = []
+        self.clients: list[socketio.AsyncClient] = []
+        self.sessions: list[aiohttp.ClientSession] = []
+        self.closing = False
+        self.phone_tallies = 0  # tally messages the phones' sockets received
 
-    closing = False
+    def on_phone_tally(self, *_: object) -> None:
+        self.phone_tallies += 1
 
-    def on_disconnect(*_: object) -> None:
-        if not closing:  # only disconnects the server caused, not ours at the end
-            burst.disconnects += 1
+    def on_disconnect(self, *_: object) -> None:
+        if not self.closing:  # only disconnects the server caused, not ours at the end
+            self.burst.disconnects += 1
 
+    async def connect_dashboard(self) -> None:
+        self.dashboard = socketio.AsyncClient(reconnection=False)
+        self.dashboard.on("tally", lambda doc: self.tallies.append((time.perf_counter(), doc.get("total", 0))))
+        await self.dashboard.connect(self.url, auth={"role": "dashboard"})
+
+    async def phone(self, socket: bool | None = None) -> None:
+        url, burst = self.url, self.burst
+        session = phone_session()
+        socket = self.sockets if socket is None else socket
+        try:
+            async with session.get(f"{url}/qr") as page:
+                await page.read()
+            if socket:
+                # The phone's own session: its cookie and its source address reach the socket too.
+                client = socketio.AsyncClient(reconnection=False, http_session=session)
+                client.on("disconnect", self.on_disconnect)
+                client.on("tally", self.on_phone_tally)
+                await client.connect(url, auth={"role": "phone"}, transports=["websocket"])
+                self.clients.append(client)
+            choice = random.choice(self.options)
+            began = time.perf_counter()
+            async with session.post(f"{url}/api/vote", json={"choice": choice}) as answer:
+                await answer.read()
+                ended = time.perf_counter()
+                self.statuses[str(answer.status)] += 1
+                if answer.status == 201:
+                    burst.latencies_ms.append((ended - began) * 1000)
+                    self.accepted_at.append(ended)
+            async with session.post(f"{url}/api/vote", json={"choice": choice}) as again:
+                await again.read()
+                self.statuses[f"{again.status} (again)"] += 1
+                burst.duplicates_refused += again.status == 409
+        except (aiohttp.ClientError, asyncio.TimeoutError, socketio.exceptions.ConnectionError) as exc:
+            burst.errors += 1
+            self.statuses[type(exc).__name__] += 1
+        finally:
+            if socket:
+                self.sessions.append(session)  # closed after its socket, at the end of the burst
+            else:
+                await session.close()
+
+    async def wait_for_tally(self) -> None:
+        """Until the dashboard shows every accepted vote (at most 5 s)."""
+        accepted = len(self.accepted_at)
+        deadline = time.perf_counter() + 5
+        while time.perf_counter() < deadline and not any(total >= accepted for _, total in self.tallies):
+            await asyncio.sleep(0.01)
+
+    async def measure_broadcasts(self, server: psutil.Process, cpu_per_phone_s: float, seconds: float = 4.0,
+                                 per_s: float = 4.0) -> None:
+        """Server CPU per tally message to a phone socket, with every phone's socket still connected.
+
+        Two seconds idle give the baseline (pings, health probes); then a few phones without sockets
+        vote ``per_s`` times a second, so the tally changes and is pushed to every phone socket (at
+        most every 0.5 s). What the server spent beyond the baseline and those phones' own requests
+        (``cpu_per_phone_s`` each, from the burst), divided by the tally messages the phones received.
+        """
+        cpu = Sampler._cpu
+        await asyncio.sleep(1.0)  # the burst's last broadcasts
+        idle0, t0 = cpu(server), time.perf_counter()
+        await asyncio.sleep(2.0)
+        idle_rate = (cpu(server) - idle0) / (time.perf_counter() - t0)
+        received0, cpu0, t1 = self.phone_tallies, cpu(server), time.perf_counter()
+        voters = []
+        for _ in range(round(seconds * per_s)):
+            voters.append(asyncio.create_task(self.phone(socket=False)))
+            await asyncio.sleep(1 / per_s)
+        await asyncio.gather(*voters)
+        await asyncio.sleep(0.8)  # the last change reaches the phones (their interval is 0.5 s)
+        spent = cpu(server) - cpu0 - idle_rate * (time.perf_counter() - t1) - len(voters) * cpu_per_phone_s
+        messages = self.phone_tallies - received0
+        self.burst.phone_sockets = len(self.clients)
+        self.burst.phone_tally_messages = messages
+        self.burst.idle_cpu_cores = round(idle_rate, 3)
+        self.burst.broadcast_us_per_socket = round(spent * 1e6 / messages, 1) if messages else None
+
+    async def finish(self, sampler: Sampler, began: float) -> None:
+        """Fill in the burst's figures and close every client."""
+        burst = self.burst
+        # The dashboard's view: first tally after the last accepted vote that counts every vote.
+        accepted = len(self.accepted_at)
+        last_vote = max(self.accepted_at, default=began)
+        matching = [t for t, total in self.tallies if total >= accepted]
+        burst.tally_lag_ms = round((matching[0] - last_vote) * 1000, 1) if matching else None
+        burst.tally_messages = sum(1 for t, _ in self.tallies if began <= t)
+        burst.dashboard_total = self.tallies[-1][1] if self.tallies else 0
+        burst.db_total = (await results(self.url))["total"]
+        burst.accepted = accepted
+        burst.statuses = dict(sorted(self.statuses.items()))
+        burst.server_cpu_cores = round(sampler.cpu_cores, 2)
+        burst.server_cpu_ms_per_phone = round(sampler.cpu_s * 1000 / burst.phones, 2)
+        burst.server_system_share = round(sampler.system_s / sampler.cpu_s, 2) if sampler.cpu_s else 0.0
+        burst.bench_cpu_ms_per_phone = round(sampler.bench_cpu_s * 1000 / burst.phones, 2)
+        burst.server_rss_mb = round(sampler.peak_rss / 1e6, 1)
+        latencies = sorted(burst.latencies_ms) or [0.0]
+        burst.p50_ms = round(statistics.median(latencies), 1)
+        burst.p99_ms = round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 1)
+        burst.max_ms = round(latencies[-1], 1)
+        if self.clients:  # after the burst's figures: the phones voting here are not part of them
+            refused = burst.duplicates_refused
+            await self.measure_broadcasts(sampler.process, sampler.cpu_s / burst.phones)
+            burst.duplicates_refused = refused
+        self.closing = True
+        await asyncio.gather(*(client.disconnect() for client in self.clients), return_exceptions=True)
+        await asyncio.gather(*(session.close() for session in self.sessions), return_exceptions=True)
+        await self.dashboard.disconnect()
+
+
+async def prepare_burst(server: Server, rate_limit: bool) -> list[str]:
+    """A clean show (no votes, no counts) with the rate limit as asked; returns the options."""
+    await presenter(server.url, "/api/presenter/reset")  # resets the rate limit to the show's default too
+    await presenter(server.url, "/api/presenter/rate-limit", {"enabled": rate_limit})
+    return (await results(server.url))["options"]
+
+
+async def run_burst(server: Server, scenario: str, phones: int, concurrency: int, rate_limit: bool) -> Burst:
+    """Closed loop: ``phones`` phones, ``concurrency`` at a time, as fast as the server answers."""
+    options = await prepare_burst(server, rate_limit)
+    burst = Burst(server.mode, SCENARIO_NAMES[scenario], phones, concurrency, rate_limit)
+    crowd = Crowd(server, burst, options, SCENARIOS[scenario])
+    await crowd.connect_dashboard()
     gate = asyncio.Semaphore(concurrency)
 
-    async def phone(index: int) -> None:
+    async def phone() -> None:
         async with gate:
-            async with aiohttp.ClientSession(cookie_jar=jar()) as session:
-                async with session.get(f"{url}/qr") as page:
-                    await page.read()
-                if sockets:
-                    cookie = "; ".join(f"{c.key}={c.value}" for c in session.cookie_jar)
-                    client = socketio.AsyncClient(reconnection=False)
-                    client.on("disconnect", on_disconnect)
-                    await client.connect(url, headers={"Cookie": cookie}, auth={"role": "phone"})
-                    clients.append(client)
-                choice = random.choice(options)
-                began = time.perf_counter()
-                async with session.post(f"{url}/api/vote", json={"choice": choice}) as answer:
-                    await answer.read()
-                    ended = time.perf_counter()
-                    statuses[str(answer.status)] += 1
-                    if answer.status == 201:
-                        burst.latencies_ms.append((ended - began) * 1000)
-                        accepted_at.append(ended)
-                async with session.post(f"{url}/api/vote", json={"choice": choice}) as again:
-                    await again.read()
-                    statuses[f"{again.status} (again)"] += 1
-                    burst.duplicates_refused += again.status == 409
+            await crowd.phone()
 
     with Sampler(server.ps) as sampler:
         began = time.perf_counter()
-        await asyncio.gather(*(phone(i) for i in range(phones)))
+        await asyncio.gather(*(phone() for _ in range(phones)))
         burst.wall_s = time.perf_counter() - began
-        # The dashboard's view: first tally after the last accepted vote that counts every vote.
-        accepted = len(accepted_at)
-        deadline = time.perf_counter() + 5
-        while time.perf_counter() < deadline and not any(total >= accepted for _, total in tallies):
-            await asyncio.sleep(0.01)
-    last_vote = max(accepted_at, default=began)
-    matching = [t for t, total in tallies if total >= accepted]
-    burst.tally_lag_ms = round((matching[0] - last_vote) * 1000, 1) if matching else None
-    burst.tally_messages = sum(1 for t, _ in tallies if began <= t)
-    burst.dashboard_total = tallies[-1][1] if tallies else 0
-    burst.db_total = (await results(url))["total"]
-    burst.accepted = accepted
-    burst.statuses = dict(sorted(statuses.items()))
-    burst.server_cpu_cores = round(sampler.cpu_cores, 2)
-    burst.server_rss_mb = round(sampler.peak_rss / 1e6, 1)
-    closing = True
-    await asyncio.gather(*(client.disconnect() for client in clients))
-    await dashboard.disconnect()
-    latencies = sorted(burst.latencies_ms) or [0.0]
+        await crowd.wait_for_tally()
+    await crowd.finish(sampler, began)
     burst.phones_per_s = round(phones / burst.wall_s, 1)
-    burst.p50_ms = round(statistics.median(latencies), 1)
-    burst.p99_ms = round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 1)
-    burst.max_ms = round(latencies[-1], 1)
+    return burst
+
+
+async def run_open_loop(server: Server, scenario: str, rate: float, duration: float, rate_limit: bool) -> Burst:
+    """Open loop: a new phone every 1/``rate`` s for ``duration`` s, however slowly the server answers."""
+    options = await prepare_burst(server, rate_limit)
+    phones = max(1, round(rate * duration))
+    burst = Burst(server.mode, f"open loop {rate:g}/s", phones, 0, rate_limit, offered_per_s=rate)
+    crowd = Crowd(server, burst, options, SCENARIOS[scenario])
+    await crowd.connect_dashboard()
+    loop = asyncio.get_running_loop()
+    tasks = []
+    late = 0.0
+    with Sampler(server.ps) as sampler:
+        began = time.perf_counter()
+        start = loop.time()
+        for index in range(phones):
+            due = start + index / rate
+            if due > loop.time():
+                await asyncio.sleep(due - loop.time())
+            late = max(late, loop.time() - due)
+            tasks.append(asyncio.create_task(crowd.phone()))
+        await asyncio.gather(*tasks)
+        burst.wall_s = time.perf_counter() - began
+        await crowd.wait_for_tally()
+    await crowd.finish(sampler, began)
+    burst.arrival_late_ms = round(late * 1000, 1)
+    # Phones served per second of arrivals: below the offered rate once the server falls behind.
+    burst.phones_per_s = round(phones / burst.wall_s, 1)
     return burst
 
 
 def describe(burst: Burst) -> str:
     lag = f"{burst.tally_lag_ms:.0f} ms" if burst.tally_lag_ms is not None else "never"
+    late = f"  arrivals late by up to {burst.arrival_late_ms:.0f} ms" if burst.offered_per_s else ""
+    if burst.broadcast_us_per_socket is not None:
+        late += (f"  tally broadcast: {burst.broadcast_us_per_socket:.0f} us of server CPU per phone socket "
+                 f"({burst.phone_tally_messages} messages to {burst.phone_sockets} sockets; idle with them "
+                 f"connected: {burst.idle_cpu_cores:.3f} cores)")
+    limit = "" if burst.rate_limit else "  (rate limit OFF)"
     return (f"{burst.mode:9s} {burst.scenario:26s} {burst.phones_per_s:6.0f} phones/s  first vote p50 {burst.p50_ms:5.1f} "
-            f"p99 {burst.p99_ms:6.1f} max {burst.max_ms:6.1f} ms  accepted {burst.accepted} db {burst.db_total} "
-            f"dashboard {burst.dashboard_total} (lag {lag}, {burst.tally_messages} tally msgs)  "
-            f"refused again {burst.duplicates_refused}  disconnects {burst.disconnects}  "
-            f"server {burst.server_cpu_cores:.2f} cores {burst.server_rss_mb:.0f} MB  {burst.statuses}")
+            f"p99 {burst.p99_ms:6.1f} max {burst.max_ms:6.1f} ms  server CPU {burst.server_cpu_ms_per_phone:.2f} ms/phone "
+            f"({burst.server_cpu_cores:.2f} cores, {burst.server_system_share:.0%} kernel, bench {burst.bench_cpu_ms_per_phone:.2f} ms/phone)  "
+            f"accepted {burst.accepted} db {burst.db_total} dashboard {burst.dashboard_total} "
+            f"(lag {lag}, {burst.tally_messages} tally msgs)  refused again {burst.duplicates_refused}  "
+            f"errors {burst.errors}  disconnects {burst.disconnects}  {burst.server_rss_mb:.0f} MB  "
+            f"{burst.statuses}{late}{limit}")
 
 
 def plot(bursts: list[Burst], path: Path) -> None:
@@ -267,7 +435,8 @@ def plot(bursts: list[Burst], path: Path) -> None:
         axis.plot(latencies, share, label=f"{burst.mode} · {burst.scenario} · {burst.phones_per_s:.0f} phones/s")
     axis.axvline(50, color="grey", linestyle="--", linewidth=1)
     axis.text(51, 5, "p99 target 50 ms", color="grey")
-    axis.set_xlabel("first-vote latency (ms)")
+    axis.set_xscale("log")
+    axis.set_xlabel("first-vote latency (ms, log scale)")
     axis.set_ylabel("phones answered (%)")
     axis.set_title(f"Reality Engine under a crowd ({os.cpu_count()} cores, load generator on the same machine)")
     axis.grid(alpha=0.3)
@@ -276,8 +445,9 @@ def plot(bursts: list[Burst], path: Path) -> None:
     figure.savefig(path, dpi=110)
 
 
-async def bench_mode(mode: str, args: argparse.Namespace) -> tuple[list[Burst], list[float]]:
-    bursts, boots = [], []
+async def bench_mode(mode: str, args: argparse.Namespace) -> tuple[list[Burst], list[float], float | None]:
+    bursts, boots, capacity = [], [], None
+    rate_limit = not args.no_rate_limit
     for attempt in range(args.boots):
         server = Server(mode)
         try:
@@ -285,15 +455,30 @@ async def bench_mode(mode: str, args: argparse.Namespace) -> tuple[list[Burst], 
             boots.append(time.perf_counter() - server.started)  # from spawning the process
             if attempt < args.boots - 1:
                 continue
-            await presenter(server.url, "/api/presenter/rate-limit", {"enabled": False})
-            bursts.append(await run_burst(server, "http", args.phones, args.concurrency, sockets=False))
-            print(describe(bursts[-1]), flush=True)
-            bursts.append(await run_burst(server, "with sockets + dashboard", args.phones, args.concurrency, sockets=True))
-            print(describe(bursts[-1]), flush=True)
+            for _ in range(args.repeat):
+                if args.open_loop:
+                    capacity = None
+                    for rate in args.rates:
+                        burst = await run_open_loop(server, args.scenarios[0], rate, args.duration, rate_limit)
+                        bursts.append(burst)
+                        print(describe(burst), flush=True)
+                        if burst.p99_ms > args.p99_target or burst.errors:
+                            break
+                        capacity = rate
+                    print(f"{mode:9s} open loop: highest arrival rate with first-vote p99 <= {args.p99_target:g} ms: "
+                          + (f"{capacity:g} phones/s" if capacity else "none of the rates tried"), flush=True)
+                    continue
+                for scenario in args.scenarios:
+                    bursts.append(await run_burst(server, scenario, args.phones, args.concurrency, rate_limit))
+                    print(describe(bursts[-1]), flush=True)
         finally:
             stopped = server.stop()
             print(f"{mode:9s} stop (SIGINT to process gone): {stopped:.2f} s", flush=True)
-    return bursts, boots
+    return bursts, boots, capacity
+
+
+def _list(kind):
+    return lambda text: [kind(part.strip()) for part in text.split(",") if part.strip()]
 
 
 def main() -> int:
@@ -301,17 +486,38 @@ def main() -> int:
     parser.add_argument("--modes", default="gevent,threading", help="async modes to compare (comma-separated)")
     parser.add_argument("--phones", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--scenarios", type=_list(str), default=["http", "sockets"],
+                        help="http (phones only), sockets (each phone holds a Socket.IO connection); comma-separated")
     parser.add_argument("--boots", type=int, default=3, help="boots to time per mode (the last one takes the load)")
+    parser.add_argument("--repeat", type=int, default=1, help="run the bursts (or the open-loop steps) this many times")
+    parser.add_argument("--no-rate-limit", action="store_true",
+                        help="switch the per-phone rate limit off for the bursts (the show runs with it on)")
+    parser.add_argument("--open-loop", action="store_true",
+                        help="phones arrive at fixed rates (--rates) instead of --concurrency at a time")
+    parser.add_argument("--rates", type=_list(float), default=[100, 150, 200, 250, 300, 350, 400, 450, 500],
+                        help="open loop: arrival rates to step through, phones/s (stops at the first over the target)")
+    parser.add_argument("--duration", type=float, default=8.0, help="open loop: seconds of arrivals per rate (6-10)")
+    parser.add_argument("--p99-target", type=float, default=50.0, help="open loop: first-vote p99 to stay under, ms")
     args = parser.parse_args()
+    unknown = [s for s in args.scenarios if s not in SCENARIOS]
+    if unknown or not args.scenarios:
+        parser.error(f"--scenarios: use {' or '.join(SCENARIOS)}")
+    if not 1 <= args.duration <= 30:
+        parser.error("--duration: 1 to 30 seconds (the issue's method uses 6-10)")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    print(f"{args.phones} phones, {args.concurrency} at a time, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}")
-    everything: dict[str, object] = {"date": time.strftime("%Y-%m-%d"), "cores": os.cpu_count(), "modes": {}}
+    shape = (f"open loop, {args.duration:g} s per rate" if args.open_loop
+             else f"{args.phones} phones, {args.concurrency} at a time")
+    print(f"{shape}, rate limit {'off' if args.no_rate_limit else 'on'}, {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f}, {time.strftime('%Y-%m-%d %H:%M')}")
+    everything: dict[str, object] = {"date": time.strftime("%Y-%m-%d %H:%M"), "cores": os.cpu_count(),
+                                     "load_average": os.getloadavg()[0], "modes": {}}
     all_bursts = []
     for mode in args.modes.split(","):
-        bursts, boots = asyncio.run(bench_mode(mode.strip(), args))
+        bursts, boots, capacity = asyncio.run(bench_mode(mode.strip(), args))
         print(f"{mode:9s} boot (start to first accepted vote): median {statistics.median(boots):.2f} s "
               f"over {len(boots)} boots: {', '.join(f'{b:.2f}' for b in boots)}", flush=True)
-        everything["modes"][mode] = {"boots_s": boots, "bursts": [asdict(b) for b in bursts]}
+        everything["modes"][mode] = {"boots_s": boots, "open_loop_capacity": capacity,
+                                     "bursts": [asdict(b) for b in bursts]}
         all_bursts += bursts
     (RESULTS / "crowd.json").write_text(json.dumps(everything, indent=1))
     plot(all_bursts, RESULTS / "crowd.png")

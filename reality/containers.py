@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import os
 import socket
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -67,9 +68,17 @@ STOP_WAIT = 5.0
 FAST_POSTGRES = ["postgres", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
 
 NAMES = SERVICE_NAMES
-#: Containers publish their ports on loopback only, and are reached there (see ``_build``).
+#: Containers publish their ports on loopback only, and are reached there (see ``_build``)
+#: unless their bridge address answers (see ``Infrastructure._locate``).
 LOOPBACK = "127.0.0.1"
 INTERNAL_PORTS = {"postgres": 5432, "redis": 6379}
+#: How long a bridge address may take to accept a connection before the published port is used.
+DIRECT_PROBE_TIMEOUT = 0.2
+
+
+def direct_connect_wanted() -> bool:
+    """Whether to try the containers' bridge addresses (Linux, unless ``REALITY_DIRECT_CONNECT=0``)."""
+    return sys.platform.startswith("linux") and os.environ.get("REALITY_DIRECT_CONNECT", "1").strip() != "0"
 
 
 class StartCancelled(Exception):
@@ -201,6 +210,9 @@ class Service:
     image: ImageResolution | None = None
     state: str = "stopped"  # starting | up | down | stopped
     host_port: int | None = None
+    #: The container's own address on Docker's bridge, when it answers from here (else None: the
+    #: published port on loopback is used).
+    direct: tuple[str, int] | None = None
     container: DockerContainer | None = None
     startup_seconds: float | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -212,7 +224,17 @@ class Service:
 
 
 class Infrastructure:
-    """PostgreSQL and Redis for one run (the show, a test session, the workshop)."""
+    """PostgreSQL and Redis for one run (the show, a test session, the workshop).
+
+    ``disposable`` containers are created with Docker's auto-remove: stopping one kills it and does
+    not wait for Docker to delete it (about 0.2 s of a test session's end). Not for the show: a
+    container killed by chaos must stay, to be restarted with its data.
+
+    ``direct``: hand out the containers' bridge addresses when they answer (see :meth:`_locate`). Only
+    for a run that follows Docker's events (:meth:`watch`, as the show does): Docker can give a dead
+    container's address to the next container it starts, so an address must be dropped as soon as
+    its container dies, and a run that does not watch would not know.
+    """
 
     def __init__(
         self,
@@ -221,11 +243,15 @@ class Infrastructure:
         images: dict[str, str | None] | None = None,
         fast_storage: bool = True,
         client: docker.DockerClient | None = None,
+        disposable: bool = False,
+        direct: bool = False,
     ) -> None:
         self.bus = bus or EventBus()
         self.role = role
         self.pins = images or {}
         self.fast_storage = fast_storage
+        self.disposable = disposable
+        self.direct = direct
         self.client = client or docker_engine.connect()
         self.services = {name: Service(name) for name in SERVICES}
         self._closing = threading.Event()
@@ -273,7 +299,7 @@ class Infrastructure:
         # Loopback only: on conference Wi-Fi nobody else may reach the show's databases. (Docker
         # takes an (address, port) pair; Testcontainers' with_bind_ports has no form for it.)
         container.ports[str(INTERNAL_PORTS[name])] = (LOOPBACK, port)
-        container.with_kwargs(labels=project_labels(name, self.role))
+        container.with_kwargs(labels=project_labels(name, self.role), auto_remove=self.disposable)
         return container
 
     def _start_one(self, name: str, port: int | None = None) -> Service:
@@ -335,6 +361,7 @@ class Infrastructure:
                 self._remove(container)
                 raise RealityError("Shut down while starting.")
             service.startup_seconds = time.perf_counter() - began
+            self._locate(service)
             service.state = "up"
             self.bus.publish("container", "ready",
                              f"{NAMES[name]} ready in {service.startup_seconds:.2f} s on port {service.host_port}",
@@ -346,20 +373,51 @@ class Infrastructure:
 
     @property
     def postgres_url(self) -> str:
-        """``postgresql://`` URL of the running PostgreSQL."""
-        return (f"postgresql://{POSTGRES_USER}:{POSTGRES_PASSWORD}@{LOOPBACK}:"
-                f"{self._port('postgres')}/{POSTGRES_DB}")
+        """``postgresql://`` URL of the running PostgreSQL (read it again after a recover: it can change)."""
+        host, port = self.address("postgres")
+        return f"postgresql://{POSTGRES_USER}:{POSTGRES_PASSWORD}@{host}:{port}/{POSTGRES_DB}"
 
     @property
     def redis_url(self) -> str:
-        """``redis://`` URL of the running Redis."""
-        return f"redis://{LOOPBACK}:{self._port('redis')}/0"
+        """``redis://`` URL of the running Redis (read it again after a recover: it can change)."""
+        host, port = self.address("redis")
+        return f"redis://{host}:{port}/0"
 
-    def _port(self, name: str) -> int:
-        port = self.services[name].host_port
-        if port is None:
+    def address(self, name: str) -> tuple[str, int]:
+        """Where clients reach the service: its bridge address when that answered, else the published port."""
+        service = self.services[name]
+        if service.host_port is None:
             raise RealityError(f"{NAMES[name]} has not been started.")
-        return port
+        return service.direct or (LOOPBACK, service.host_port)
+
+    def _locate(self, service: Service) -> None:
+        """Find the container's bridge address, if it answers from here; called after every (re)start.
+
+        Through the published port every PostgreSQL and Redis round trip crosses Docker's userland
+        proxy, a process of its own: on Linux the bridge address skips it (less CPU, lower latency).
+        A restarted or replaced container can come back at another address, so this runs after each
+        start. Docker Desktop and rootless Docker do not route to bridge addresses from the host: the
+        connection attempt fails and the published port is used, as before; so it is with a remote
+        engine, which is not even tried.
+        """
+        service.direct = None
+        wrapped = service.container._container if service.container else None
+        # Only with an engine on this machine (its Unix socket): a remote engine's bridge addresses
+        # could name something else here.
+        local_engine = self.client.api.base_url.startswith("http+docker://")
+        if wrapped is None or not self.direct or not local_engine or not direct_connect_wanted():
+            return
+        try:
+            wrapped.reload()
+            networks = wrapped.attrs.get("NetworkSettings", {}).get("Networks") or {}
+        except DockerException:
+            return
+        port = INTERNAL_PORTS[service.name]
+        for network in networks.values():
+            ip = (network or {}).get("IPAddress")
+            if ip and _answers(ip, port):
+                service.direct = (ip, port)
+                return
 
     def state(self, name: str) -> str:
         return self.services[name].state
@@ -373,9 +431,14 @@ class Infrastructure:
         if wrapped is None or service.state != "up":
             raise RealityError(f"{NAMES[name]} is not running, nothing to kill.")
         self._expected_exits.add(wrapped.id)
+        # Before the kill: a dead container's bridge address never answers (connections hang until
+        # their timeout instead of being refused), and Docker may give it to the next container it
+        # starts. Its published port refuses at once. Back to the bridge after a recover.
+        service.direct = None
         try:
             wrapped.kill()
         except DockerException as exc:
+            self._locate(service)  # still alive
             raise RealityError(f"Could not kill {NAMES[name]}: {_one_line(exc)}") from exc
         service.state = "down"
         self.bus.publish("container", "killed", f"{NAMES[name]} container killed", service=name,
@@ -399,6 +462,7 @@ class Infrastructure:
                 service.state = "starting"
                 wrapped.start()
                 _wait_until_ready(service.container)
+                self._locate(service)  # a restarted container may have another bridge address
                 service.state = "up"
                 # PostgreSQL's files live in the container and survive; Redis keeps nothing on disk.
                 kept = "data kept" if name == "postgres" else "in-memory data starts empty"
@@ -464,9 +528,11 @@ class Infrastructure:
                 return
             if service.state == "up":
                 service.state = "down"
+                service.direct = None  # see kill()
                 self.bus.publish("container", "killed", f"{NAMES[name]} died outside the app (docker kill?)",
                                  service=name, container=container_id, external=True)
         elif action == "start" and service.state == "down":
+            self._locate(service)
             service.state = "up"
             self.bus.publish("container", "restarted", f"{NAMES[name]} started again outside the app",
                              service=name, container=container_id, external=True, fresh=False)
@@ -478,7 +544,10 @@ class Infrastructure:
         if service.container is not None:
             if service.container_id:
                 self._expected_exits.add(service.container_id)
-            self._remove(service.container)
+            if self.disposable:
+                _dispose(service.container._container)
+            else:
+                self._remove(service.container)
             service.container = None
             service.state = "stopped"
             self.bus.publish("container", "stopped", f"{NAMES[name]} container removed", service=name)
@@ -499,7 +568,8 @@ class Infrastructure:
             thread.join()
         if first:
             # Anything still being created when the stop began carries this process's labels.
-            remove_containers(self.client, {LABEL_PID: str(os.getpid()), LABEL_ROLE: self.role})
+            remove_containers(self.client, {LABEL_PID: str(os.getpid()), LABEL_ROLE: self.role},
+                              dispose=self.disposable)
 
     def __enter__(self) -> "Infrastructure":
         return self
@@ -519,6 +589,15 @@ class Infrastructure:
             pass  # engine gone: cleanup.py or the next run's sweep will catch it
 
 
+def _answers(host: str, port: int) -> bool:
+    """Whether something accepts a TCP connection at ``host:port`` within ``DIRECT_PROBE_TIMEOUT``."""
+    try:
+        with socket.create_connection((host, port), timeout=DIRECT_PROBE_TIMEOUT):
+            return True
+    except OSError:
+        return False
+
+
 def _wait_until_ready(container: DockerContainer) -> None:
     if isinstance(container, PostgresContainer):
         container._connect()
@@ -526,20 +605,52 @@ def _wait_until_ready(container: DockerContainer) -> None:
         container._wait_strategy.wait_until_ready(container)
 
 
-def remove_containers(client: docker.DockerClient, labels: dict[str, str]) -> list[str]:
-    """Force-remove every container carrying all of ``labels``; returns their names."""
+def remove_containers(client: docker.DockerClient, labels: dict[str, str], dispose: bool = False) -> list[str]:
+    """Force-remove every container carrying all of ``labels``; returns their names.
+
+    ``dispose``: kill the auto-remove ones instead and let Docker remove them without waiting.
+    """
     filters = {"label": [f"{key}={value}" for key, value in labels.items()]}
     removed = []
     try:
         for container in client.containers.list(all=True, filters=filters, ignore_removed=True):
             try:
-                container.remove(force=True, v=True)
+                if dispose:
+                    _dispose(container)
+                else:
+                    container.remove(force=True, v=True)
                 removed.append(container.name)
             except NotFound:
                 pass
     except DockerException:
         pass
     return removed
+
+
+#: How a disposable container is ended without waiting: Docker waits for a SIGKILLed container to
+#: exit (0.2 s for PostgreSQL here), not for other signals. PostgreSQL's SIGQUIT is its "immediate
+#: shutdown" and Redis's SIGTERM a quick one; both exit at once, and auto-remove does the rest.
+DISPOSE_SIGNALS = {"postgres": "SIGQUIT", "redis": "SIGTERM"}
+
+
+def _dispose(container: docker.models.containers.Container | None) -> None:
+    """End an auto-remove container and leave its removal to Docker; force-remove any other."""
+    if container is None:
+        return
+    try:
+        container.reload()  # the state Docker has now, not the one this object was made with
+        # Created but never started, Docker would not remove it by itself.
+        if container.attrs.get("HostConfig", {}).get("AutoRemove") and container.status != "created":
+            try:
+                container.kill(signal=DISPOSE_SIGNALS.get(container.labels.get(LABEL_SERVICE, ""), "SIGKILL"))
+            except DockerException:
+                pass  # already exiting or gone: Docker removes it
+            return
+        container.remove(force=True, v=True)
+    except NotFound:
+        pass
+    except DockerException:
+        pass  # already being removed, or the engine is gone: cleanup.py or the next run's sweep catch it
 
 
 @dataclass

@@ -19,7 +19,7 @@ import itertools
 import threading
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 Subscriber = Callable[["Event"], None]
@@ -42,7 +42,11 @@ class Event:
     seq: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Not dataclasses.asdict: it deep-copies ``data`` for every event of every feed batch, and
+        # the dict only goes on to be serialised. The copy of ``data`` keeps the event unchanged
+        # should a consumer edit what it got.
+        return {"kind": self.kind, "action": self.action, "message": self.message, "service": self.service,
+                "data": dict(self.data), "ts": self.ts, "seq": self.seq}
 
 
 class EventBus:

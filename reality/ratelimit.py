@@ -24,6 +24,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import redis
 from limits import RateLimitItemPerMinute
@@ -60,7 +61,8 @@ class Decision:
 class VoterRateLimiter:
     """A moving-window limit per voter, in Redis with a local in-memory fallback."""
 
-    def __init__(self, redis_url: str | None, bus: EventBus | None = None, per_minute: int = DEFAULT_PER_MINUTE,
+    def __init__(self, redis_url: str | Callable[[], str] | None, bus: EventBus | None = None,
+                 per_minute: int = DEFAULT_PER_MINUTE,
                  enabled: bool = True, timeout: float = REDIS_TIMEOUT) -> None:
         self.redis_url = redis_url
         self.bus = bus
@@ -94,8 +96,10 @@ class VoterRateLimiter:
         # A fresh client and pool: connections from before an outage are dead sockets.
         if self._redis_storage is not None:
             _close_quietly(self._redis_storage)
+        # The URL may be a function: a recovered Redis can answer at another address.
+        url = self.redis_url() if callable(self.redis_url) else self.redis_url
         self._redis_storage = RedisStorage(
-            self.redis_url, key_prefix=KEY_PREFIX, wrap_exceptions=True,
+            url, key_prefix=KEY_PREFIX, wrap_exceptions=True,
             socket_timeout=self.timeout, socket_connect_timeout=self.timeout, retry=Retry(NoBackoff(), 0),
         )
         self._redis = MovingWindowRateLimiter(self._redis_storage)

@@ -231,7 +231,8 @@ def run(options: ShowOptions, out: Print = print, err: Print = _stderr,
         # Durable storage: the test-suite shortcuts (synchronous_commit=off) lose the last acknowledged
         # votes when PostgreSQL is killed, and "data kept" after chaos must be true. Measured here:
         # 0.9 ms per commit instead of 0.3 ms.
-        infra = Infrastructure(bus, role="show", client=client, fast_storage=False)
+        # direct: bridge addresses where they answer (the show follows Docker's events: infra.watch()).
+        infra = Infrastructure(bus, role="show", client=client, fast_storage=False, direct=True)
         started = start_in_background(infra)
         if mode == "gevent":
             # An import on the hub's thread would stall every greenlet, readiness polls included:
@@ -244,9 +245,11 @@ def run(options: ShowOptions, out: Print = print, err: Print = _stderr,
 
         started()
         infra.watch()
-        store = VoteStore(infra.postgres_url)
+        # Functions, not URLs: read again at each new connection, since a recovered container can
+        # come back at another bridge address (see Infrastructure.address).
+        store = VoteStore(lambda: infra.postgres_url)
         store.init_schema()
-        app = create_app({"REDIS_URL": infra.redis_url, "QUESTION": options.poll.question,
+        app = create_app({"REDIS_URL": lambda: infra.redis_url, "QUESTION": options.poll.question,
                           "OPTIONS": list(options.poll.options), "ASYNC_MODE": mode, "PORT": options.port,
                           "THEME": options.theme},
                          bus=bus, store=store, infra=infra, public=public)

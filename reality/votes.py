@@ -72,11 +72,12 @@ class VoteStore:
     """Votes in PostgreSQL, through a small pool of connections shared by all requests.
 
     ``timeout`` bounds both connecting and every statement, so a dead database answers within
-    seconds instead of hanging a phone.
+    seconds instead of hanging a phone. ``dsn`` is a URL, or a function returning the current one
+    (read at every new connection: a recovered container may answer at another address).
     """
 
-    def __init__(self, dsn: str, max_connections: int = 8, timeout: float = 2.0) -> None:
-        self.dsn = dsn
+    def __init__(self, dsn: str | Callable[[], str], max_connections: int = 8, timeout: float = 2.0) -> None:
+        self._dsn = dsn
         self.timeout = timeout
         self._idle: list[psycopg2.extensions.connection] = []  # most recently used last
         self._generation = 0
@@ -85,10 +86,18 @@ class VoteStore:
         # wait their turn for up to ``timeout`` instead of failing at once.
         self._slots = threading.BoundedSemaphore(max_connections)
 
+    @property
+    def dsn(self) -> str:
+        return self._dsn() if callable(self._dsn) else self._dsn
+
     def _connect(self) -> psycopg2.extensions.connection:
-        return psycopg2.connect(self.dsn, connect_timeout=max(1, round(self.timeout)),
+        conn = psycopg2.connect(self.dsn, connect_timeout=max(1, round(self.timeout)),
                                 options=f"-c statement_timeout={int(self.timeout * 1000)}",
                                 application_name="reality-engine")
+        # Every unit of work here is one statement, which PostgreSQL runs as its own transaction.
+        # Without autocommit psycopg2 wraps it in BEGIN … COMMIT: two more round trips per vote.
+        conn.autocommit = True
+        return conn
 
     def _checkout(self) -> tuple[psycopg2.extensions.connection, int]:
         with self._lock:
@@ -105,7 +114,7 @@ class VoteStore:
         conn.close()  # broken, or opened before the database went away
 
     def _run(self, work: Callable[[psycopg2.extensions.cursor], T]) -> T:
-        """Run ``work`` with a pooled cursor in one transaction (committed on success).
+        """Run ``work`` (one statement: its own transaction, in autocommit) with a pooled cursor.
 
         A pooled connection can be stale (the database restarted since it was opened): then the
         work is retried once on a fresh connection before the database is declared unreachable.
@@ -120,7 +129,7 @@ class VoteStore:
                 except psycopg2.Error as exc:
                     raise StoreUnavailable(UNREACHABLE) from exc
                 try:
-                    with conn, conn.cursor() as cursor:  # commits on success, rolls back on error
+                    with conn.cursor() as cursor:
                         return work(cursor)
                 except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
                     if conn.closed and attempt == 1:

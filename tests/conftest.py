@@ -43,7 +43,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def postgres_url() -> Iterator[str]:
     """URL of a real PostgreSQL 15, started by Testcontainers once per test session."""
     try:
-        infra = Infrastructure(role="tests")
+        # Disposable: Docker removes the container after the session, nobody waits for it.
+        infra = Infrastructure(role="tests", disposable=True)
     except RealityError as exc:  # Docker is not running: one line saying what to do
         pytest.fail(str(exc), pytrace=False)
     with infra:  # removes the container however the session ends, Ctrl+C included

@@ -1,14 +1,22 @@
-"""Container orchestration: what happens when the host port it picked is gone by the time Docker binds it."""
+"""Container orchestration: a host port taken before Docker binds it, and how clients reach the containers."""
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import psycopg2
 import pytest
+import redis
 
 from reality import containers
+from reality.config import LABEL_PID
 from reality.containers import ContainerStartError, Infrastructure
+from reality.ratelimit import VoterRateLimiter
 
 
 @pytest.fixture
@@ -40,3 +48,102 @@ def test_a_port_given_by_the_caller_is_not_swapped_for_another(taken_port):
         with pytest.raises(ContainerStartError, match="in use|allocated"):
             infra._start_one("postgres", taken_port)
         assert infra.state("postgres") == "down"
+
+
+# -- Reaching the containers: bridge address (no userland proxy) or published port ----------------
+
+needs_linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="bridge addresses answer on Linux only")
+
+
+def _bridge_ip(infra: Infrastructure, name: str) -> str:
+    wrapped = infra.services[name].container._container
+    wrapped.reload()
+    return next(net["IPAddress"] for net in wrapped.attrs["NetworkSettings"]["Networks"].values() if net["IPAddress"])
+
+
+@needs_linux
+def test_clients_follow_a_replaced_container_to_its_new_bridge_address():
+    with Infrastructure(role="tests-direct", direct=True) as infra:
+        infra.start("redis")
+        assert infra.address("redis") == (_bridge_ip(infra, "redis"), 6379)
+        limiter = VoterRateLimiter(lambda: infra.redis_url, per_minute=5)
+        assert limiter.hit("phone-1").backend == "redis"
+
+        infra.kill("redis")
+        # A dead container's bridge address would hang new connections: the published port refuses at once.
+        assert infra.address("redis") == (containers.LOOPBACK, infra.services["redis"].host_port)
+        infra.services["redis"].container._container.remove(force=True)  # gone: recover starts a fresh one
+        assert infra.recover("redis") is False
+
+        assert infra.address("redis") == (_bridge_ip(infra, "redis"), 6379)  # read again, not remembered
+        assert limiter.check_backend() is True
+        assert limiter.hit("phone-1").backend == "redis"
+        assert redis.Redis.from_url(infra.redis_url).ping()
+
+
+def test_the_published_port_is_used_when_the_bridge_address_does_not_answer(monkeypatch):
+    # As on Docker Desktop, rootless Docker or a remote engine: the host cannot reach the bridge.
+    monkeypatch.setattr(containers, "_answers", lambda host, port: False)
+    with Infrastructure(role="tests-direct", direct=True) as infra:
+        infra.start("redis")
+        assert infra.address("redis") == (containers.LOOPBACK, infra.services["redis"].host_port)
+        assert redis.Redis.from_url(infra.redis_url).ping()
+
+
+def test_direct_connections_can_be_switched_off(monkeypatch):
+    monkeypatch.setenv("REALITY_DIRECT_CONNECT", "0")
+    with Infrastructure(role="tests-direct", direct=True) as infra:
+        infra.start("redis")
+        assert infra.address("redis") == (containers.LOOPBACK, infra.services["redis"].host_port)
+
+
+# -- A test session's end: the container is killed, Docker removes it ---------------------------------
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_a_test_session_leaves_no_container_moments_after_it_ends(docker_client):
+    """The lesson's session does not wait for its container's removal; Docker does it, at once."""
+    began = int(time.time()) - 1
+    session = subprocess.Popen([sys.executable, "-m", "pytest", "tests/test_reality.py", "-q", "-p", "no:cacheprovider"],
+                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output, _ = session.communicate(timeout=300)
+    assert session.returncode == 0, output
+    ended = time.time()
+    # Its containers carry its pid: what Docker recorded since it began says which they were.
+    events = docker_client.events(since=began, until=int(ended) + 1, decode=True,
+                                  filters={"type": "container", "label": [f"{LABEL_PID}={session.pid}"]})
+    created = {event["id"] for event in events if event.get("Action") == "create"}
+    assert created, "the session started no container"
+    deadline = time.monotonic() + 10  # generous: Docker removes it within moments, but the machine is shared
+    while True:
+        left = [c.name for c in docker_client.containers.list(all=True, sparse=True) if c.id in created]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert not left, f"{left} still there {time.time() - ended:.1f} s after the session ended"
+    # Ended by PostgreSQL's immediate shutdown (SIGQUIT, which Docker does not wait for) and removed
+    # by Docker itself; a force-remove would show a SIGKILL and keep the session waiting for it.
+    events = docker_client.events(since=began, until=int(time.time()) + 1, decode=True,
+                                  filters={"type": "container", "label": [f"{LABEL_PID}={session.pid}"]})
+    signals = {event["Actor"]["Attributes"].get("signal") for event in events if event.get("Action") == "kill"}
+    assert signals == {str(int(signal.SIGQUIT))}
+
+
+def test_a_remote_engines_bridge_addresses_are_not_tried(monkeypatch):
+    # Its 172.17.x.y may be a different container, or anything else, on this machine.
+    tried = []
+    monkeypatch.setattr(containers, "_answers", lambda host, port: tried.append(host) or True)
+    with Infrastructure(role="tests-direct", direct=True) as infra:
+        monkeypatch.setattr(infra.client.api, "base_url", "http://docker.example:2375")
+        infra.start("redis")
+        assert infra.address("redis") == (containers.LOOPBACK, infra.services["redis"].host_port)
+    assert tried == []
+
+
+def test_runs_that_do_not_follow_dockers_events_keep_the_published_port():
+    # Docker gives a dead container's address to the next one it starts: only a run that hears of
+    # the death at once (the show watches Docker's events) may use bridge addresses.
+    with Infrastructure(role="tests-direct") as infra:
+        infra.start("redis")
+        assert infra.address("redis") == (containers.LOOPBACK, infra.services["redis"].host_port)

@@ -65,6 +65,16 @@ class PerRequestSecureSessions(SecureCookieSessionInterface):
     def get_cookie_secure(self, app: Flask) -> bool:
         return request.is_secure or request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip() == "https"
 
+    def get_signing_serializer(self, app: Flask):  # -> URLSafeTimedSerializer | None
+        # Flask builds a new serializer on every request (every vote reads the cookie): keep one per
+        # set of keys instead. A changed SECRET_KEY or fallback list gets a new one.
+        keys = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        cached = getattr(self, "_serializer", None)
+        if cached is None or cached[0] != keys:
+            cached = (keys, super().get_signing_serializer(app))
+            self._serializer = cached
+        return cached[1]
+
 
 def create_app(test_config: Mapping[str, Any] | None = None, *, bus: EventBus | None = None,
                store: Store | None = None, infra: Any = None, public: PublicAddress | None = None,

@@ -31,15 +31,16 @@ _EVENT_STATES = {"pulling": "starting", "starting": "starting", "ready": "starti
 class PostgresProbe:
     """``SELECT 1`` over one dedicated connection, so a busy vote pool never looks like an outage."""
 
-    def __init__(self, dsn: str, timeout: float = 1.0) -> None:
-        self.dsn = dsn
+    def __init__(self, dsn: str | Callable[[], str], timeout: float = 1.0) -> None:
+        self._dsn = dsn  # a URL, or a function returning the current one (it can change on recover)
         self.timeout = timeout
         self._conn: psycopg2.extensions.connection | None = None
 
     def __call__(self) -> None:
         try:
             if self._conn is None or self._conn.closed:
-                self._conn = psycopg2.connect(self.dsn, connect_timeout=max(1, round(self.timeout)),
+                dsn = self._dsn() if callable(self._dsn) else self._dsn
+                self._conn = psycopg2.connect(dsn, connect_timeout=max(1, round(self.timeout)),
                                               options=f"-c statement_timeout={int(self.timeout * 1000)}",
                                               application_name="reality-engine-health")
                 self._conn.autocommit = True

@@ -131,7 +131,7 @@ class ShowState:
         self._seen_postgres_up = False
         self._seen_redis_up = False
         if postgres_probe is None and isinstance(store, VoteStore):
-            postgres_probe = PostgresProbe(store.dsn)
+            postgres_probe = PostgresProbe(lambda: store.dsn)  # re-read: it can change on recover
         self._postgres_probe = postgres_probe
         probes: dict[str, Callable[[], object]] = {}
         if postgres_probe is not None:
