@@ -46,7 +46,7 @@ def _serve_once(app, path: str) -> tuple[bytes, list[bytes]]:
     return answer, sends
 
 
-def _app(environ, start_response):
+def _raw_app(environ, start_response):
     if environ["PATH_INFO"] == "/stream":  # no length known: chunked, as gevent does it
         start_response("200 OK", [("Content-Type", "text/plain")])
         return iter([b"one ", b"two"])
@@ -55,8 +55,20 @@ def _app(environ, start_response):
     return [body]
 
 
+def _app():
+    """The raw answers above behind the show's own server, which expects a Flask app with its traffic report."""
+    from flask import Flask
+
+    from reality.web.traffic import TrafficReport
+
+    app = Flask(__name__)
+    app.extensions["reality.traffic"] = TrafficReport(lambda line: None)
+    app.wsgi_app = _raw_app
+    return app
+
+
 def test_a_small_answer_leaves_in_one_send_headers_and_body_together():
-    answer, sends = _serve_once(_app, "/api/vote")
+    answer, sends = _serve_once(_app(), "/api/vote")
     assert answer.startswith(b"HTTP/1.1 201 Created\r\n")
     assert answer.endswith(b'\r\n\r\n{"message": "Vote recorded"}')
     # gevent's own handler makes two sends, the headers then the body, and formats a log line nobody reads.
@@ -64,7 +76,7 @@ def test_a_small_answer_leaves_in_one_send_headers_and_body_together():
 
 
 def test_a_streamed_answer_is_still_chunked():
-    answer, sends = _serve_once(_app, "/stream")
+    answer, sends = _serve_once(_app(), "/stream")
     assert b"Transfer-Encoding: chunked" in answer
     assert answer.endswith(b"4\r\none \r\n3\r\ntwo\r\n0\r\n\r\n")
 
