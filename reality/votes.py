@@ -178,18 +178,30 @@ class VoteStore:
 
         def insert_all(cursor: psycopg2.extensions.cursor) -> Replay:
             stored = refused = 0
-            for voter_id, choice, cast_at in votes:
-                cursor.execute("SAVEPOINT replay_vote")
-                try:
-                    cursor.execute("INSERT INTO votes (voter_id, choice, cast_at) VALUES (%s, %s, %s)",
-                                   (voter_id, choice, cast_at))
-                # PostgreSQL's UNIQUE constraint refused it: this voter already has a row.
-                except psycopg2.errors.UniqueViolation:
-                    cursor.execute("ROLLBACK TO SAVEPOINT replay_vote")
-                    refused += 1
-                else:
-                    cursor.execute("RELEASE SAVEPOINT replay_vote")
-                    stored += 1
+            # The pool's connections are in autocommit (one statement, one transaction): this one
+            # work is many statements, so it opens its own transaction block.
+            cursor.execute("BEGIN")
+            try:
+                for voter_id, choice, cast_at in votes:
+                    cursor.execute("SAVEPOINT replay_vote")
+                    try:
+                        cursor.execute("INSERT INTO votes (voter_id, choice, cast_at) VALUES (%s, %s, %s)",
+                                       (voter_id, choice, cast_at))
+                    # PostgreSQL's UNIQUE constraint refused it: this voter already has a row.
+                    except psycopg2.errors.UniqueViolation:
+                        cursor.execute("ROLLBACK TO SAVEPOINT replay_vote")
+                        refused += 1
+                    else:
+                        cursor.execute("RELEASE SAVEPOINT replay_vote")
+                        stored += 1
+                cursor.execute("COMMIT")
+            except BaseException:
+                if not cursor.connection.closed:  # back to the pool with no transaction left open
+                    try:
+                        cursor.execute("ROLLBACK")
+                    except psycopg2.Error:
+                        pass
+                raise
             return Replay(len(votes), stored, refused)
 
         return self._run(insert_all)
