@@ -8,6 +8,7 @@ all this is in ``test_show_browser.py``.
 
 from __future__ import annotations
 
+import json
 from typing import Iterator
 
 import pytest
@@ -16,7 +17,7 @@ from flask.testing import FlaskClient
 
 from reality.events import EventBus
 from reality.votes import VoteStore
-from reality.web import create_app, shutdown
+from reality.web import create_app, shutdown, socketio
 from reality.web.scenes import SCENES
 
 TOKEN = "a-presenter-token-for-stage-tests"
@@ -53,6 +54,21 @@ def test_the_audience_screen_has_no_controls_notes_clocks_or_login(app):
     for scene in SCENES:
         assert scene.notes not in html  # not even in the page's JSON
     assert 'id="qr"' in html and 'id="fullscreen"' in html
+
+
+def test_no_public_document_carries_the_presenters_notes(app):
+    # /api/scene and the socket's scene event reach every screen and anyone curious in the room.
+    client = app.test_client()
+    for index in range(len(SCENES)):
+        app.extensions["reality"].scenes.apply("goto", index)
+        document = client.get("/api/scene").get_json()
+        assert document["index"] == index and "notes" not in document["scene"]
+        assert not any(scene.notes in json.dumps(document) for scene in SCENES)
+    client.get("/qr")  # a phone, then a screen connecting as the audience does
+    screen = socketio.test_client(app, flask_test_client=client, auth={"role": "dashboard", "since": 0})
+    scenes = [message["args"][0] for message in screen.get_received() if message["name"] == "scene"]
+    assert scenes and all("notes" not in document["scene"] for document in scenes)
+    screen.disconnect()
 
 
 def test_the_console_needs_a_login_and_the_token_in_the_url_lands_there(app):

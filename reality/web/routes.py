@@ -124,10 +124,8 @@ def _phone_url() -> str:
 
 
 def _audience_scene() -> dict[str, Any]:
-    """The scene document without the presenter's notes: the projector's page does not carry them."""
-    snapshot = _state().scenes.snapshot()
-    snapshot["scene"] = {key: value for key, value in snapshot["scene"].items() if key != "notes"}
-    return snapshot
+    """The scene document (it never carries the presenter's notes: see SceneClock.snapshot)."""
+    return _state().scenes.snapshot()
 
 
 def _log_in_from_query(token: str) -> Any:

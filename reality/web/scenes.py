@@ -118,7 +118,9 @@ class SceneClock:
             return {
                 "index": self.index,
                 "count": len(self.scenes),
-                "scene": asdict(self.scenes[self.index]),
+                # Never the notes: this document goes to every screen and to /api/scene, and the room
+                # must not read the presenter's cues ahead of the reveal. The console has them in its page.
+                "scene": {k: v for k, v in asdict(self.scenes[self.index]).items() if k != "notes"},
                 "scenes": [{"key": s.key, "title": s.title, "seconds": s.seconds} for s in self.scenes],
                 "running": self.running,
                 "show_elapsed": round(show_time, 3),

@@ -202,7 +202,7 @@
     $("scene-cue").textContent = "Screen: " + doc.scene.cue;
     document.body.dataset.scene = doc.scene.key;
     $("now-title").textContent = doc.scene.title;
-    $("scene-notes").textContent = doc.scene.notes;
+    $("scene-notes").textContent = (initial.notes || [])[doc.index] || "";
     const next = doc.scenes[doc.index + 1];
     $("next-title").textContent = next ? next.title : "— the end";
     $("next-notes").textContent = next ? (initial.notes || [])[doc.index + 1] || "" : "Thank the room. Reset before the next show.";
