@@ -216,6 +216,16 @@ def test_the_fine_print_follows_the_mode_an_outage_and_a_closed_vote(fresh_show,
     check_screen(phone, artifacts_dir, "closed")
     presenter.ok("voting", {"open": True})
     expect(fine).to_contain_text(REALITY_FINE)
+
+    # Results hidden for a reveal: the phones keep the secret too, and show them again with the room.
+    if recovered["data_kept"]:
+        presenter.ok("results", {"visible": False})
+        expect(phone.locator("#phone-results-hidden")).to_be_visible()
+        expect(phone.locator("#phone-chart")).to_be_hidden()
+        check_screen(phone, artifacts_dir, "results-hidden")
+        presenter.ok("results", {"visible": True})
+        expect(phone.locator("#phone-chart")).to_be_visible()
+        expect(phone.locator("#phone-results-hidden")).to_be_hidden()
     if recovered["data_kept"]:
         expect(phone.locator("#again")).to_be_visible()
 

@@ -62,6 +62,11 @@
   };
 
   function drawChart(results) {
+    // The presenter hid the results for a reveal: the phones keep the secret too.
+    const hidden = results.results_visible === false;
+    $("phone-chart").hidden = hidden;
+    $("phone-total").hidden = hidden;
+    $("phone-results-hidden").hidden = !hidden;
     const counts = results.counts || {};
     const total = results.total || 0;
     const max = Math.max(1, ...Object.values(counts));
