@@ -128,8 +128,13 @@ def presenter(show):
 
 @pytest.fixture
 def fresh_show(show, presenter):
-    """The shared show after a reset: no votes, no limits, an empty feed, reality mode, first scene."""
+    """The shared show after a reset: no votes, no limits, an empty feed, reality mode, first scene.
+
+    The theme is the room's, so a reset keeps it: put back the one the show started with (dark),
+    which an earlier test (the contract's fuzz among them) may have switched.
+    """
     presenter.reset()
+    presenter.ok("theme", {"theme": "dark"})
     return show
 
 
