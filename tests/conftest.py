@@ -70,6 +70,31 @@ def votes(_vote_store: VoteStore) -> VoteStore:
     return _vote_store
 
 
+@pytest.fixture
+def make_app(votes: VoteStore) -> Iterator:
+    """Builds the show's app in this process: ``make_app(store=None, **settings)``.
+
+    On the real vote store (emptied) unless given another, with no background tasks and the health
+    probe run once (PostgreSQL known up, as the loop's first round would say); settings override the
+    defaults, ``PRESENTER_TOKEN`` included. Every app built is shut down after the test.
+    """
+    from reality.events import EventBus
+    from reality.web import create_app, shutdown
+
+    apps = []
+
+    def make(store: VoteStore | None = None, **settings):
+        app = create_app({"PRESENTER_TOKEN": "a-presenter-token-for-in-process-tests", "ASYNC_MODE": "threading",
+                          "BACKGROUND_TASKS": False, **settings}, bus=EventBus(), store=store or votes)
+        app.extensions["reality"].health.check_once()
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        shutdown(app)
+
+
 # -- Shared by the workshop tools' tests (workshop, monitor, cleanup): Docker access and artifacts --
 
 import os  # noqa: E402

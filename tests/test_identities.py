@@ -168,24 +168,11 @@ def test_a_malformed_setting_stops_the_show_at_once_with_one_line(tmp_path):
 # -- the app in-process, on the real PostgreSQL ----------------------------------------------------------
 
 
+
 @pytest.fixture
-def make_app(votes) -> Iterator:
-    """Builds apps on the real vote store, PostgreSQL confirmed up; each is shut down afterwards."""
-    from reality.events import EventBus
-    from reality.web import create_app, shutdown
-
-    apps = []
-
-    def make(**settings):
-        app = create_app({"PRESENTER_TOKEN": TOKEN, "ASYNC_MODE": "threading", "BACKGROUND_TASKS": False,
-                          **settings}, bus=EventBus(), store=votes)
-        app.extensions["reality"].health.check_once()  # the probe the background loop would run
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        shutdown(app)
+def make_app(make_app):
+    """The shared in-process app (conftest.py), with this module's presenter token."""
+    return lambda store=None, **settings: make_app(store, **{"PRESENTER_TOKEN": TOKEN, **settings})
 
 
 BEARER = {"Authorization": f"Bearer {TOKEN}"}

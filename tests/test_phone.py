@@ -31,24 +31,11 @@ class CountingStore(VoteStore):
         return super().choice_of(voter_id)
 
 
+
 @pytest.fixture
-def make_app(votes) -> Iterator:
-    """Builds apps (on the real vote store unless given another), the probe run once; shut down afterwards."""
-    from reality.events import EventBus
-    from reality.web import create_app, shutdown
-
-    apps = []
-
-    def make(store=None, **settings):
-        app = create_app({"PRESENTER_TOKEN": TOKEN, "ASYNC_MODE": "threading", "BACKGROUND_TASKS": False,
-                          **settings}, bus=EventBus(), store=store or votes)
-        app.extensions["reality"].health.check_once()  # the probe the background loop would run
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        shutdown(app)
+def make_app(make_app):
+    """The shared in-process app (conftest.py), with this module's presenter token."""
+    return lambda store=None, **settings: make_app(store, **{"PRESENTER_TOKEN": TOKEN, **settings})
 
 
 def page_state(response) -> dict:

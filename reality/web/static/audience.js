@@ -5,6 +5,7 @@
 (() => {
   const initial = Live.pageState();
   const $ = (id) => document.getElementById(id);
+  const { setPill, banner } = Live;
   const body = document.body;
   const NAMES = { postgres: "PostgreSQL", redis: "Redis" };
 
@@ -116,18 +117,6 @@
 
   /* -------------------------------------------------------------------- health */
 
-  function setPill(id, state, label) {
-    const pill = $(id);
-    pill.dataset.state = state;
-    pill.querySelector("b").textContent = label;
-  }
-
-  function banner(kind, text) {
-    const node = document.createElement("p");
-    node.className = "banner banner-" + kind;
-    node.textContent = text;
-    return node;
-  }
 
   function clockTime(epoch) {
     return new Date(epoch * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });

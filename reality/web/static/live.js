@@ -99,5 +99,20 @@ const Live = (() => {
     });
   }
 
-  return { pageState, getJson, postJson, connect, drawChart };
+  /* A status pill (<li id=… data-state=…><b>label</b></li>) on the audience screen and the console. */
+  function setPill(id, state, label) {
+    const pill = document.getElementById(id);
+    pill.dataset.state = state;
+    pill.querySelector("b").textContent = label;
+  }
+
+  /* A banner line of the given kind (down, warn, fantasy, …), as text. */
+  function banner(kind, text) {
+    const node = document.createElement("p");
+    node.className = "banner banner-" + kind;
+    node.textContent = text;
+    return node;
+  }
+
+  return { pageState, getJson, postJson, connect, drawChart, setPill, banner };
 })();

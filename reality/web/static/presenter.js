@@ -9,6 +9,7 @@
   const FEED_LIMIT = 60;
   const NAMES = { postgres: "PostgreSQL", redis: "Redis" };
   const $ = (id) => document.getElementById(id);
+  const { setPill, banner } = Live;
 
   let lastSeq = 0;
   let health = initial.health || {};
@@ -138,18 +139,6 @@
 
   /* -------------------------------------------------------------- health */
 
-  function setPill(id, state, label) {
-    const pill = $(id);
-    pill.dataset.state = state;
-    pill.querySelector("b").textContent = label;
-  }
-
-  function banner(kind, text) {
-    const node = document.createElement("p");
-    node.className = "banner banner-" + kind;
-    node.textContent = text;
-    return node;
-  }
 
   function drawHealth(doc) {
     health = doc;
