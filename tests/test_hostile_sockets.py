@@ -117,13 +117,8 @@ def test_a_normal_dashboard_is_never_disconnected(hostile_show):
 # -- the broadcaster and the guard, in-process on a real vote store ---------------------------------------
 
 @pytest.fixture
-def app(votes):
-    from reality.web import create_app, shutdown
-
-    application = create_app({"ASYNC_MODE": "threading", "BACKGROUND_TASKS": False, "SECRET_KEY": "test"},
-                             store=votes, bus=EventBus())
-    yield application
-    shutdown(application)
+def app(make_app):
+    return make_app(SECRET_KEY="test")
 
 
 def test_repeated_catch_ups_merge_into_one_bounded_replay(app):
@@ -154,13 +149,12 @@ def test_a_catch_up_since_a_known_event_replays_exactly_what_was_missed(app):
     from reality.web import socketio
 
     state = app.extensions["reality"]
-    for index in range(50):
-        state.bus.publish("system", "note", f"event {index}")
+    seqs = [state.bus.publish("system", "note", f"event {index}").seq for index in range(50)]
     app.extensions["reality.broadcaster"].tick()
-    client = socketio.test_client(app, auth={"role": "dashboard", "since": 40})
+    client = socketio.test_client(app, auth={"role": "dashboard", "since": seqs[39]})
     app.extensions["reality.broadcaster"].tick()
     feeds = [m["args"][0] for m in client.get_received() if m["name"] == "feed"]
-    assert [e["seq"] for e in feeds[0]["events"]] == list(range(41, 51))
+    assert [e["seq"] for e in feeds[0]["events"]] == seqs[40:]
     assert feeds[0]["gap"] == 0
     client.disconnect()
 

@@ -29,14 +29,11 @@ BEARER = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture
-def app(votes: VoteStore) -> Iterator[Flask]:
+def app(make_app) -> Flask:
     """The show's app on the real PostgreSQL (emptied), PostgreSQL known up, no background tasks."""
-    app = create_app({"PRESENTER_TOKEN": TOKEN, "ASYNC_MODE": "threading", "BACKGROUND_TASKS": False,
-                      "TESTING": True}, bus=EventBus(), store=votes)
-    show_state(app).health.check_once()  # what the health loop's first round does
+    app = make_app(PRESENTER_TOKEN=TOKEN, TESTING=True)
     assert show_state(app).health.usable("postgres")
-    yield app
-    shutdown(app)
+    return app
 
 
 def show_state(app: Flask) -> ShowState:

@@ -28,11 +28,8 @@ ORIGIN = {"Origin": BASE}
 
 
 @pytest.fixture
-def app(votes: VoteStore) -> Iterator[Flask]:
-    app = create_app({"PRESENTER_TOKEN": TOKEN, "ASYNC_MODE": "threading", "BACKGROUND_TASKS": False,
-                      "TESTING": True}, bus=EventBus(), store=votes)
-    yield app
-    shutdown(app)
+def app(make_app) -> Flask:
+    return make_app(PRESENTER_TOKEN=TOKEN, TESTING=True)
 
 
 class ShowBrowser(FlaskClient):

@@ -25,13 +25,8 @@ BEARER = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture
-def app(votes: VoteStore) -> Iterator[Flask]:
-    app = create_app({"PRESENTER_TOKEN": TOKEN, "ASYNC_MODE": "threading", "BACKGROUND_TASKS": False,
-                      "TESTING": True}, bus=EventBus(), store=votes)
-    state = app.extensions["reality"]
-    state.health.check_once()  # PostgreSQL up, as the health loop would say
-    yield app
-    shutdown(app)
+def app(make_app) -> Flask:
+    return make_app(PRESENTER_TOKEN=TOKEN, TESTING=True)  # PostgreSQL known up, no background tasks
 
 
 def phone(app: Flask, address: str = "127.0.0.1") -> FlaskClient:
