@@ -22,8 +22,9 @@ ENTRY_POINTS = {
 
 
 def lint_imports(folder: Path) -> subprocess.CompletedProcess[str]:
-    lint = Path(sys.executable).with_name("lint-imports")
-    command = [str(lint)] if lint.exists() else [sys.executable, "-m", "importlinter.cli"]
+    # import-linter's own command, run by this Python (a virtualenv's may have no `lint-imports` script
+    # beside it when the package lives in the system's site-packages).
+    command = [sys.executable, "-c", "from importlinter.cli import lint_imports_command; lint_imports_command()"]
     return subprocess.run([*command, "--no-cache"], cwd=folder, capture_output=True, text=True, timeout=120)
 
 

@@ -577,7 +577,10 @@ def test_the_workshops_pytest_runs_cost_what_a_plain_pytest_run_costs(tmp_path):
         assert plugins_line(our_output) == plugins_line(hand_output)
         ratios.append(ours / by_hand)
 
-    assert 0.9 <= statistics.median(ratios) <= 1.1, ratios
+    # --junitxml, which the workshop needs to read each result, costs about 6 % of such a short run by
+    # itself (measured alone); the bound leaves the noise of a shared machine on top of that. The bug
+    # this guards against, `-o addopts=`, cost twice the time.
+    assert 0.9 <= statistics.median(ratios) <= 1.15, ratios
 
 
 SELF_CONTAINED = """\
