@@ -322,6 +322,14 @@ def _json_object() -> dict[str, Any]:
     return body
 
 
+def _json_flag(field: str) -> bool:
+    """The boolean ``field`` of a presenter's JSON body (a switch: rate limit, voting, results)."""
+    value = _json_object().get(field)
+    if not isinstance(value, bool):
+        raise ShowError(400, f'Send {{"{field}": true}} or {{"{field}": false}}.')
+    return value
+
+
 def _done(message: str, **extra: Any) -> Response:
     return jsonify(message=message, status=200, **extra)
 
@@ -329,9 +337,7 @@ def _done(message: str, **extra: Any) -> Response:
 @bp.post("/api/presenter/rate-limit")
 @presenter_required
 def presenter_rate_limit() -> Response:
-    enabled = _json_object().get("enabled")
-    if not isinstance(enabled, bool):
-        raise ShowError(400, 'Send {"enabled": true} or {"enabled": false}.')
+    enabled = _json_flag("enabled")
     return _done(_state().set_rate_limit(enabled), enabled=enabled)
 
 
@@ -390,18 +396,14 @@ def presenter_scene() -> Response:
 @bp.post("/api/presenter/voting")
 @presenter_required
 def presenter_voting() -> Response:
-    voting_open = _json_object().get("open")
-    if not isinstance(voting_open, bool):
-        raise ShowError(400, 'Send {"open": true} or {"open": false}.')
+    voting_open = _json_flag("open")
     return _done(_state().set_voting(voting_open), voting_open=voting_open)
 
 
 @bp.post("/api/presenter/results")
 @presenter_required
 def presenter_results() -> Response:
-    visible = _json_object().get("visible")
-    if not isinstance(visible, bool):
-        raise ShowError(400, 'Send {"visible": true} or {"visible": false}.')
+    visible = _json_flag("visible")
     return _done(_state().set_results_visible(visible), results_visible=visible)
 
 

@@ -149,10 +149,7 @@
   function drawHealth(doc) {
     health = doc;
     const services = doc.services || {};
-    for (const name of ["postgres", "redis"]) {
-      const state = services[name] || "starting";
-      setPill("pill-" + name, state === "up" ? "up" : state === "starting" ? "starting" : "down", state.toUpperCase());
-    }
+    Live.drawServicePills(services);
     setPill("pill-mode", doc.mode === "fantasy" ? "fantasy" : "up", doc.mode === "fantasy" ? "FANTASY" : "REALITY");
     body.dataset.mode = doc.mode;
     if (doc.theme) document.documentElement.dataset.theme = doc.theme;

@@ -106,6 +106,14 @@ const Live = (() => {
     pill.querySelector("b").textContent = label;
   }
 
+  /* The PostgreSQL and Redis pills (#pill-postgres, #pill-redis) from the health document's services. */
+  function drawServicePills(services) {
+    for (const name of ["postgres", "redis"]) {
+      const state = services[name] || "starting";
+      setPill("pill-" + name, state === "up" ? "up" : state === "starting" ? "starting" : "down", state.toUpperCase());
+    }
+  }
+
   /* A banner line of the given kind (down, warn, fantasy, …), as text. */
   function banner(kind, text) {
     const node = document.createElement("p");
@@ -114,5 +122,5 @@ const Live = (() => {
     return node;
   }
 
-  return { pageState, getJson, postJson, connect, drawChart, setPill, banner };
+  return { pageState, getJson, postJson, connect, drawChart, setPill, banner, drawServicePills };
 })();

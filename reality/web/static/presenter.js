@@ -143,10 +143,7 @@
   function drawHealth(doc) {
     health = doc;
     const services = doc.services || {};
-    for (const name of ["postgres", "redis"]) {
-      const state = services[name] || "starting";
-      setPill("pill-" + name, state === "up" ? "up" : state === "starting" ? "starting" : "down", state.toUpperCase());
-    }
+    Live.drawServicePills(services);
     const limitState = !doc.rate_limit ? "off" : doc.rate_limit_backend === "redis" ? "up" : "starting";
     setPill("pill-limit", limitState, !doc.rate_limit ? "OFF"
       : doc.rate_limit_backend === "redis" ? doc.rate_limit_per_minute + "/min · Redis" : "LOCAL FALLBACK");
