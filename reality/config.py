@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 #: Official images, preferred wherever they are present or can be pulled.
 OFFICIAL_IMAGES = {"postgres": "postgres:15-alpine", "redis": "redis:7-alpine"}
@@ -116,8 +118,30 @@ MIN_PRESENTER_TOKEN = 16
 
 def presenter_token_problem(env: dict[str, str] | None = None) -> str | None:
     """Why ``REALITY_PRESENTER_TOKEN`` is unfit (set but too short to resist guessing), or None."""
-    token = (os.environ if env is None else env).get("REALITY_PRESENTER_TOKEN") or ""
+    token = (os.environ if env is None else env).get(PRESENTER_TOKEN_ENV) or ""
     if token and len(token) < MIN_PRESENTER_TOKEN:
         return (f"REALITY_PRESENTER_TOKEN has {len(token)} characters: use at least {MIN_PRESENTER_TOKEN} "
                 "(or unset it for a random one).")
     return None
+
+
+#: The web app's own settings (see :func:`web_settings`).
+SECRET_KEY_ENV = "REALITY_SECRET_KEY"
+PRESENTER_TOKEN_ENV = "REALITY_PRESENTER_TOKEN"
+
+
+def web_settings() -> dict[str, Any]:
+    """The web app's settings from the environment: ``create_app``'s defaults (its ``test_config`` overrides them).
+
+    The secret key and the presenter token are never constants: a per-run random value unless the
+    operator sets one (cookies then survive restarts). ValueError in one line when a number is malformed.
+    """
+    per_minute, burst = identity_budget()
+    return {
+        "SECRET_KEY": os.environ.get(SECRET_KEY_ENV) or secrets.token_hex(32),
+        "PRESENTER_TOKEN": os.environ.get(PRESENTER_TOKEN_ENV) or secrets.token_urlsafe(12),
+        "IDENTITIES_PER_MINUTE": per_minute,
+        "IDENTITIES_BURST": burst,
+        "BEHIND_PROXY": behind_proxy(),
+        "NODE_MODULES": str(CHECKOUT / "node_modules"),
+    }

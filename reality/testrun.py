@@ -195,6 +195,12 @@ class TestRun:
         self.stop()
         return done.wait(timeout)
 
+    def clear(self) -> None:
+        """Forget the last run's results and summary (a reset, after :meth:`cancel`)."""
+        with self._lock:
+            self.results = []
+            self.summary = None
+
     def stop(self, timeout: float = 5.0) -> None:
         """Stop a running test process; its own fixtures remove the containers it started."""
         process = self._process

@@ -30,7 +30,18 @@ T = TypeVar("T")
 
 
 class AlreadyVoted(Exception):
-    """This voter has voted before: PostgreSQL refused the row."""
+    """This voter has voted before: PostgreSQL refused the row.
+
+    ``constraint`` is the constraint that refused it and ``reason`` PostgreSQL's own first line
+    (``duplicate key value violates unique constraint "votes_voter_id_key"``): what the room is shown.
+    """
+
+    def __init__(self, voter_id: str, constraint: str | None = None, reason: str | None = None) -> None:
+        super().__init__(voter_id)
+        self.voter_id = voter_id
+        self.constraint = constraint
+        self.reason = reason or ("duplicate key value violates unique constraint"
+                                 + (f' "{constraint}"' if constraint else ""))
 
 
 class StoreUnavailable(ServiceUnavailable):
@@ -157,7 +168,9 @@ class VoteStore:
                 "INSERT INTO votes (voter_id, choice) VALUES (%s, %s)", (voter_id, choice)))
         # The UNIQUE constraint on voter_id said no: this is the refusal the show is about.
         except psycopg2.errors.UniqueViolation as exc:
-            raise AlreadyVoted(voter_id) from exc
+            first = (exc.pgerror or "").strip().splitlines()[:1]
+            raise AlreadyVoted(voter_id, exc.diag.constraint_name,
+                               first[0].removeprefix("ERROR:").strip() if first else None) from exc
 
     def choice_of(self, voter_id: str) -> str | None:
         """This voter's stored choice, or None: one lookup in the UNIQUE constraint's index."""

@@ -135,13 +135,15 @@ def test_while_postgres_is_down_the_vote_is_unknown_and_the_page_says_votes_are_
 
 
 def test_a_lookup_that_fails_while_the_probe_still_says_up_is_unknown_too(make_app, votes):
-    app = make_app()
+    address = {"dsn": votes.dsn}
+    store = VoteStore(lambda: address["dsn"], timeout=1.0)  # the address is read at every new connection
+    app = make_app(store)
     state = app.extensions["reality"]
     phone = app.test_client()
     phone.get("/qr")
     # The database went away between two probes: the phone's lookup fails, and the page says it cannot tell.
-    dead = VoteStore(f"postgresql://nobody:secret@127.0.0.1:{closed_port()}/votes", timeout=1.0)
-    state.real_store, state._active = dead, ("reality", dead)
+    address["dsn"] = f"postgresql://nobody:secret@127.0.0.1:{closed_port()}/votes"
+    store.reconnect()
     assert state.health.usable("postgres")
     assert page_state(phone.get("/qr"))["my_vote"] == {"known": False, "choice": None}
     assert phone.get("/api/my-vote").status_code == 503

@@ -9,10 +9,7 @@ controller with ``kill``, ``recover`` and ``state``.
 from __future__ import annotations
 
 import logging
-import os
-import secrets
 from datetime import timedelta
-from pathlib import Path
 from typing import Any, Mapping
 
 from flask import Flask, request
@@ -29,11 +26,11 @@ from ..public_url import PublicAddress
 from ..ratelimit import VoterRateLimiter
 from ..testrun import TestRun
 from ..votes import Store, VoteStore
+from ..vocabulary import Kind, SystemAction
 from .traffic import TrafficReport, count_library_errors
 
 socketio = SocketIO()
 
-REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 #: A vote is a few dozen bytes; nothing the app accepts comes near this.
 MAX_BODY = 4 * 1024
 #: Socket.IO long-polling posts batch packets: their own, larger bound.
@@ -78,8 +75,10 @@ class PerRequestSecureSessions(SecureCookieSessionInterface):
 
 def create_app(test_config: Mapping[str, Any] | None = None, *, bus: EventBus | None = None,
                store: Store | None = None, infra: Any = None, public: PublicAddress | None = None,
-               tests: TestRun | None = None):
+               tests: TestRun | None = None, settings: Mapping[str, Any] | None = None):
     """Build the app. ``test_config`` overrides settings; the keywords hand over live objects.
+
+    ``settings`` are the ones read from the environment (default: :func:`reality.config.web_settings`).
 
     Settings: ``DATABASE_URL`` (used when no ``store`` is given), ``REDIS_URL`` (the rate limit's
     Redis; none means local memory only), ``QUESTION``, ``OPTIONS``, ``PRESENTER_TOKEN``,
@@ -88,12 +87,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, bus: EventBus | 
     share it), ``IDENTITIES_PER_MINUTE`` and ``IDENTITIES_BURST`` (new voter identities per client
     address), ``BEHIND_PROXY`` (believe ``X-Forwarded-For``).
     """
-    identities_per_minute, identities_burst = config.identity_budget()
     app = Flask(__name__)
     app.config.from_mapping(
-        # Never a constant: a per-run random key unless the operator sets one (cookies then survive restarts).
-        SECRET_KEY=os.environ.get("REALITY_SECRET_KEY") or secrets.token_hex(32),
-        PRESENTER_TOKEN=os.environ.get("REALITY_PRESENTER_TOKEN") or secrets.token_urlsafe(12),
         QUESTION=DEFAULT_QUESTION,
         OPTIONS=",".join(DEFAULT_OPTIONS),
         DATABASE_URL=None,
@@ -107,14 +102,13 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, bus: EventBus | 
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_REFRESH_EACH_REQUEST=False,  # no re-signed cookie on every vote
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
-        NODE_MODULES=str(REPO_ROOT / "node_modules"),
         BACKGROUND_TASKS=True,
         PORT=None,
-        IDENTITIES_PER_MINUTE=identities_per_minute,
-        IDENTITIES_BURST=identities_burst,
-        BEHIND_PROXY=config.behind_proxy(),
         THEME="dark",
     )
+    # What the environment says (read in reality.config only): the secret key, the presenter token,
+    # the identity budget, whether a proxy is in front, where node_modules is.
+    app.config.update(config.web_settings() if settings is None else settings)
     if test_config:
         app.config.update(test_config)
     if app.config["PORT"] and not (test_config and "SESSION_COOKIE_NAME" in test_config):
@@ -155,17 +149,17 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, bus: EventBus | 
 
     from .state import ShowState
 
-    state = ShowState(poll=poll, bus=bus, store=store, limiter=limiter, public=public, infra=infra,
-                      tests=tests, spawn=socketio.start_background_task, identities=identities,
-                      theme=app.config["THEME"])
+    state = ShowState(poll=poll, bus=bus, store=store, limiter=limiter, redis_url=app.config["REDIS_URL"],
+                      public=public, infra=infra, tests=tests, spawn=socketio.start_background_task,
+                      identities=identities, theme=app.config["THEME"])
     app.extensions["reality"] = state
 
-    app.register_blueprint(routes.bp)
+    routes.register(app)
     broadcaster = sockets.Broadcaster(socketio, state)
     app.extensions["reality.broadcaster"] = broadcaster
     # Dropped traffic (malformed packets, floods, broken requests) reaches the terminal and the
     # dashboard's feed as one summary line at most every few seconds.
-    traffic = TrafficReport(lambda line: bus.publish("system", "traffic", line))
+    traffic = TrafficReport(lambda line: bus.publish(Kind.SYSTEM, SystemAction.TRAFFIC, line))
     app.extensions["reality.traffic"] = traffic
     count_library_errors(traffic)
     guard = sockets.SocketGuard(socketio.server, traffic)

@@ -15,7 +15,6 @@ gets 429 with ``Retry-After`` until the oldest failure is a minute old.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import math
@@ -23,10 +22,10 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-from flask import current_app, jsonify, request, session
+from flask import Response, current_app, jsonify, request, session
 from limits import RateLimitItemPerSecond
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
@@ -199,20 +198,18 @@ def check_request() -> Refusal | None:
                    "or log in on the dashboard.")
 
 
-def presenter_required(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Refuse the view with 401/403/429 JSON unless the presenter sent the request; nothing else runs."""
+def refuse_unless_presenter() -> Response | None:
+    """The presenter API's one guard (a ``before_request``): 401/403/429 JSON unless the presenter sent it.
 
-    @functools.wraps(view)
-    def guarded(*args: Any, **kwargs: Any) -> Any:
-        refusal = check_request()
-        if refusal is not None:
-            response = jsonify(message=refusal.message, status=refusal.status)
-            response.status_code = refusal.status
-            if refusal.status == 401:
-                response.headers["WWW-Authenticate"] = 'Bearer realm="reality-engine presenter"'
-            if refusal.retry_after:
-                response.headers["Retry-After"] = str(refusal.retry_after)
-            return response
-        return view(*args, **kwargs)
-
-    return guarded
+    ``None`` lets the request through; a response ends it before any view runs.
+    """
+    refusal = check_request()
+    if refusal is None:
+        return None
+    response = jsonify(message=refusal.message, status=refusal.status)
+    response.status_code = refusal.status
+    if refusal.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="reality-engine presenter"'
+    if refusal.retry_after:
+        response.headers["Retry-After"] = str(refusal.retry_after)
+    return response

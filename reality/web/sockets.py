@@ -25,7 +25,7 @@ import logging
 import threading
 import time
 from collections import deque
-from typing import Any, Callable
+from typing import Any, Callable, Hashable
 
 import socketio as python_socketio
 from flask import current_app, request, session
@@ -87,8 +87,8 @@ class Broadcaster:
         self._stopped = False
         self._last_feed = 0.0
         # Per room: (what was last sent, when).
-        self._tallies: dict[str, tuple[tuple[int, str, bool] | None, float]] = {DASHBOARDS: (None, 0.0), PHONES: (None, 0.0)}
-        self._sent_health: tuple | None = None
+        self._tallies: dict[str, tuple[Hashable, float]] = {DASHBOARDS: (None, 0.0), PHONES: (None, 0.0)}
+        self._sent_health: Hashable = None
         self._sent_scene: int | None = None
         # Runs under the bus's lock, in publishing order: appending keeps that order.
         self._unsubscribe = state.bus.subscribe(self._events.append)
@@ -141,7 +141,7 @@ class Broadcaster:
             self.server.emit("feed", feed_payload(batch), to=DASHBOARDS)
             self._last_feed = now
         # Readiness too: a phone's fine print says when votes are not being stored (PostgreSQL down).
-        tally_key = (self.state.results_cache.version, self.state.mode, self.state.votes_stored())
+        tally_key = self.state.results_version()
         results = None
         for room, interval in ((DASHBOARDS, TALLY_INTERVAL), (PHONES, PHONE_TALLY_INTERVAL)):
             sent, at = self._tallies[room]
@@ -149,9 +149,7 @@ class Broadcaster:
                 results = results or self.state.results()
                 self.server.emit("tally", results, to=room)
                 self._tallies[room] = (tally_key, now)
-        limiter = self.state.limiter
-        health_key = (self.state.version, self.state.health.version, limiter.backend, limiter.enabled,
-                      self.state.tests.running)
+        health_key = self.state.health_version()
         if health_key != self._sent_health:
             self.server.emit("health", self.state.health_document(), to=DASHBOARDS)
             self._sent_health = health_key
