@@ -230,6 +230,9 @@ def test_every_presenter_endpoint_is_behind_the_one_guard(make_app):
         answer = client.open(rule.rule, method=method, json={})
         assert answer.status_code == 401, rule.rule
         assert answer.headers["WWW-Authenticate"] == 'Bearer realm="reality-engine presenter"'
+    # Flask's automatic OPTIONS answer runs no view: it lists the methods, as before the guard.
+    options = client.options("/api/presenter/chaos")
+    assert options.status_code == 200 and set(options.headers["Allow"].split(", ")) == {"OPTIONS", "POST"}
 
 
 # -- settings come from reality.config ----------------------------------------------------------------

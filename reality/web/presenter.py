@@ -201,8 +201,11 @@ def check_request() -> Refusal | None:
 def refuse_unless_presenter() -> Response | None:
     """The presenter API's one guard (a ``before_request``): 401/403/429 JSON unless the presenter sent it.
 
-    ``None`` lets the request through; a response ends it before any view runs.
+    ``None`` lets the request through; a response ends it before any view runs. Flask's automatic
+    ``OPTIONS`` answer (the allowed methods, no view) is not an action: it stays open, as it always was.
     """
+    if request.method == "OPTIONS":
+        return None
     refusal = check_request()
     if refusal is None:
         return None
