@@ -107,6 +107,21 @@ def test_every_outcome_and_every_obstacle_has_its_http_status():
     assert set(OBSTACLE_STATUS) == set(Obstacle)
 
 
+def test_each_document_has_one_version_that_moves_when_it_changes(state):
+    """What the broadcaster compares instead of reading its neighbours' internals."""
+    results, health = state.results_version(), state.health_version()
+    assert (state.results_version(), state.health_version()) == (results, health)  # nothing changed, nothing sent
+
+    state.vote("phone-v", "Go")
+    assert state.results_version() != results and state.health_version() == health
+    results = state.results_version()
+    state.health.report_failure("postgres")  # votes are not stored now: the phones' fine print says so
+    assert state.results_version() != results and state.health_version() != health
+    health = state.health_version()
+    state.set_rate_limit(False)
+    assert state.health_version() != health
+
+
 # -- modes --------------------------------------------------------------------------------------------
 
 def test_back_to_reality_replays_the_mocks_votes_and_counts_the_refused_ones(state, votes):
