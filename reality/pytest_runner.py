@@ -38,8 +38,7 @@ from .config import CHECKOUT
 MARKER = "@@reality-test@@ "
 SESSION_MARKER = "@@reality-session@@ "
 
-#: pytest's exit codes that callers explain.
-INTERRUPTED = 2
+#: pytest's exit code when it found no test (the workshop explains it).
 NO_TESTS_COLLECTED = 5
 
 
@@ -285,6 +284,15 @@ class PytestProcess:
         except (ProcessLookupError, PermissionError):
             pass
 
+    def kill_leftovers(self) -> None:
+        """SIGKILL to what is left of the group of a child that was stopped and has ended (a ``sleep`` it
+        started, say): while any member lives, its group id cannot go to another process."""
+        if self._firmest and not self.running:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
     def result(self) -> PytestRun:
         """The finished run (reads what is left of the output and closes it)."""
         if not self._reader.closed:
@@ -304,20 +312,25 @@ def stop(children: Sequence[PytestProcess], policy: Sequence[tuple[signal.Signal
 
     All at once, so stopping two takes no longer than stopping one. A Ctrl+C arriving while they
     clean up (workshop.py ignores a second one) moves on to the next, firmer signal instead of
-    abandoning them. Safe from several threads: a child never gets the same signal twice.
+    abandoning them. Safe from several threads: a child never gets the same signal twice. Once a
+    stopped child has ended, whatever it started and left behind in its process group is killed.
     """
-    for sig, grace in policy:
-        running = [child for child in children if child.running]
-        if not running:
-            return
-        for child in running:
-            child.send(sig)
-        deadline = time.monotonic() + grace
-        try:
-            while any(child.running for child in running) and time.monotonic() < deadline:
-                time.sleep(POLL_SECONDS)
-        except KeyboardInterrupt:
-            continue
+    try:
+        for sig, grace in policy:
+            running = [child for child in children if child.running]
+            if not running:
+                return
+            for child in running:
+                child.send(sig)
+            deadline = time.monotonic() + grace
+            try:
+                while any(child.running for child in running) and time.monotonic() < deadline:
+                    time.sleep(POLL_SECONDS)
+            except KeyboardInterrupt:
+                continue
+    finally:
+        for child in children:
+            child.kill_leftovers()
 
 
 def run_pytest(paths: Sequence[str | os.PathLike[str]], cwd: Path, envs: Sequence[dict[str, str]] = ({},),
