@@ -1,18 +1,16 @@
 """Run pytest for real in a subprocess and stream each test's result: the dashboard's and the workshop's runner.
 
-The command is the one a participant types (``python3 -m pytest PATHS``) plus this module loaded as a
-small pytest plugin (``-p reality.pytest_runner``, the hooks at the top) that prints one JSON line per
-finished test after :data:`MARKER`, and the session's own duration after :data:`SESSION_MARKER`.
+The command is the one a participant types (``python3 -m pytest PATHS``) plus the results plugin
+(:mod:`reality.pytest_results`: one JSON line per finished test) and whatever the caller adds;
 pytest.ini's options apply as they do by hand, so the figures shown are the participant's own.
 
-The parent (:func:`run_pytest`) sends each child's output to a file and reads it while the child runs,
-from the calling thread: several children need no reader threads, and that thread (where Ctrl+C
-lands) stops them at once. One stop policy for every caller (:func:`stop`): SIGINT as Ctrl+C would,
-then SIGTERM, then SIGKILL, each to the child's whole process group after a grace, so the tests'
-fixtures get every chance to remove their containers — on a watchdog timeout, a cancel, or Ctrl+C.
+Each child's output goes to a file, read while it runs from the calling thread (:func:`run_pytest`):
+several children need no reader threads, and that thread (where Ctrl+C lands) stops them at once.
+One stop policy for every caller (:func:`stop`): SIGINT as Ctrl+C would, then SIGTERM, then
+SIGKILL, each to the child's whole process group after a grace, so the tests' fixtures get every
+chance to remove their containers — on a watchdog timeout, a cancel, or Ctrl+C.
 
-Only the standard library is imported: the web app uses this module (see .importlinter), and every
-pytest child loads it. No function here but the hooks is named ``pytest_*``: pytest would take it for one.
+Standard library only: the web app uses this module (see .importlinter).
 """
 
 from __future__ import annotations
@@ -24,139 +22,19 @@ import signal
 import subprocess
 import sys
 import tempfile
-import textwrap
 import threading
 import time
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 from .config import CHECKOUT
-
-#: Prefix of the plugin's lines, so they stand out from anything else pytest prints.
-MARKER = "@@reality-test@@ "
-SESSION_MARKER = "@@reality-session@@ "
+from .pytest_results import MARKER, SESSION_MARKER, Outcome, TestResult
 
 #: pytest's exit code when it found no test (the workshop explains it).
 NO_TESTS_COLLECTED = 5
-
-
-# -- the pytest plugin (runs inside the pytest child) -------------------------------------------------
-
-_phases: dict[str, dict[str, Any]] = {}
-_session_began: dict[str, float] = {}
-
-
-def pytest_sessionstart(session: Any) -> None:
-    _session_began["at"] = time.perf_counter()
-
-
-def pytest_runtest_logreport(report: Any) -> None:
-    """One line per test once it is over, timed from setup to teardown (as JUnit XML times it).
-
-    Setup counts: that is where a reality test waits for its container, the honest cost of reality.
-    """
-    state = _phases.setdefault(report.nodeid, {"duration": 0.0, "outcome": "passed", "message": "", "details": ""})
-    state["duration"] += report.duration
-    if report.failed and state["outcome"] == "passed":
-        state["outcome"] = "failed" if report.when == "call" else "error"
-        state["message"], state["details"] = _failure(report)
-    elif report.skipped and state["outcome"] == "passed":
-        state["outcome"] = "skipped"
-        state["message"], state["details"] = _skip_reason(report)
-    if report.when == "teardown":
-        del _phases[report.nodeid]
-        _emit(MARKER, {"nodeid": report.nodeid, "outcome": state["outcome"], "duration": round(state["duration"], 4),
-                       "message": state["message"], "details": state["details"]})
-
-
-def pytest_collectreport(report: Any) -> None:
-    """A file that cannot be collected (a SyntaxError, an ImportError) is an error of its own."""
-    if report.failed:
-        message, details = _failure(report)
-        _emit(MARKER, {"nodeid": report.nodeid, "outcome": "error", "duration": 0.0, "message": message,
-                       "details": details, "collected": False})
-
-
-def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
-    """What pytest itself will print ("3 passed in 0.01s"), measured the way its terminal does."""
-    began = _session_began.get("at")
-    seconds = round(time.perf_counter() - began, 4) if began is not None else None
-    _emit(SESSION_MARKER, {"seconds": seconds, "exit_code": int(exitstatus)})
-
-
-def _emit(marker: str, line: dict[str, Any]) -> None:
-    # On a line of its own: pytest's progress dots have no newline after them.
-    sys.stdout.write("\n" + marker + json.dumps(line) + "\n")
-    sys.stdout.flush()
-
-
-def _failure(report: Any) -> tuple[str, str]:
-    """(the exception's message, the whole report); without a crash location, the report's last ``E`` line."""
-    crash = getattr(report.longrepr, "reprcrash", None)
-    details = str(report.longrepr)
-    if crash is not None:
-        return crash.message, details
-    errors = [line[1:].strip() for line in details.splitlines() if line.startswith("E ")]
-    return (errors[-1] if errors else details), details
-
-
-def _skip_reason(report: Any) -> tuple[str, str]:
-    if hasattr(report, "wasxfail"):  # an expected failure counts as skipped, as JUnit XML has it
-        return str(report.wasxfail).removeprefix("reason: "), ""
-    if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
-        filename, lineno, reason = report.longrepr
-        reason = str(reason).removeprefix("Skipped: ")
-        return reason, f"{filename}:{lineno}: {reason}"
-    return str(report.longrepr), str(report.longrepr)
-
-
-# -- the result model ---------------------------------------------------------------------------------
-
-class Outcome(StrEnum):
-    PASSED = "passed"
-    FAILED = "failed"  # the test itself failed
-    ERROR = "error"  # its setup or teardown failed, or its file could not be collected
-    SKIPPED = "skipped"
-
-
-@dataclass(frozen=True)
-class TestResult:
-    """One test's result as pytest reported it: outcome, time from setup to teardown, and why."""
-
-    __test__ = False  # not a test class, whatever its name says
-
-    nodeid: str
-    outcome: Outcome
-    seconds: float = 0.0
-    message: str = ""  # what went wrong (the exception's message) or why it was skipped
-    details: str = ""  # the traceback or skip location pytest wrote
-    collected: bool = True  # False: the file itself could not be collected
-
-    @classmethod
-    def from_line(cls, line: dict[str, Any]) -> "TestResult":
-        outcome = line.get("outcome")
-        return cls(str(line["nodeid"]), Outcome(outcome) if outcome in tuple(Outcome) else Outcome.ERROR,
-                   float(line.get("duration") or 0), str(line.get("message") or ""), str(line.get("details") or ""),
-                   bool(line.get("collected", True)))
-
-    @property
-    def name(self) -> str:
-        """The test's own name (``test_x[1]``), without its file and class."""
-        return self.nodeid.rsplit("::", 1)[-1]
-
-    @property
-    def suite(self) -> str:
-        """Its file's name without ``test_``: ``fantasy`` for ``tests/test_fantasy.py::...``."""
-        return Path(self.nodeid.partition("::")[0]).stem.removeprefix("test_")
-
-    def explanation(self, limit: int = 4) -> str:
-        """pytest's ``E`` lines (what went wrong, without the traceback), else the message's first line."""
-        lines = [line[1:] for line in self.details.splitlines() if line.startswith("E ")]
-        if lines:
-            return textwrap.dedent("\n".join(lines[-limit:])).strip("\n")
-        return self.message.strip().split("\n", 1)[0]
+#: The plugin every child loads.
+RESULTS_PLUGIN = "reality.pytest_results"
 
 
 @dataclass
@@ -207,12 +85,13 @@ POLL_SECONDS = 0.01
 #: The one stop policy: Ctrl+C first (fixtures tear down, containers go), then firmer, each after a grace.
 STOP_POLICY: tuple[tuple[signal.Signals, float], ...] = (
     (signal.SIGINT, 10.0), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0))
+_FIRMNESS = {signal.SIGINT: 1, signal.SIGTERM: 2, signal.SIGKILL: 3}
 
 
 def command_line(paths: Sequence[str | os.PathLike[str]], extra_args: Sequence[str] = (),
                  python: str = sys.executable) -> list[str]:
-    """``python -m pytest PATHS`` as typed by hand, with this module's plugin and the caller's options."""
-    return [python, "-m", "pytest", *map(str, paths), "-p", __name__, *extra_args]
+    """``python -m pytest PATHS`` as typed by hand, with the results plugin and the caller's options."""
+    return [python, "-m", "pytest", *map(str, paths), "-p", RESULTS_PLUGIN, *extra_args]
 
 
 class PytestProcess:
@@ -273,11 +152,10 @@ class PytestProcess:
 
     def send(self, sig: signal.Signals) -> None:
         """Send ``sig`` to the child's process group, unless it was sent as firm a signal already."""
-        rank = next(index for index, (each, _) in enumerate(STOP_POLICY, 1) if each == sig)
         with self._signals:
-            if rank <= self._firmest:
+            if _FIRMNESS[sig] <= self._firmest:
                 return
-            self._firmest = rank
+            self._firmest = _FIRMNESS[sig]
         try:
             # The child leads its own process group: whatever it started hears the signal too.
             os.killpg(self.process.pid, sig)
@@ -285,8 +163,8 @@ class PytestProcess:
             pass
 
     def kill_leftovers(self) -> None:
-        """SIGKILL to what is left of the group of a child that was stopped and has ended (a ``sleep`` it
-        started, say): while any member lives, its group id cannot go to another process."""
+        """SIGKILL to what is left in the group of a child that was stopped and has ended (a ``sleep`` it
+        started, say). While any member lives, the group's id is theirs: no other process can hold it."""
         if self._firmest and not self.running:
             try:
                 os.killpg(self.process.pid, signal.SIGKILL)

@@ -1,10 +1,11 @@
 """Run the workshop's fantasy and reality tests from the dashboard, streaming each result as it lands.
 
 The tests run in a separate ``pytest`` process (exactly what a participant types) through
-:mod:`reality.pytest_runner`, whose plugin reports each test the moment it finishes; every result is
-published as a ``test`` event, so the dashboard shows each test's outcome and duration live.
+:mod:`reality.pytest_runner`, whose plugin (:mod:`reality.pytest_results`) reports each test the
+moment it finishes; every result is published as a ``test`` event, so the dashboard shows each
+test's outcome and duration live.
 
-The plugin's hooks are also importable from here, so ``pytest -p reality.testrun`` prints the same lines.
+The plugin's hooks are importable from here too: ``pytest -p reality.testrun`` prints the same lines.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from typing import Any, Callable
 from .config import CHECKOUT
 from .errors import first_line
 from .events import EventBus
-from .pytest_runner import MARKER, Outcome, PytestProcess, TestResult, run_pytest, stop
-from .pytest_runner import pytest_collectreport, pytest_runtest_logreport, pytest_sessionfinish  # noqa: F401
-from .pytest_runner import pytest_sessionstart  # noqa: F401  (the plugin, for -p reality.testrun)
+from .pytest_results import MARKER, Outcome, TestResult
+from .pytest_results import pytest_collectreport, pytest_runtest_logreport, pytest_sessionfinish  # noqa: F401
+from .pytest_results import pytest_sessionstart  # noqa: F401  (the plugin, for -p reality.testrun)
+from .pytest_runner import PytestProcess, run_pytest, stop
 from .vocabulary import Kind, TestAction
 
 __all__ = ["MARKER", "RUN_TIMEOUT", "TEST_FILES", "TestRun", "describe", "start_in_background"]

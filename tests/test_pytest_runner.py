@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 from reality.events import EventBus
-from reality.pytest_runner import Outcome, PytestProcess, run_pytest, stop
+from reality.pytest_results import Outcome
+from reality.pytest_runner import PytestProcess, run_pytest, stop
 from reality.testrun import TestRun
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -553,7 +553,7 @@ def test_the_workshops_pytest_runs_cost_what_a_plain_pytest_run_costs(tmp_path):
     cancels whichever of the two runs second finding its files already cached.
     """
     assert command_line([REPO / FANTASY_TESTS]) == [
-        sys.executable, "-m", "pytest", str(REPO / FANTASY_TESTS), "-p", "reality.pytest_runner"]
+        sys.executable, "-m", "pytest", str(REPO / FANTASY_TESTS), "-p", "reality.pytest_results"]
 
     def plain() -> tuple[float, str]:
         before = child_cpu_seconds()

@@ -15,7 +15,8 @@ from ..config import LABEL_PID
 from ..containers import remove_containers
 from ..docker_engine import connect
 from ..errors import RealityError
-from ..pytest_runner import NO_TESTS_COLLECTED, PytestProcess, PytestRun, TestResult
+from ..pytest_results import TestResult
+from ..pytest_runner import NO_TESTS_COLLECTED, PytestProcess, PytestRun
 from ..pytest_runner import run_pytest as run_children
 
 __all__ = ["NO_TESTS_COLLECTED", "PytestRun", "TestResult", "run_pytest", "run_pytest_at_once"]
