@@ -28,12 +28,12 @@ from testcontainers.core.config import testcontainers_config
 
 from reality.config import LABEL_PID, LABEL_ROLE
 from reality.provision import resolve_image
+from reality.pytest_runner import command_line
 from reality.workshop import Workshop
 from reality.workshop.exercise import SKELETON, SOLUTION, Exercise
 from reality.workshop.judge import check
 from reality.workshop.measurements import FANTASY_TESTS, run_suite
 from reality.workshop.screens import render_verdict
-from reality.pytest_runner import command_line
 
 REPO = Path(__file__).resolve().parent.parent
 
