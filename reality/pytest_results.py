@@ -20,6 +20,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from .errors import first_line
+
 #: Prefix of the plugin's lines, so they stand out from anything else pytest prints.
 MARKER = "@@reality-test@@ "
 SESSION_MARKER = "@@reality-session@@ "
@@ -139,4 +141,4 @@ class TestResult:
         lines = [line[1:] for line in self.details.splitlines() if line.startswith("E ")]
         if lines:
             return textwrap.dedent("\n".join(lines[-limit:])).strip("\n")
-        return self.message.strip().split("\n", 1)[0]
+        return first_line(self.message)

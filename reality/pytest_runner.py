@@ -248,7 +248,7 @@ def run_pytest(paths: Sequence[str | os.PathLike[str]], cwd: Path, envs: Sequenc
                     for child in late:
                         child.ended = time.perf_counter()
                         child.timed_out = f"pytest did not finish within {timeout:.0f} s"
-                    break
+                    continue  # once more round: what they reported while stopping is passed on too
                 time.sleep(poll)
         except BaseException:  # Ctrl+C, SIGTERM, a failure to start: no child outlives this call
             stop(children)
