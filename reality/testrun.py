@@ -1,71 +1,47 @@
 """Run the workshop's fantasy and reality tests from the dashboard, streaming each result as it lands.
 
-The tests run in a separate ``pytest`` process (exactly what a participant types), with this module
-loaded as a tiny pytest plugin (``-p reality.testrun``) that prints one JSON line per finished test.
-The show reads those lines and publishes each as a ``test`` event, so the dashboard shows every test's
-outcome and duration the moment it finishes.
+The tests run in a separate ``pytest`` process (exactly what a participant types) through
+:mod:`reality.pytest_runner`, whose plugin (:mod:`reality.pytest_results`) reports each test the
+moment it finishes; every result is published as a ``test`` event, so the dashboard shows each
+test's outcome and duration live.
+
+The plugin's hooks are importable from here too: ``pytest -p reality.testrun`` prints the same lines.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
 
+from .config import CHECKOUT
+from .errors import first_line
 from .events import EventBus
+from .pytest_results import MARKER, Outcome, TestResult
+from .pytest_results import pytest_collectreport, pytest_runtest_logreport, pytest_sessionfinish  # noqa: F401
+from .pytest_results import pytest_sessionstart  # noqa: F401  (the plugin, for -p reality.testrun)
+from .pytest_runner import PytestProcess, run_pytest, stop
+from .vocabulary import Kind, TestAction
 
-#: Prefix of the plugin's lines, so they stand out from anything else pytest prints.
-MARKER = "@@reality-test@@ "
-REPO_ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["MARKER", "RUN_TIMEOUT", "TEST_FILES", "TestRun", "describe", "start_in_background"]
+
 TEST_FILES = ("tests/test_fantasy.py", "tests/test_reality.py")
 #: A run that takes longer than this is stuck (a container that never starts): stop it.
 RUN_TIMEOUT = 180.0
+#: Quiet, no cache folder, no colour codes in the lines read back.
+PYTEST_ARGS = ("-q", "-p", "no:cacheprovider", "--color=no")
+#: Unbuffered: pytest's own lines arrive as they are printed, not at its end.
+PYTEST_ENV = {"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+#: The show's feed reads results at this pace: often enough to look live, rarely enough to cost nothing.
+POLL_SECONDS = 0.05
 
-
-# -- the pytest plugin (runs inside the pytest process) -----------------------------------------------
-
-_phases: dict[str, dict[str, Any]] = {}
-
-
-def pytest_runtest_logreport(report: Any) -> None:
-    """Print one JSON line per test once it is over, timed from setup to teardown.
-
-    Setup counts: that is where a reality test waits for its container, the honest cost of reality.
-    """
-    state = _phases.setdefault(report.nodeid, {"duration": 0.0, "outcome": "passed", "message": ""})
-    state["duration"] += report.duration
-    if report.failed and state["outcome"] == "passed":
-        state["outcome"] = "failed" if report.when == "call" else "error"
-        state["message"] = _short_failure(report)
-    elif report.skipped and state["outcome"] == "passed":
-        state["outcome"] = "skipped"
-    if report.when == "teardown":
-        del _phases[report.nodeid]
-        line = {"nodeid": report.nodeid, "outcome": state["outcome"], "duration": round(state["duration"], 4),
-                "message": state["message"]}
-        # On a line of its own: pytest's progress dots have no newline after them.
-        sys.stdout.write("\n" + MARKER + json.dumps(line) + "\n")
-        sys.stdout.flush()
-
-
-def _short_failure(report: Any) -> str:
-    crash = getattr(report.longrepr, "reprcrash", None)
-    text = crash.message if crash is not None else str(report.longrepr)
-    return text.strip().splitlines()[0][:200] if text.strip() else report.outcome
-
-
-# -- the runner (runs inside the show) ----------------------------------------------------------------
 
 def describe(nodeid: str) -> tuple[str, str]:
     """(``fantasy`` | ``reality`` | other, readable test name) for a pytest node id."""
-    path, _, name = nodeid.partition("::")
-    suite = Path(path).stem.removeprefix("test_")
-    return suite, name.removeprefix("test_").replace("_", " ")
+    result = TestResult(nodeid, Outcome.PASSED)
+    return result.suite, result.name.removeprefix("test_").replace("_", " ")
 
 
 class TestRun:
@@ -73,7 +49,7 @@ class TestRun:
 
     __test__ = False  # not a pytest test class, despite its name
 
-    def __init__(self, bus: EventBus, root: Path = REPO_ROOT, files: tuple[str, ...] = TEST_FILES,
+    def __init__(self, bus: EventBus, root: Path = CHECKOUT, files: tuple[str, ...] = TEST_FILES,
                  python: str = sys.executable) -> None:
         self.bus = bus
         self.root = root
@@ -82,7 +58,7 @@ class TestRun:
         self.results: list[dict[str, Any]] = []
         self.summary: dict[str, Any] | None = None
         self._lock = threading.Lock()
-        self._process: subprocess.Popen[str] | None = None
+        self._process: PytestProcess | None = None
         self._running = False
         self._cancelled = False
         self._done: threading.Event | None = None  # set once the current run has published its end
@@ -103,15 +79,22 @@ class TestRun:
             self.summary = None
             return True
 
+    def clear(self) -> None:
+        """Forget the last run's results and summary (a clean slate; a run going on is cancelled first)."""
+        with self._lock:
+            self.results = []
+            self.summary = None
+
     def run(self) -> dict[str, Any]:
         """Run the tests (after :meth:`claim`) and publish each result; returns the summary."""
         began = time.perf_counter()
         done = self._done
-        counts = {"passed": 0, "failed": 0, "skipped": 0, "error": 0}
+        counts = {outcome.value: 0 for outcome in (Outcome.PASSED, Outcome.FAILED, Outcome.SKIPPED, Outcome.ERROR)}
         tail: list[str] = []
         code = -1
         try:
-            self.bus.publish("test", "started", "Running the fantasy and the reality tests…", files=list(self.files))
+            self.bus.publish(Kind.TEST, TestAction.STARTED, "Running the fantasy and the reality tests…",
+                             files=list(self.files))
             code = self._run_pytest(counts, tail)
         except Exception as exc:  # whatever happens, the run ends and says so
             tail.append(f"{type(exc).__name__}: {exc}")
@@ -123,33 +106,22 @@ class TestRun:
         return summary
 
     def _run_pytest(self, counts: dict[str, int], tail: list[str]) -> int:
-        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1")
-        command = [self.python, "-m", "pytest", "-q", "-p", "reality.testrun", "-p", "no:cacheprovider",
-                   "--color=no", *self.files]
         try:
-            self._process = subprocess.Popen(command, cwd=self.root, env=env, stdout=subprocess.PIPE,
-                                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, bufsize=1)
+            [finished] = run_pytest(self.files, self.root, [PYTEST_ENV], RUN_TIMEOUT, PYTEST_ARGS,
+                                    on_start=self._started, on_result=lambda _, result: self._report(result, counts),
+                                    python=self.python, poll=POLL_SECONDS)
         except OSError as exc:
             tail.append(f"could not start pytest: {exc}")
             return -1
+        if finished.timed_out:
+            self._cancelled = True  # stopped by the watchdog: said as a stop, like a cancel
+        tail[:] = [line.rstrip() for line in finished.output.splitlines() if line.strip()][-5:]
+        return finished.exit_code
+
+    def _started(self, process: PytestProcess) -> None:
+        self._process = process
         if self._cancelled:  # cancelled while pytest was being started
             self.stop()
-        watchdog = threading.Timer(RUN_TIMEOUT, self.stop)
-        watchdog.daemon = True
-        watchdog.start()
-        try:
-            assert self._process.stdout is not None
-            for line in self._process.stdout:
-                if MARKER in line:
-                    self._report(json.loads(line.split(MARKER, 1)[1]), counts)
-                elif line.strip():
-                    tail[:] = (tail + [line.rstrip()])[-5:]
-            return self._process.wait()
-        finally:
-            watchdog.cancel()
-            if self._process.poll() is None:  # we stopped reading early: do not leave it behind
-                self.stop()
-            self._process.stdout.close()
 
     def _finish(self, counts: dict[str, int], tail: list[str], code: int, seconds: float) -> dict[str, Any]:
         ran = sum(counts.values())
@@ -168,19 +140,22 @@ class TestRun:
         with self._lock:
             self.summary = summary
             self._running = False
-        self.bus.publish("test", "finished", message, **summary)
+        self.bus.publish(Kind.TEST, TestAction.FINISHED, message, **summary)
         return summary
 
-    def _report(self, line: dict[str, Any], counts: dict[str, int]) -> None:
-        suite, name = describe(line["nodeid"])
-        outcome = line["outcome"] if line["outcome"] in counts else "error"
+    def _report(self, test: TestResult, counts: dict[str, int]) -> None:
+        if not test.collected:
+            return  # a file that cannot be collected: pytest's last line says so in the summary
+        suite, name = describe(test.nodeid)
+        outcome = test.outcome.value
         counts[outcome] += 1
-        result = {"suite": suite, "name": name, "nodeid": line["nodeid"], "outcome": outcome,
-                  "duration_ms": round(line["duration"] * 1000, 1), "failure": line.get("message", "")}
+        failure = (first_line(test.message, 200) or outcome) if test.outcome in (Outcome.FAILED, Outcome.ERROR) else ""
+        result = {"suite": suite, "name": name, "nodeid": test.nodeid, "outcome": outcome,
+                  "duration_ms": round(test.seconds * 1000, 1), "failure": failure}
         self.results.append(result)
-        detail = f" — {result['failure']}" if result["failure"] else ""
+        detail = f" — {failure}" if failure else ""
         message = f"{suite}: {name} {outcome.upper()} in {result['duration_ms']:.0f} ms{detail}"
-        self.bus.publish("test", outcome, message, **result)
+        self.bus.publish(Kind.TEST, TestAction(outcome), message, **result)
 
     def cancel(self, timeout: float = 10.0) -> bool:
         """Stop a run in progress and wait until it has published its last event.
@@ -195,23 +170,14 @@ class TestRun:
         self.stop()
         return done.wait(timeout)
 
-    def clear(self) -> None:
-        """Forget the last run's results and summary (a reset, after :meth:`cancel`)."""
-        with self._lock:
-            self.results = []
-            self.summary = None
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop a running test process; its own fixtures remove the containers it started."""
+    def stop(self) -> None:
+        """Stop a running test process, as :func:`reality.pytest_runner.stop` does: its fixtures remove
+        the containers it started."""
         process = self._process
-        if process is None or process.poll() is not None:
+        if process is None or not process.running:
             return
         self._cancelled = True
-        process.terminate()  # the tests' conftest turns SIGTERM into a clean teardown
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop([process])
 
 
 def start_in_background(run: TestRun, spawn: Callable[..., Any]) -> bool:

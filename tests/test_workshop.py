@@ -28,10 +28,12 @@ from testcontainers.core.config import testcontainers_config
 
 from reality.config import LABEL_PID, LABEL_ROLE
 from reality.provision import resolve_image
+from reality.pytest_runner import command_line
 from reality.workshop import Workshop
-from reality.workshop.exercise import SKELETON, SOLUTION, Exercise, check, render_verdict
+from reality.workshop.exercise import SKELETON, SOLUTION, Exercise
+from reality.workshop.judge import check
 from reality.workshop.measurements import FANTASY_TESTS, run_suite
-from reality.workshop.pytest_runner import pytest_command
+from reality.workshop.screens import render_verdict
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -550,9 +552,8 @@ def test_the_workshops_pytest_runs_cost_what_a_plain_pytest_run_costs(tmp_path):
     extra plugin or option costs shows in CPU time; pairing cancels the load drifting, alternating
     cancels whichever of the two runs second finding its files already cached.
     """
-    report = tmp_path / "report.xml"
-    assert pytest_command([REPO / FANTASY_TESTS], report) == [
-        sys.executable, "-m", "pytest", str(REPO / FANTASY_TESTS), f"--junitxml={report}"]
+    assert command_line([REPO / FANTASY_TESTS]) == [
+        sys.executable, "-m", "pytest", str(REPO / FANTASY_TESTS), "-p", "reality.pytest_results"]
 
     def plain() -> tuple[float, str]:
         before = child_cpu_seconds()
@@ -577,8 +578,8 @@ def test_the_workshops_pytest_runs_cost_what_a_plain_pytest_run_costs(tmp_path):
         assert plugins_line(our_output) == plugins_line(hand_output)
         ratios.append(ours / by_hand)
 
-    # --junitxml, which the workshop needs to read each result, costs about 6 % of such a short run by
-    # itself (measured alone); the bound leaves the noise of a shared machine on top of that. The bug
+    # The results plugin, which the workshop needs to read each result, costs a few per cent of such a short
+    # run by itself (measured alone); the bound leaves the noise of a shared machine on top of that. The bug
     # this guards against, `-o addopts=`, cost twice the time.
     assert 0.9 <= statistics.median(ratios) <= 1.15, ratios
 

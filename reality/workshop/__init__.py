@@ -1,9 +1,12 @@
 """The 15-minute terminal workshop: the problem, the magic, the comparison, and a hands-on exercise.
 
-``runner`` holds the flow (menu, progress, prompts), ``sections`` the four sections, ``exercise`` the
-hands-on file and its checking, ``judge_plugin`` what the check sees from inside a participant's pytest
-run, ``products_db`` the exercise's database fixture, ``measurements`` the figures measured in the run,
-``pytest_runner`` running pytest for real, ``progress`` what is kept between runs.
+``runner`` holds the flow (menu, progress, prompts), ``session`` what a section works with, ``sections``
+the first three sections and ``hands_on`` the fourth, ``infrastructure`` a section's containers,
+``screens`` what the workshop draws (pure rich builders), ``exercise`` the hands-on files, ``judge``
+their checking and ``judge_plugin`` what the check sees from inside a participant's pytest run,
+``products_db`` the exercise's database fixture, ``measurements`` the figures measured in the run,
+``pytest_runs`` running pytest for real (on :mod:`reality.pytest_runner`), ``progress`` what is kept
+between runs.
 """
 
 from __future__ import annotations

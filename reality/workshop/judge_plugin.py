@@ -29,6 +29,7 @@ import psycopg2
 import psycopg2.extensions
 import pytest
 
+from ..errors import first_line
 from .products_db import DSN_ENV, REPORT_ENV, SCHEMA_ENV, SESSION_ENV
 
 LABELS_MODULE = "testcontainers.core.labels"
@@ -121,7 +122,7 @@ def _forget_unique(conn: psycopg2.extensions.connection, report: JudgeReport) ->
             cursor.execute(FORGET_UNIQUE)
         report.add("constraints_removed", 1)
     except psycopg2.Error as exc:
-        report.add("errors", (exc.pgerror or str(exc)).strip().splitlines()[0])
+        report.add("errors", first_line(exc.pgerror or exc))
     finally:
         conn.autocommit = autocommit
 

@@ -12,7 +12,7 @@ from typing import Callable, TypeVar
 import psycopg2
 
 from ..votes import AlreadyVoted, Store
-from .pytest_runner import PytestRun, run_pytest
+from .pytest_runs import PytestRun, run_pytest
 
 FANTASY_TESTS = "tests/test_fantasy.py"
 REALITY_TESTS = "tests/test_reality.py"

@@ -21,17 +21,17 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import docker_engine
-from ..config import LABEL_PID, LABEL_ROLE
+from ..config import CHECKOUT, LABEL_PID, LABEL_ROLE
 from ..containers import remove_containers
 from ..errors import RealityError
 from ..monitor import FitToWidth, footer_lines, load_rows
 from .exercise import folder_problem
-from .sections import SECTIONS, Section, display_path
+from .screens import display_path
+from .sections import SECTIONS, Section
 from .progress import FILE_NAME as PROGRESS_FILE
 from .progress import Progress, format_duration
 from .session import ROLE, BackToMenu, CheckCancelled, QuitWorkshop, Session
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 MOTTO = "If your tests don't face reality, your users will."
 
 #: What stops the workshop: Ctrl+C, a polite kill, the terminal closing.
@@ -77,7 +77,7 @@ class Workshop:
     """One run of the workshop, interactive (menu, prompts) or not (every section, no input)."""
 
     def __init__(self, console: Console | None = None, input: TextIO | None = None, interactive: bool = True,
-                 repo_root: Path = REPO_ROOT, exercise_dir: Path | None = None, show_solution: bool = False,
+                 repo_root: Path = CHECKOUT, exercise_dir: Path | None = None, show_solution: bool = False,
                  start_at: int | None = None, restart: bool = False, command: str = "python3 workshop.py") -> None:
         self.console = console or Console()
         self.session = Session(self.console, input or sys.stdin, interactive, repo_root,

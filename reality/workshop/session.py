@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TextIO
 
@@ -127,3 +127,25 @@ class Session:
     @property
     def failed(self) -> list[StepResult]:
         return [result for result in self.results if not result.ok]
+
+    def quietly(self) -> "Session":
+        """This session without its narration: no pause, nothing said, no step recorded.
+
+        The figures are the same object, so a section run quietly measures for the others (the
+        comparison runs the magic this way when section 2 was skipped). What Docker does is still
+        printed on the console (see :func:`.infrastructure.section_infrastructure`).
+        """
+        return QuietSession(**{each.name: getattr(self, each.name) for each in fields(self)})
+
+
+class QuietSession(Session):
+    """A :class:`Session` that measures without telling (see :meth:`Session.quietly`)."""
+
+    def say(self, text: str = "") -> None:
+        pass
+
+    def pause(self, next_step: str) -> None:
+        pass
+
+    def step(self, name: str, ok: bool, detail: str = "") -> bool:
+        return ok
