@@ -8,7 +8,6 @@ import { drawBanners } from "./banners.js";
 import { connect } from "./connection.js";
 import { byId as $, pageState } from "./dom.js";
 import { wireFullscreen } from "./fullscreen.js";
-import { drawJoinAddress } from "./join.js";
 import { drawModePill, drawServicePills } from "./pills.js";
 
 const initial = pageState();
@@ -43,7 +42,6 @@ function onStatus(status) {
   if (changed) onHealth(health);
 }
 
-drawJoinAddress($("phone-url"));
 onResults(results);
 onHealth(health);
 if (initial.scene) drawScene(initial.scene);
