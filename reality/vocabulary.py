@@ -105,3 +105,32 @@ class TestAction(StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"
     ERROR = "error"
+
+
+class DockerAction(StrEnum):
+    """Docker's own words: the ``Action`` of a container event on its event stream (``docker events``)."""
+
+    CREATE = "create"
+    START = "start"
+    RESTART = "restart"
+    PAUSE = "pause"
+    UNPAUSE = "unpause"
+    DIE = "die"
+    KILL = "kill"
+    OOM = "oom"
+    STOP = "stop"
+    DESTROY = "destroy"
+    RENAME = "rename"
+    UPDATE = "update"
+
+
+class DockerStatus(StrEnum):
+    """Docker's own words: a container's ``State.Status`` (``docker inspect``)."""
+
+    CREATED = "created"
+    RUNNING = "running"
+    PAUSED = "paused"
+    RESTARTING = "restarting"
+    REMOVING = "removing"
+    EXITED = "exited"
+    DEAD = "dead"

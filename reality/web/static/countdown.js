@@ -1,18 +1,25 @@
-/* A page that tries again after a wait counts the wait down, live, then reloads itself. */
-"use strict";
+/* Reality Engine: a wait counted down second by second (the phone's "Vote again in n s", the
+ * notice page that tries again by itself). */
 
-(() => {
-  const node = document.getElementById("countdown");
-  const seconds = document.getElementById("countdown-seconds");
-  if (!node || !seconds) return;
-  const deadline = Date.now() + Number(node.dataset.seconds) * 1000;
-  const timer = window.setInterval(() => {
+/* Calls onTick(secondsLeft) now and four times a second until the wait is over, then onDone().
+ * Returns a function that stops the count (onDone is then not called). */
+export function countDown(seconds, onTick, onDone) {
+  const deadline = Date.now() + seconds * 1000;
+  let timer = null;
+  const stop = () => {
+    if (timer !== null) window.clearInterval(timer);
+    timer = null;
+  };
+  const tick = () => {
     const left = Math.max(0, Math.ceil((deadline - Date.now()) / 1000));
-    seconds.textContent = String(left);
     if (left === 0) {
-      window.clearInterval(timer);
-      node.textContent = "Trying again…";
-      window.location.reload();
+      stop();
+      onDone();
+      return;
     }
-  }, 250);
-})();
+    onTick(left);
+  };
+  timer = window.setInterval(tick, 250);
+  tick();
+  return stop;
+}

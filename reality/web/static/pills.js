@@ -1,0 +1,20 @@
+/* Reality Engine: the status pills (<li id=… data-state=…><b>label</b></li>) of the audience screen and the console. */
+
+export function setPill(id, state, label) {
+  const pill = document.getElementById(id);
+  pill.dataset.state = state;
+  pill.querySelector("b").textContent = label;
+}
+
+/* The PostgreSQL and Redis pills (#pill-postgres, #pill-redis) from the health document's services. */
+export function drawServicePills(services) {
+  for (const name of ["postgres", "redis"]) {
+    const state = services[name] || "starting";
+    setPill("pill-" + name, state === "up" ? "up" : state === "starting" ? "starting" : "down", state.toUpperCase());
+  }
+}
+
+/* #pill-mode: REALITY, or FANTASY in the mock's colour. */
+export function drawModePill(mode) {
+  setPill("pill-mode", mode === "fantasy" ? "fantasy" : "up", mode === "fantasy" ? "FANTASY" : "REALITY");
+}
