@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import config, docker_engine
-from .concurrency import selected_mode
 from .errors import PortTaken, RealityError
 from .events import Event, EventBus
 from .poll import Poll
@@ -42,6 +41,7 @@ class ShowOptions:
     poll: Poll
     public_url: str | None = None
     theme: str = "dark"
+    async_mode: str = config.DEFAULT_ASYNC_MODE  # REALITY_ASYNC_MODE, read by the entry script (config.async_mode)
 
 
 class TerminalLog:
@@ -206,7 +206,7 @@ def run(options: ShowOptions, out: Print = print, err: Print = _stderr,
         ready: Callable[[dict[str, str]], None] | None = None) -> int:
     """Run the show until Ctrl+C or SIGTERM; returns the process exit code."""
     began = time.perf_counter()
-    mode = selected_mode()
+    mode = options.async_mode
     install_signal_handlers(mode)
     bus = EventBus()
     bus.subscribe(TerminalLog(out))
@@ -347,7 +347,7 @@ def main(options: ShowOptions) -> int:
     """Entry point for ``reality_engine.py``."""
     try:
         code = run(options, out=lambda line: print(line, flush=True))
-    except ValueError as exc:  # a bad REALITY_ASYNC_MODE and the like
+    except ValueError as exc:  # a malformed setting
         print(f"✗ {exc}", file=sys.stderr)
         return 2
     exit_now_if_a_start_lingers(code)
