@@ -34,20 +34,8 @@ from rich.table import Table
 from rich.text import Text
 
 from .config import CHECKOUT, LABEL_CHECKOUT, LABEL_PROJECT, LABEL_TC_SESSION, LABEL_TESTCONTAINERS, PROJECT
-from .owners import (
-    SHOW_SCRIPT,
-    checkout_of_process,
-    describe_checkout,
-    describe_command,
-    is_kit_object,
-    kit_verdict,
-    parse_docker_time,
-    process_info,
-    read_show_record,
-    running_show,
-    same_checkout,
-    show_record_files,
-)
+from .owners import describe_checkout, describe_command, is_kit_object, kit_verdict, parse_docker_time, process_info, same_checkout
+from .pidfile import SHOW_SCRIPT, checkout_of_process, read_show_record, running_show, show_record_files
 
 #: Folders never searched for caches: version control, dependencies, virtualenvs.
 SKIP_DIRS = {".git", "node_modules", ".venv", "venv", ".tox", ".nox"}

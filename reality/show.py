@@ -16,12 +16,12 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 from . import config, docker_engine
 from .errors import PortTaken, RealityError
 from .events import Event, EventBus
+from .pidfile import PidFile
 from .poll import Poll
 from .public_url import PublicAddress, phone_url
 
@@ -62,26 +62,26 @@ def _port_in_use(port: int, host: str = "0.0.0.0") -> str:
     another checkout is someone else's, which this checkout's cleanup.py would not stop; anything else
     is another program.
     """
-    from . import owners
+    from . import owners, pidfile
 
     instead = f"pick another port with --port {_next_free_port(host, port)}"
-    pids, hidden = owners.port_listeners(port)
+    pids, hidden = pidfile.port_listeners(port)
     for pid in pids:
-        show = owners.find_show(pid)
+        show = pidfile.find_show(pid)
         if show is None:
             continue
         # cleanup.py stops the shows recorded in this checkout's state: only then is it the advice.
         recorded_here = show.path is not None and show.path.parent == config.checkout_state_dir()
         if owners.same_checkout(show.checkout) and recorded_here:
-            return (f"Port {port} is already in use by an earlier show of this checkout ({owners.SHOW_SCRIPT}, "
+            return (f"Port {port} is already in use by an earlier show of this checkout ({pidfile.SHOW_SCRIPT}, "
                     f"pid {pid}). Stop it (Ctrl+C in its terminal, or `python3 cleanup.py --port {port}`), "
                     f"or {instead}.")
         if owners.same_checkout(show.checkout):
-            return (f"Port {port} is already in use by a show of this checkout ({owners.SHOW_SCRIPT}, pid {pid}) "
+            return (f"Port {port} is already in use by a show of this checkout ({pidfile.SHOW_SCRIPT}, pid {pid}) "
                     f"started with other run-time state: stop it with Ctrl+C in its terminal (or `kill {pid}`), "
                     f"or {instead}.")
         return (f"Port {port} is already in use by a show of {owners.describe_checkout(show.checkout)} "
-                f"({owners.SHOW_SCRIPT}, pid {pid}), not this checkout's: leave it running and {instead}.")
+                f"({pidfile.SHOW_SCRIPT}, pid {pid}), not this checkout's: leave it running and {instead}.")
     if pids:
         info = owners.process_info(pids[0])
         what = f"pid {pids[0]}: {owners.describe_command(info.cmdline)}" if info else f"pid {pids[0]}"
@@ -123,29 +123,6 @@ def bind(host: str, port: int) -> socket.socket:
             raise PortTaken(f"Port {port} needs privileges here: use --port 5001 or another port above 1024.") from exc
         raise PortTaken(f"Cannot listen on {host}:{port}: {exc.strerror}. Check --host and --port.") from exc
     return listener
-
-
-class PidFile:
-    """This show's record (pid, port, checkout) while it runs: one file per checkout and port (read by cleanup.py)."""
-
-    def __init__(self, port: int, path: Path | None = None) -> None:
-        self.port = port
-        self.path = path or config.pid_file(port)
-
-    def write(self) -> None:
-        from .owners import show_record_for
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(show_record_for(os.getpid(), self.port).to_json() + "\n")
-
-    def remove(self) -> None:
-        from .owners import read_show_record
-
-        try:
-            if read_show_record(self.path).pid == os.getpid():
-                self.path.unlink()
-        except (OSError, ValueError):
-            pass
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:

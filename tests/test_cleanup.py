@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from docker.errors import NotFound
 
-from reality import cleanup, config, owners
+from reality import cleanup, config, owners, pidfile
 from reality.config import (
     LABEL_CHECKOUT,
     LABEL_HOST,
@@ -176,8 +176,8 @@ def record_show(monkeypatch, runtime: Path, pid: int, port: int, checkout: Path 
     monkeypatch.setenv("REALITY_RUNTIME_DIR", str(runtime))
     path = config.pid_file(port, checkout)
     path.parent.mkdir(parents=True, exist_ok=True)
-    record = owners.show_record_for(pid, port, checkout)
-    path.write_text(owners.ShowRecord(pid, port, str(checkout), process or record.process).to_json())
+    record = pidfile.show_record_for(pid, port, checkout)
+    path.write_text(pidfile.ShowRecord(pid, port, str(checkout), process or record.process).to_json())
     return path
 
 
@@ -248,7 +248,7 @@ def test_a_reused_pid_is_never_signalled(tmp_path, monkeypatch, kind):
             pid_path = record_show(monkeypatch, runtime, unrelated.pid, 5301, process="a-boot-before:123")
         else:
             runtime.mkdir()
-            pid_path = runtime / owners.LEGACY_PID_FILE
+            pid_path = runtime / pidfile.LEGACY_PID_FILE
             pid_path.write_text(str(unrelated.pid))
 
         result = run_cleanup("--root", str(tmp_path), env={"REALITY_RUNTIME_DIR": str(runtime)})
