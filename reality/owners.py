@@ -141,6 +141,8 @@ class Verdict:
     remove: bool
     reason: str
     elsewhere: str | None = None  # kept because it is this other checkout's
+    #: Another checkout's object whose run is gone: what ``--all-checkouts`` would remove.
+    orphaned: bool = False
 
 
 def kit_verdict(labels: Mapping[str, str], created: float | None, *, checkout: Path = CHECKOUT,
@@ -157,7 +159,7 @@ def kit_verdict(labels: Mapping[str, str], created: float | None, *, checkout: P
         # What --all-checkouts would do with it: a live run's objects would still need --force too.
         anyone = kit_verdict(labels, created, all_checkouts=True, force_flag="--all-checkouts --force")
         reason = f"{whose}: --all-checkouts removes it" if anyone.remove else f"{whose}; {anyone.reason}"
-        return Verdict(False, reason, elsewhere=recorded or UNKNOWN_CHECKOUT)
+        return Verdict(False, reason, elsewhere=recorded or UNKNOWN_CHECKOUT, orphaned=anyone.remove)
     if force:
         return Verdict(True, "Reality Engine's (--force)")
     pid_text = labels.get(LABEL_PID, "")
@@ -187,3 +189,22 @@ def describe_command(cmdline: str, limit: int = 50) -> str:
     words = cmdline.split()
     text = " ".join([os.path.basename(words[0]), *words[1:]]) if words else "?"
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def owner_verdict(labels: Mapping[str, str], created: float | None, stopping: AbstractSet[int], force: bool,
+                  include_testcontainers: bool, checkout: Path = CHECKOUT,
+                  all_checkouts: bool = False) -> tuple[bool, str]:
+    """Whether a labelled Docker object is removed, and why (the one rule for containers, networks, volumes).
+
+    The kit's objects follow :func:`kit_verdict`; objects carrying only Testcontainers' labels may be
+    another project's tests' and go only when ``include_testcontainers`` asks.
+    """
+    if is_kit_object(labels):
+        verdict = kit_verdict(labels, created, checkout=checkout, all_checkouts=all_checkouts, stopping=stopping,
+                              force=force)
+        return verdict.remove, verdict.reason
+    if labels.get(LABEL_TESTCONTAINERS) == "true":
+        if include_testcontainers:
+            return True, "Testcontainers' (--include-testcontainers)"
+        return False, "Testcontainers' but not Reality Engine's: not ours (--include-testcontainers removes it)"
+    return False, "not started by this kit"

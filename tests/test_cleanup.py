@@ -294,7 +294,7 @@ def test_the_removal_rule_for_each_kind_of_owner():
     alive = {**ours, LABEL_PID: str(os.getpid())}
 
     def verdict(labels, stopping=(), force=False, include=False, all_checkouts=False):
-        return cleanup.owner_verdict(labels, None, set(stopping), force, include, REPO, all_checkouts)[0]
+        return owners.owner_verdict(labels, None, set(stopping), force, include, REPO, all_checkouts)[0]
 
     assert verdict(alive) is False                              # its run is still going
     assert verdict(alive, force=True) is True                   # unless forced
