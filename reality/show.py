@@ -202,7 +202,7 @@ def run(options: ShowOptions, out: Print = print, err: Print = _stderr,
         listener = bind(options.host, options.port)
         pid.write()
 
-        from .containers import Infrastructure
+        from .orchestration import Infrastructure
 
         out("Starting PostgreSQL and Redis…")
         # Durable storage: the test-suite shortcuts (synchronous_commit=off) lose the last acknowledged
@@ -304,7 +304,7 @@ def import_web_stack() -> None:
 
 def _sweep_leftovers(client: Any, out: Print) -> None:
     """Remove this checkout's containers of earlier runs whose process is gone (a run killed with -9)."""
-    from .containers import sweep_orphans
+    from .orchestration import sweep_orphans
 
     for line in sweep_orphans(client).lines():
         out(f"  {line}")

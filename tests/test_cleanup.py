@@ -31,7 +31,7 @@ from reality.config import (
     LABEL_ROLE,
     PROJECT,
 )
-from reality.containers import sweep_orphans
+from reality.orchestration import sweep_orphans
 from reality.provision import resolve_image
 
 REPO = Path(__file__).resolve().parent.parent
@@ -55,7 +55,7 @@ def exists(docker_client, container_id: str) -> bool:
 @pytest.fixture
 def crashed_run(docker_client):
     """A PostgreSQL container whose run was killed with SIGKILL; yields (container, the dead pid)."""
-    code = ("import sys; from reality.containers import Infrastructure; "
+    code = ("import sys; from reality.orchestration import Infrastructure; "
             "infra = Infrastructure(role='cleanup-test'); infra.start('postgres'); "
             "print(infra.services['postgres'].container_id, flush=True); sys.stdin.read()")
     with subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE,

@@ -13,9 +13,10 @@ import psycopg2
 import pytest
 import redis
 
-from reality import containers
+from reality.orchestration import LOOPBACK, addresses, services
 from reality.config import LABEL_PID
-from reality.containers import ContainerStartError, Infrastructure
+from reality.errors import ContainerStartError
+from reality.orchestration import Infrastructure
 from reality.ratelimit import VoterRateLimiter
 
 
@@ -30,9 +31,9 @@ def taken_port():
 
 def test_a_port_taken_between_picking_and_binding_is_picked_again(monkeypatch, taken_port):
     picks = iter([taken_port])
-    real_free_port = containers.free_port
+    real_free_port = services.free_port
     # The race made certain: the first pick is a port another program grabbed in the meantime.
-    monkeypatch.setattr(containers, "free_port", lambda: next(picks, None) or real_free_port())
+    monkeypatch.setattr(services, "free_port", lambda: next(picks, None) or real_free_port())
     with Infrastructure(role="tests-port") as infra:
         infra.start("postgres")
         events = [event.action for event in infra.bus.history(0) if event.kind == "container"]
@@ -56,7 +57,7 @@ needs_linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="b
 
 
 def _bridge_ip(infra: Infrastructure, name: str) -> str:
-    wrapped = infra.services[name].container._container
+    wrapped = infra.services[name].container.get_wrapped_container()
     wrapped.reload()
     return next(net["IPAddress"] for net in wrapped.attrs["NetworkSettings"]["Networks"].values() if net["IPAddress"])
 
@@ -71,8 +72,8 @@ def test_clients_follow_a_replaced_container_to_its_new_bridge_address():
 
         infra.kill("redis")
         # A dead container's bridge address would hang new connections: the published port refuses at once.
-        assert infra.address("redis") == (containers.LOOPBACK, infra.services["redis"].host_port)
-        infra.services["redis"].container._container.remove(force=True)  # gone: recover starts a fresh one
+        assert infra.address("redis") == (LOOPBACK, infra.services["redis"].host_port)
+        infra.services["redis"].container.get_wrapped_container().remove(force=True)  # gone: recover starts a fresh one
         assert infra.recover("redis") is False
 
         assert infra.address("redis") == (_bridge_ip(infra, "redis"), 6379)  # read again, not remembered
@@ -83,10 +84,10 @@ def test_clients_follow_a_replaced_container_to_its_new_bridge_address():
 
 def test_the_published_port_is_used_when_the_bridge_address_does_not_answer(monkeypatch):
     # As on Docker Desktop, rootless Docker or a remote engine: the host cannot reach the bridge.
-    monkeypatch.setattr(containers, "_answers", lambda host, port: False)
+    monkeypatch.setattr(addresses, "answers", lambda host, port: False)
     with Infrastructure(role="tests-direct", direct=True) as infra:
         infra.start("redis")
-        assert infra.address("redis") == (containers.LOOPBACK, infra.services["redis"].host_port)
+        assert infra.address("redis") == (LOOPBACK, infra.services["redis"].host_port)
         assert redis.Redis.from_url(infra.redis_url).ping()
 
 
@@ -94,7 +95,7 @@ def test_direct_connections_can_be_switched_off(monkeypatch):
     monkeypatch.setenv("REALITY_DIRECT_CONNECT", "0")
     with Infrastructure(role="tests-direct", direct=True) as infra:
         infra.start("redis")
-        assert infra.address("redis") == (containers.LOOPBACK, infra.services["redis"].host_port)
+        assert infra.address("redis") == (LOOPBACK, infra.services["redis"].host_port)
 
 
 # -- A test session's end: the container is killed, Docker removes it ---------------------------------
@@ -133,11 +134,11 @@ def test_a_test_session_leaves_no_container_moments_after_it_ends(docker_client)
 def test_a_remote_engines_bridge_addresses_are_not_tried(monkeypatch):
     # Its 172.17.x.y may be a different container, or anything else, on this machine.
     tried = []
-    monkeypatch.setattr(containers, "_answers", lambda host, port: tried.append(host) or True)
+    monkeypatch.setattr(addresses, "answers", lambda host, port: tried.append(host) or True)
     with Infrastructure(role="tests-direct", direct=True) as infra:
         monkeypatch.setattr(infra.client.api, "base_url", "http://docker.example:2375")
         infra.start("redis")
-        assert infra.address("redis") == (containers.LOOPBACK, infra.services["redis"].host_port)
+        assert infra.address("redis") == (LOOPBACK, infra.services["redis"].host_port)
     assert tried == []
 
 
@@ -146,4 +147,4 @@ def test_runs_that_do_not_follow_dockers_events_keep_the_published_port():
     # the death at once (the show watches Docker's events) may use bridge addresses.
     with Infrastructure(role="tests-direct") as infra:
         infra.start("redis")
-        assert infra.address("redis") == (containers.LOOPBACK, infra.services["redis"].host_port)
+        assert infra.address("redis") == (LOOPBACK, infra.services["redis"].host_port)

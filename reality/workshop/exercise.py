@@ -24,7 +24,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from ..containers import reaper_environment
+from ..orchestration import reaper_environment
 from ..errors import RealityError
 from ..config import LABEL_TC_SESSION
 from .measurements import docstrings_of_tests

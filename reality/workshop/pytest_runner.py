@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import LABEL_PID
-from ..containers import remove_containers
+from ..orchestration import remove_containers
 from ..docker_engine import connect
 from ..errors import RealityError
 

@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..config import LABEL_PID, LABEL_ROLE
-from ..containers import Infrastructure
+from ..orchestration import Infrastructure
 from ..events import Event, EventBus
 from ..monitor import FitToWidth, MonitorState, build_table, load_rows
 from ..votes import InMemoryVoteStore, VoteStore
