@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import atexit
+import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import psycopg2
 import pytest
 import redis
+from testcontainers.core.config import testcontainers_config
 
-from reality.orchestration import LOOPBACK, addresses, services
-from reality.config import LABEL_PID
-from reality.errors import ContainerStartError
-from reality.orchestration import Infrastructure
+from reality import docker_engine
+from reality.config import LABEL_PID, LABEL_ROLE
+from reality.errors import ContainerStartError, DockerUnavailable
+from reality.orchestration import LOOPBACK, Infrastructure, addresses, docker_events, services
+from reality.orchestration.docker_events import DockerEvents
+from reality.provision import RYUK_IMAGE, is_present
 from reality.ratelimit import VoterRateLimiter
+from show_helpers import wait_for
 
 
 @pytest.fixture
@@ -148,3 +155,62 @@ def test_runs_that_do_not_follow_dockers_events_keep_the_published_port():
     with Infrastructure(role="tests-direct") as infra:
         infra.start("redis")
         assert infra.address("redis") == (LOOPBACK, infra.services["redis"].host_port)
+
+
+# -- Nothing process-wide in a constructor ------------------------------------------------------------
+
+def test_nothing_process_wide_happens_before_a_start_and_nothing_stays_after_the_stop(monkeypatch, docker_client):
+    ryuk_here = is_present(docker_client, RYUK_IMAGE)
+    if not ryuk_here:  # the kit turns Testcontainers' reaper off, but only once a run starts a container
+        monkeypatch.delenv("TESTCONTAINERS_RYUK_DISABLED", raising=False)
+        monkeypatch.setattr(testcontainers_config, "ryuk_disabled", False)
+    # The exit hooks this test's runs leave registered (the real atexit does the work; this only watches).
+    hooks: list = []
+    register, unregister = atexit.register, atexit.unregister
+    monkeypatch.setattr(atexit, "register", lambda hook: (hooks.append(hook), register(hook))[1])
+    monkeypatch.setattr(atexit, "unregister", lambda hook: ([hooks.remove(h) for h in list(hooks) if h == hook],
+                                                             unregister(hook))[1])
+    infra = Infrastructure(role="tests-hooks")
+    assert hooks == []
+    assert testcontainers_config.ryuk_disabled is ryuk_here
+    with infra:
+        infra.start("redis")
+        infra.stop("redis")
+        infra.start("redis")  # a second start registers nothing more
+        assert hooks == [infra.stop_all]  # a run that started containers stops them at exit
+        if not ryuk_here:
+            assert testcontainers_config.ryuk_disabled is True
+            assert [e.action for e in infra.bus.history(0) if e.kind == "system"] == ["note"]
+    assert hooks == []  # stopped: the hook is gone, not kept for every run ever made
+
+
+# -- Docker's event stream -------------------------------------------------------------------------
+
+def test_dockers_events_say_when_the_engine_goes_and_comes_back_and_carry_the_runs_containers(monkeypatch):
+    monkeypatch.setattr(docker_events, "RETRY_SECONDS", 0.05)
+    failures = iter([DockerUnavailable("Docker is not running"), DockerUnavailable("Docker is not running")])
+
+    def connect(timeout: float):
+        for failure in failures:  # the engine is away for the first two attempts
+            raise failure
+        return docker_engine.connect(timeout=timeout)
+
+    engine: list[bool] = []
+    seen: list[dict] = []
+    stop = threading.Event()
+    labels = {LABEL_PID: str(os.getpid()), LABEL_ROLE: "tests-events"}
+    watcher = DockerEvents(labels, seen.append, engine.append, stop, connect=connect)
+    watcher.start()
+    try:
+        wait_for(lambda: engine == [False, True], 30, "the engine reported gone once, then back once")
+        with Infrastructure(role="tests-events") as infra:
+            infra.start("redis")
+            started = infra.services["redis"].container_id
+            wait_for(lambda: any(e.get("Action") == "start" and e.get("id") == started for e in seen), 30,
+                     "the run's container start in Docker's events")
+    finally:
+        stop.set()
+    assert engine == [False, True]
+    with Infrastructure(role="tests-events-other") as other:  # not ours: another role
+        other.start("redis")
+        assert all(e["Actor"]["Attributes"].get(LABEL_ROLE) == "tests-events" for e in seen)
