@@ -8,7 +8,6 @@ server and removes every container this run started.
 
 from __future__ import annotations
 
-import errno
 import os
 import signal
 import socket
@@ -19,17 +18,20 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from . import config, docker_engine
-from .errors import PortTaken, RealityError
+from .errors import RealityError
 from .events import Event, EventBus
+from .listener import bind
 from .pidfile import PidFile
 from .poll import Poll
 from .public_url import PublicAddress, phone_url
+from .vocabulary import Kind, RateLimitAction, TestAction
 
 Print = Callable[[str], None]
 
 #: Events worth a line in the presenter's terminal (votes would scroll everything else away).
-TERMINAL_KINDS = {"container", "chaos", "service", "mode", "system"}
-TERMINAL_ACTIONS = {("ratelimit", "degraded"), ("ratelimit", "restored"), ("test", "finished"), ("test", "started")}
+TERMINAL_KINDS = {Kind.CONTAINER, Kind.CHAOS, Kind.SERVICE, Kind.MODE, Kind.SYSTEM}
+TERMINAL_ACTIONS = {(Kind.RATELIMIT, RateLimitAction.DEGRADED), (Kind.RATELIMIT, RateLimitAction.RESTORED),
+                    (Kind.TEST, TestAction.FINISHED), (Kind.TEST, TestAction.STARTED)}
 
 
 @dataclass(frozen=True)
@@ -53,76 +55,6 @@ class TerminalLog:
     def __call__(self, event: Event) -> None:
         if event.kind in TERMINAL_KINDS or (event.kind, event.action) in TERMINAL_ACTIONS:
             self.out(f"  {time.strftime('%H:%M:%S', time.localtime(event.ts))}  {event.message}")
-
-
-def _port_in_use(port: int, host: str = "0.0.0.0") -> str:
-    """What to do about a taken port, naming the process that really listens there.
-
-    A show of this checkout can be stopped with cleanup.py (only that one: ``--port``); a show of
-    another checkout is someone else's, which this checkout's cleanup.py would not stop; anything else
-    is another program.
-    """
-    from . import owners, pidfile
-
-    instead = f"pick another port with --port {_next_free_port(host, port)}"
-    pids, hidden = pidfile.port_listeners(port)
-    for pid in pids:
-        show = pidfile.find_show(pid)
-        if show is None:
-            continue
-        # cleanup.py stops the shows recorded in this checkout's state: only then is it the advice.
-        recorded_here = show.path is not None and show.path.parent == config.checkout_state_dir()
-        if owners.same_checkout(show.checkout) and recorded_here:
-            return (f"Port {port} is already in use by an earlier show of this checkout ({pidfile.SHOW_SCRIPT}, "
-                    f"pid {pid}). Stop it (Ctrl+C in its terminal, or `python3 cleanup.py --port {port}`), "
-                    f"or {instead}.")
-        if owners.same_checkout(show.checkout):
-            return (f"Port {port} is already in use by a show of this checkout ({pidfile.SHOW_SCRIPT}, pid {pid}) "
-                    f"started with other run-time state: stop it with Ctrl+C in its terminal (or `kill {pid}`), "
-                    f"or {instead}.")
-        return (f"Port {port} is already in use by a show of {owners.describe_checkout(show.checkout)} "
-                f"({pidfile.SHOW_SCRIPT}, pid {pid}), not this checkout's: leave it running and {instead}.")
-    if pids:
-        info = owners.process_info(pids[0])
-        what = f"pid {pids[0]}: {owners.describe_command(info.cmdline)}" if info else f"pid {pids[0]}"
-        return f"Port {port} is already in use by another program ({what}): {instead}."
-    who = " (its process is not visible to this user)" if hidden else ""
-    return f"Port {port} is already in use by another program{who}: {instead}."
-
-
-def _next_free_port(host: str, port: int) -> int:
-    """The first port after ``port`` that can be bound on ``host`` right now (or simply the next one)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    for candidate in range(port + 1, min(port + 50, 65536)):
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
-            try:
-                probe.bind((host, candidate))
-            except OSError:
-                continue
-            return candidate
-    return port + 1
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """Listen on ``host:port`` now, so "port taken" is known before any container starts."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
-    # Reuse after a previous run's connections in TIME_WAIT, but never share a live listener.
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # Accepted connections inherit TCP_NODELAY (on Linux). Without it a response written as headers
-    # then body waits for the phone's delayed ACK: 40 ms on every request after a connection's first.
-    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    try:
-        listener.bind((host, port))
-        listener.listen(1024)
-    except OSError as exc:
-        listener.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise PortTaken(_port_in_use(port, host)) from exc
-        if exc.errno == errno.EACCES:
-            raise PortTaken(f"Port {port} needs privileges here: use --port 5001 or another port above 1024.") from exc
-        raise PortTaken(f"Cannot listen on {host}:{port}: {exc.strerror}. Check --host and --port.") from exc
-    return listener
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
