@@ -50,13 +50,14 @@ def build_container(name: str, image: str, port: int, role: str, *, fast_storage
     """The container for service ``name`` on host ``port``, not started, and the strategy that says it is ready."""
     readiness: WaitStrategy
     if name == "postgres":
-        readiness = QueryWaitStrategy(cancel)
+        readiness = QueryWaitStrategy(
+            f"postgresql://{POSTGRES_USER}:{POSTGRES_PASSWORD}@{LOOPBACK}:{port}/{POSTGRES_DB}", cancel)
         container: DockerContainer = FastPostgresContainer(
             image, username=POSTGRES_USER, password=POSTGRES_PASSWORD, dbname=POSTGRES_DB, driver=None)
         if fast_storage:
             container.with_command(FAST_POSTGRES)
     else:
-        readiness = PingWaitStrategy(cancel)
+        readiness = PingWaitStrategy(port, cancel)
         container = RedisContainer(image)
     container.waiting_for(readiness)
     # A fixed host port (chosen free) survives a restart, so clients reconnect by themselves
