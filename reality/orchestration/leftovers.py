@@ -107,20 +107,26 @@ def sweep_orphans(client: docker.DockerClient, checkout: Path = CHECKOUT) -> Swe
     sweep = Sweep(checkout=checkout)
     mine_here = [f"{LABEL_PROJECT}={PROJECT}", f"{LABEL_HOST}={socket.gethostname()}"]
     try:
-        containers = client.containers.list(all=True, filters={"label": mine_here}, ignore_removed=True)
+        # Sparse: Docker's list already holds labels, names and creation times; a full listing would
+        # inspect every container (one more API call each) at every test session's and show's start.
+        containers = client.containers.list(all=True, filters={"label": mine_here}, sparse=True, ignore_removed=True)
     except DockerException:
         return sweep
     for container in containers:
-        verdict = kit_verdict(container.labels, parse_docker_time(container.attrs.get("Created")), checkout=checkout)
+        attrs = container.attrs
+        created = attrs.get("Created")  # epoch seconds in a list, RFC 3339 text in an inspect
+        created = float(created) if isinstance(created, (int, float)) else parse_docker_time(created)
+        name = (attrs.get("Names") or [container.short_id])[0].lstrip("/")
+        verdict = kit_verdict(attrs.get("Labels") or {}, created, checkout=checkout)
         if verdict.elsewhere:
             if verdict.orphaned:
-                sweep.kept.setdefault(verdict.elsewhere, []).append(container.name)
+                sweep.kept.setdefault(verdict.elsewhere, []).append(name)
             continue
         if not verdict.remove:
             continue
         try:
             container.remove(force=True, v=True)
-            sweep.removed.append(container.name)
+            sweep.removed.append(name)
         except DockerException:
             pass
     return sweep
