@@ -31,6 +31,7 @@ from typing import Any, Callable
 
 import docker
 from docker.errors import DockerException, NotFound
+
 from .config import CHECKOUT, LABEL_CHECKOUT, LABEL_PROJECT, LABEL_TC_SESSION, LABEL_TESTCONTAINERS, PROJECT
 from .errors import first_line
 from .owners import describe_checkout, describe_command, owner_verdict, parse_docker_time, process_info, same_checkout
