@@ -21,9 +21,9 @@ ensure_requirements()  # installed in .venv (PEP 668)? Run there. Installed nowh
 from rich.console import Console  # noqa: E402
 
 from reality import cleanup, docker_engine  # noqa: E402
+from reality.cleanup_report import build_report, summary  # noqa: E402
+from reality.config import CHECKOUT as REPO  # noqa: E402  (this checkout: the folder holding this script)
 from reality.errors import DockerUnavailable  # noqa: E402
-
-REPO = Path(__file__).resolve().parent
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,10 +56,10 @@ def main(argv: list[str] | None = None) -> int:
                                 all_checkouts=args.all_checkouts, port=args.port)
     outcomes = None if args.dry_run else cleanup.execute(plan)
     console.print(f"[dim]Checkout: {REPO}[/]", soft_wrap=True)
-    console.print(cleanup.build_report(plan, outcomes, checkout=REPO))
+    console.print(build_report(plan, outcomes, checkout=REPO))
     for note in plan.notes:
         console.print(f"[yellow]{note}[/]")
-    console.print(f"[bold]{cleanup.summary(plan, outcomes)}[/] [dim]Images are kept: the next run needs them.[/]")
+    console.print(f"[bold]{summary(plan, outcomes)}[/] [dim]Images are kept: the next run needs them.[/]")
     if args.dry_run and plan.to_remove():
         console.print("[dim]Run without --dry-run to remove them.[/]")
     failed = outcomes is not None and any(not outcome.done for outcome in outcomes)

@@ -16,9 +16,10 @@ from reality.project_venv import ensure_requirements
 ensure_requirements()  # installed in .venv (PEP 668)? Run there. Installed nowhere? One line says what to do.
 
 from reality.concurrency import prepare  # noqa: E402
+from reality.config import async_mode  # noqa: E402
 
 try:
-    prepare()  # gevent, when chosen, must patch the standard library before anything else loads
+    ASYNC_MODE = prepare(async_mode())  # gevent, when chosen, must patch the standard library before anything else loads
 except ValueError as problem:  # an unknown REALITY_ASYNC_MODE
     sys.exit(f"✗ {problem}")
 
@@ -70,7 +71,7 @@ def main() -> int:
     from reality.show import ShowOptions, main as run_show
 
     return run_show(ShowOptions(host=args.host, port=args.port, poll=poll, public_url=args.public_url,
-                                   theme=args.theme))
+                                   theme=args.theme, async_mode=ASYNC_MODE))
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from testcontainers.community.postgres import PostgresContainer  # noqa: E402
 
 from reality import docker_engine  # noqa: E402
 from reality.config import LABEL_PROJECT, LABEL_ROLE, POSTGRES_DB, POSTGRES_PASSWORD, POSTGRES_USER, PROJECT  # noqa: E402
-from reality.containers import Infrastructure, configure_reaper  # noqa: E402
+from reality.orchestration import Infrastructure, configure_reaper  # noqa: E402
 from reality.provision import resolve_image  # noqa: E402
 
 

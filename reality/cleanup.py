@@ -11,10 +11,12 @@ demos never pulls the database out from under a run that is still going.
 
 Several checkouts of the kit may share a machine (a workshop room, a shared server): cleanup stops
 the shows and removes the objects of its own checkout only, and lists the others' as kept, naming
-their checkout, unless ``all_checkouts`` is given. The rule itself is :func:`reality.owners.kit_verdict`.
+their checkout, unless ``all_checkouts`` is given. The rule itself is :func:`reality.owners.owner_verdict`.
 
     >>> plan = plan_cleanup(client, root=Path("."))              # doctest: +SKIP
     >>> outcomes = execute(plan)                                  # doctest: +SKIP
+
+What it found and did is drawn by :mod:`reality.cleanup_report`.
 """
 
 from __future__ import annotations
@@ -29,33 +31,16 @@ from typing import Any, Callable
 
 import docker
 from docker.errors import DockerException, NotFound
-from rich import box
-from rich.table import Table
-from rich.text import Text
 
 from .config import CHECKOUT, LABEL_CHECKOUT, LABEL_PROJECT, LABEL_TC_SESSION, LABEL_TESTCONTAINERS, PROJECT
-from .owners import (
-    SHOW_SCRIPT,
-    checkout_of_process,
-    describe_checkout,
-    describe_command,
-    is_kit_object,
-    kit_verdict,
-    parse_docker_time,
-    process_info,
-    read_show_record,
-    running_show,
-    same_checkout,
-    show_record_files,
-)
+from .errors import first_line
+from .owners import describe_checkout, describe_command, owner_verdict, parse_docker_time, process_info, same_checkout
+from .pidfile import SHOW_SCRIPT, checkout_of_process, read_show_record, running_show, show_record_files
 
 #: Folders never searched for caches: version control, dependencies, virtualenvs.
 SKIP_DIRS = {".git", "node_modules", ".venv", "venv", ".tox", ".nox"}
 CACHE_DIRS = ("__pycache__", ".pytest_cache")
 KIND_ORDER = ("pid file", "process", "container", "network", "volume", "cache")
-NOUNS = {"pid file": ("stale pid file", "stale pid files"), "process": ("process", "processes"),
-         "container": ("container", "containers"), "network": ("network", "networks"),
-         "volume": ("volume", "volumes")}
 
 
 @dataclass
@@ -161,21 +146,6 @@ def _wait_gone(pid: int, timeout: float) -> bool:
 
 
 # -- Docker objects ------------------------------------------------------------------------------
-
-def owner_verdict(labels: dict[str, str], created: float | None, stopping: set[int], force: bool,
-                  include_testcontainers: bool, checkout: Path = CHECKOUT,
-                  all_checkouts: bool = False) -> tuple[bool, str]:
-    """Whether a labelled Docker object is removed, and why (the one rule for containers, networks, volumes)."""
-    if is_kit_object(labels):
-        verdict = kit_verdict(labels, created, checkout=checkout, all_checkouts=all_checkouts, stopping=stopping,
-                              force=force)
-        return verdict.remove, verdict.reason
-    if labels.get(LABEL_TESTCONTAINERS) == "true":
-        if include_testcontainers:
-            return True, "Testcontainers' (--include-testcontainers)"
-        return False, "Testcontainers' but not Reality Engine's: not ours (--include-testcontainers removes it)"
-    return False, "not started by this kit"
-
 
 def _label_filters(scope: dict[str, str] | None) -> list[dict[str, list[str]]]:
     """Docker filters (one query each): the kit's objects, and Testcontainers' objects."""
@@ -289,7 +259,7 @@ def plan_cleanup(client: docker.DockerClient | None, root: Path, force: bool = F
                                                   all_checkouts))
         except DockerException as exc:
             plan.docker_ok = False
-            plan.notes.append(f"Docker stopped answering while listing: {str(exc).splitlines()[0]}")
+            plan.notes.append(f"Docker stopped answering while listing: {first_line(exc)}")
     for name, paths in find_caches(root).items():
         if paths:
             plural = "folder" if len(paths) == 1 else "folders"
@@ -310,7 +280,7 @@ def execute(plan: Plan, on_outcome: Callable[[Outcome], None] | None = None) -> 
         except NotFound:
             outcome = Outcome(item, True, "already gone")
         except (DockerException, OSError, RuntimeError) as exc:
-            outcome = Outcome(item, False, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+            outcome = Outcome(item, False, first_line(exc))
         outcomes.append(outcome)
         if on_outcome:
             on_outcome(outcome)
@@ -338,72 +308,3 @@ def _remove(item: Item) -> str:
             shutil.rmtree(path, ignore_errors=True)
         return "cleared"
     raise RuntimeError(f"don't know how to remove a {item.kind}")
-
-
-# -- reporting (pure) ----------------------------------------------------------------------------
-
-def _whose(recorded: str | None, checkout: Path) -> str:
-    if not recorded:
-        return "an unknown checkout"
-    return "this checkout" if same_checkout(recorded, checkout) else "another checkout"
-
-
-def build_report(plan: Plan, outcomes: list[Outcome] | None = None, checkout: Path = CHECKOUT) -> Table:
-    """One table: every item found, and what was (or, in a dry run, would be) done with it."""
-    dry_run = outcomes is None
-    results = {id(outcome.item): outcome for outcome in outcomes or []}
-    title = "Cleanup — dry run: nothing changed" if dry_run else "Cleanup"
-    table = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, header_style="bold")
-    table.add_column("What", no_wrap=True)
-    table.add_column("Name", max_width=48, overflow="fold")
-    table.add_column("Action", no_wrap=True)
-    table.add_column("Why", ratio=1)
-    for item in plan.items:
-        name = Text(item.name)
-        if item.detail:
-            name.append(f"\n{item.detail}", style="dim")
-        if item.kind != "cache" and (item.checkout or is_kit_object(getattr(item.target, "labels", None) or {})):
-            # Short here; another checkout's path is in its reason, and this one's above the table.
-            name.append(f"\nfrom {_whose(item.checkout, checkout)}", style="dim")
-        why = Text(item.reason, style="dim" if not item.remove else "")
-        if not item.remove:
-            action = Text("kept", style="cyan")
-        elif dry_run:
-            action = Text("would remove", style="yellow")
-        else:
-            outcome = results.get(id(item))
-            if outcome is None:
-                action = Text("skipped", style="dim")
-            elif outcome.done:
-                action = Text(outcome.message, style="green")
-            else:
-                action = Text("FAILED", style="bold red")
-                why = Text(outcome.message, style="red")
-        table.add_row(item.kind, name, action, why)
-    if not plan.items:
-        table.caption = "Nothing left behind: no kit containers, networks, volumes, running show or caches."
-        table.caption_justify = "left"
-    return table
-
-
-def summary(plan: Plan, outcomes: list[Outcome] | None = None) -> str:
-    """One line: how many of each kind were removed (or would be), and how many were kept."""
-    dry_run = outcomes is None
-    done = plan.to_remove() if dry_run else [o.item for o in outcomes or [] if o.done]
-    failed = [] if dry_run else [o for o in outcomes or [] if not o.done]
-    counts = []
-    for kind, (one, many) in NOUNS.items():
-        n = sum(1 for item in done if item.kind == kind)
-        if n:
-            counts.append(f"{n} {one if n == 1 else many}")
-    caches = sum(len(item.target) for item in done if item.kind == "cache")
-    if caches:
-        counts.append(f"{caches} cache folder{'s' if caches != 1 else ''}")
-    verb = "Would remove" if dry_run else "Removed"
-    line = f"{verb} {', '.join(counts)}." if counts else ("Nothing to remove." if dry_run else "Nothing removed.")
-    kept = len(plan.kept())
-    if kept:
-        line += f" Kept {kept} not ours, another checkout's or still in use."
-    if failed:
-        line += f" {len(failed)} failed."
-    return line

@@ -10,7 +10,6 @@ import hashlib
 import os
 import secrets
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -101,17 +100,6 @@ def pid_file(port: int, checkout: Path = CHECKOUT, runtime: Path | None = None) 
     return checkout_state_dir(checkout, runtime) / f"show-{port}.json"
 
 
-@dataclass
-class ImageChoice:
-    """The images to run, each pinned by the environment or ``None`` to resolve automatically."""
-
-    postgres: str | None = field(default_factory=lambda: os.environ.get(IMAGE_ENV["postgres"]) or None)
-    redis: str | None = field(default_factory=lambda: os.environ.get(IMAGE_ENV["redis"]) or None)
-
-    def pinned(self, service: str) -> str | None:
-        return getattr(self, service)
-
-
 #: Shortest presenter token the show accepts: 4 digits were found by a script in 2 s.
 MIN_PRESENTER_TOKEN = 16
 
@@ -145,3 +133,40 @@ def web_settings() -> dict[str, Any]:
         "BEHIND_PROXY": behind_proxy(),
         "NODE_MODULES": str(CHECKOUT / "node_modules"),
     }
+
+
+# -- Start-up and orchestration settings ---------------------------------------------------------
+# Read here only; the modules that act on them (concurrency.py, provision.py, orchestration/) are
+# handed the values.
+
+ASYNC_MODE_ENV = "REALITY_ASYNC_MODE"
+#: How the web server runs concurrent work (see reality/concurrency.py).
+ASYNC_MODES = ("threading", "gevent")
+DEFAULT_ASYNC_MODE = "gevent"
+#: ``0`` keeps clients on the ports published on loopback (see reality/orchestration/addresses.py).
+DIRECT_CONNECT_ENV = "REALITY_DIRECT_CONNECT"
+#: Testcontainers' own switch for its reaper: when set either way, the kit leaves the choice alone.
+RYUK_DISABLED_ENV = "TESTCONTAINERS_RYUK_DISABLED"
+
+
+def async_mode() -> str:
+    """The async mode ``REALITY_ASYNC_MODE`` asks for (``gevent`` by default); ValueError in one line for another."""
+    mode = os.environ.get(ASYNC_MODE_ENV, "").strip() or DEFAULT_ASYNC_MODE
+    if mode not in ASYNC_MODES:
+        raise ValueError(f"{ASYNC_MODE_ENV}={mode!r} is not a mode: use {' or '.join(ASYNC_MODES)}.")
+    return mode
+
+
+def pinned_image(service: str) -> str | None:
+    """The image ``REALITY_POSTGRES_IMAGE`` / ``REALITY_REDIS_IMAGE`` pins for ``service``, or ``None``."""
+    return os.environ.get(IMAGE_ENV[service]) or None
+
+
+def direct_connect_allowed() -> bool:
+    """Whether clients may use the containers' bridge addresses (unless ``REALITY_DIRECT_CONNECT=0``)."""
+    return os.environ.get(DIRECT_CONNECT_ENV, "1").strip() != "0"
+
+
+def reaper_choice_given() -> bool:
+    """Whether ``TESTCONTAINERS_RYUK_DISABLED`` is set at all (then the kit never overrides it)."""
+    return os.environ.get(RYUK_DISABLED_ENV) is not None

@@ -3,6 +3,8 @@
 Every message is one line a person can act on; entry scripts print it and exit non-zero.
 """
 
+from __future__ import annotations
+
 
 class RealityError(RuntimeError):
     """Base class: an expected failure with a one-line, actionable message."""

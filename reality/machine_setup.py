@@ -157,7 +157,7 @@ def provision_images(console: Console, load: Path | None = None, build: str = "a
 
     from . import docker_engine, provision
     from .config import OFFICIAL_IMAGES, SERVICES
-    from .containers import NAMES
+    from .config import SERVICE_NAMES as NAMES
     from .errors import ImageMissing, RealityError
 
     client = docker_engine.connect()

@@ -9,13 +9,13 @@ moves. Where that label is missing (objects made by hand or elsewhere), a live p
 owner — unless, without /proc, its recorded start is after the object was created.
 
 Several checkouts (clones) of the kit may run on one machine, each person their own. Objects carry
-the checkout that made them, and a running show records itself per checkout and port: what one
-checkout's ``cleanup.py`` or sweep may remove is decided here (:func:`kit_verdict`), in one place.
+the checkout that made them: what one checkout's ``cleanup.py`` or a show's start-up sweep may
+remove is decided here (:func:`kit_verdict`, :func:`owner_verdict`), in one place. (Running shows
+record themselves in pid files: :mod:`reality.pidfile`.)
 """
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 from dataclasses import dataclass
@@ -32,15 +32,10 @@ from .config import (
     LABEL_PID,
     LABEL_PROCESS,
     LABEL_PROJECT,
+    LABEL_TESTCONTAINERS,
     PROJECT,
-    checkout_state_dir,
-    runtime_dir,
 )
 
-#: The show's entry script: the only program cleanup.py ever signals.
-SHOW_SCRIPT = "reality_engine.py"
-#: The pid file of kit versions before per-checkout state: one per user, shared by every checkout.
-LEGACY_PID_FILE = "reality_engine.pid"
 #: What ``Verdict.elsewhere`` says of an object that records no checkout.
 UNKNOWN_CHECKOUT = "an unknown checkout"
 
@@ -146,6 +141,8 @@ class Verdict:
     remove: bool
     reason: str
     elsewhere: str | None = None  # kept because it is this other checkout's
+    #: Another checkout's object whose run is gone: what ``--all-checkouts`` would remove.
+    orphaned: bool = False
 
 
 def kit_verdict(labels: Mapping[str, str], created: float | None, *, checkout: Path = CHECKOUT,
@@ -162,7 +159,7 @@ def kit_verdict(labels: Mapping[str, str], created: float | None, *, checkout: P
         # What --all-checkouts would do with it: a live run's objects would still need --force too.
         anyone = kit_verdict(labels, created, all_checkouts=True, force_flag="--all-checkouts --force")
         reason = f"{whose}: --all-checkouts removes it" if anyone.remove else f"{whose}; {anyone.reason}"
-        return Verdict(False, reason, elsewhere=recorded or UNKNOWN_CHECKOUT)
+        return Verdict(False, reason, elsewhere=recorded or UNKNOWN_CHECKOUT, orphaned=anyone.remove)
     if force:
         return Verdict(True, "Reality Engine's (--force)")
     pid_text = labels.get(LABEL_PID, "")
@@ -194,125 +191,20 @@ def describe_command(cmdline: str, limit: int = 50) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-# -- running shows -------------------------------------------------------------------------------
+def owner_verdict(labels: Mapping[str, str], created: float | None, stopping: AbstractSet[int], force: bool,
+                  include_testcontainers: bool, checkout: Path = CHECKOUT,
+                  all_checkouts: bool = False) -> tuple[bool, str]:
+    """Whether a labelled Docker object is removed, and why (the one rule for containers, networks, volumes).
 
-@dataclass(frozen=True)
-class ShowRecord:
-    """What a running show writes into its pid file: who it is, on which port, from which checkout."""
-
-    pid: int
-    port: int | None
-    checkout: str | None
-    process: str | None = None  # process_key() at start: tells a reused pid from the show
-    path: Path | None = None
-
-    def to_json(self) -> str:
-        return json.dumps({"pid": self.pid, "port": self.port, "checkout": self.checkout, "process": self.process})
-
-
-def show_record_for(pid: int, port: int, checkout: Path = CHECKOUT) -> ShowRecord:
-    return ShowRecord(pid, port, str(checkout), process_key(pid))
-
-
-def read_show_record(path: Path) -> ShowRecord:
-    """The record in ``path``; a legacy file holds only a pid. Raises ``ValueError`` on anything else."""
-    text = path.read_text(errors="replace").strip()
-    if text.isdigit():
-        return ShowRecord(int(text), None, None, None, path)
-    try:
-        data = json.loads(text)
-        pid = data["pid"]
-        port = data.get("port")
-        if not isinstance(pid, int) or not (port is None or isinstance(port, int)):
-            raise ValueError
-    except (ValueError, TypeError, KeyError, AttributeError):
-        raise ValueError(f"unreadable content {text[:20]!r}") from None
-    checkout, process = data.get("checkout"), data.get("process")
-    return ShowRecord(pid, port, checkout if isinstance(checkout, str) else None,
-                      process if isinstance(process, str) else None, path)
-
-
-def show_record_files(checkout: Path | None = CHECKOUT) -> list[Path]:
-    """Pid files of ``checkout``'s shows (every checkout's with ``None``), and the legacy shared one."""
-    root = runtime_dir()
-    pattern = "checkout-*/show-*.json" if checkout is None else f"{checkout_state_dir(checkout).name}/show-*.json"
-    files = sorted(root.glob(pattern))
-    legacy = root / LEGACY_PID_FILE
-    return files + ([legacy] if legacy.exists() else [])
-
-
-def running_show(record: ShowRecord) -> ProcessInfo | None:
-    """The live ``reality_engine.py`` this record names, or ``None`` (gone, or its pid reused)."""
-    info = process_info(record.pid)
-    if info is None:
-        return None
-    current = process_key(record.pid)
-    if record.process and current and record.process != current:
-        return None
-    if SHOW_SCRIPT not in info.cmdline and info.cmdline != "?":
-        return None
-    return info
-
-
-def checkout_of_process(pid: int) -> str | None:
-    """The checkout a running ``reality_engine.py`` was started from: its script's folder, resolved."""
-    try:
-        process = psutil.Process(pid)
-        words, cwd = process.cmdline(), process.cwd()
-    except (psutil.Error, OSError):
-        return None
-    for word in words[1:]:
-        if os.path.basename(word) == SHOW_SCRIPT:
-            return str(Path(cwd, word).resolve().parent)
-    return None
-
-
-def find_show(pid: int) -> ShowRecord | None:
-    """The running show with ``pid``, by its pid file (any checkout's) or, without one, by its command line."""
-    for path in show_record_files(None):
-        try:
-            record = read_show_record(path)
-        except (OSError, ValueError):
-            continue
-        if record.pid == pid and running_show(record) is not None:
-            checkout = record.checkout or checkout_of_process(pid)
-            return ShowRecord(record.pid, record.port, checkout, record.process, path)
-    info = process_info(pid)
-    if info is not None and SHOW_SCRIPT in info.cmdline:
-        return ShowRecord(pid, None, checkout_of_process(pid))  # a show with its pid file elsewhere
-    return None
-
-
-def port_listeners(port: int) -> tuple[list[int], bool]:
-    """Pids listening on TCP ``port`` here, and whether some listener's pid is hidden from this user."""
-    try:
-        connections = psutil.net_connections(kind="tcp")
-    except (psutil.AccessDenied, OSError):
-        # macOS lists every socket to root only: this user's own shows can still be asked one by one.
-        return [pid for pid in _recorded_show_pids() if _listens(pid, port)], True
-    pids, hidden = [], False
-    for connection in connections:
-        if connection.status == psutil.CONN_LISTEN and connection.laddr and connection.laddr.port == port:
-            if connection.pid is None:
-                hidden = True
-            elif connection.pid not in pids:
-                pids.append(connection.pid)
-    return pids, hidden
-
-
-def _recorded_show_pids() -> list[int]:
-    pids = []
-    for path in show_record_files(None):
-        try:
-            pids.append(read_show_record(path).pid)
-        except (OSError, ValueError):
-            continue
-    return pids
-
-
-def _listens(pid: int, port: int) -> bool:
-    try:
-        connections = psutil.Process(pid).net_connections(kind="tcp")
-    except (psutil.Error, OSError):
-        return False
-    return any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port for c in connections)
+    The kit's objects follow :func:`kit_verdict`; objects carrying only Testcontainers' labels may be
+    another project's tests' and go only when ``include_testcontainers`` asks.
+    """
+    if is_kit_object(labels):
+        verdict = kit_verdict(labels, created, checkout=checkout, all_checkouts=all_checkouts, stopping=stopping,
+                              force=force)
+        return verdict.remove, verdict.reason
+    if labels.get(LABEL_TESTCONTAINERS) == "true":
+        if include_testcontainers:
+            return True, "Testcontainers' (--include-testcontainers)"
+        return False, "Testcontainers' but not Reality Engine's: not ours (--include-testcontainers removes it)"
+    return False, "not started by this kit"

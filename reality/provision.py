@@ -24,8 +24,8 @@ from typing import Callable, Iterable
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound
 
-from .config import IMAGE_ENV, LOCAL_IMAGES, OFFICIAL_IMAGES, SERVICES
-from .errors import ImageMissing, RealityError
+from .config import IMAGE_ENV, LOCAL_IMAGES, OFFICIAL_IMAGES, SERVICES, pinned_image
+from .errors import ImageMissing, RealityError, first_line
 
 DOCKERFILES = Path(__file__).parent / "dockerfiles"
 BASE_IMAGE = "reality-engine/bookworm-base:1"
@@ -67,8 +67,11 @@ def is_present(client: docker.DockerClient, image: str) -> bool:
 
 
 def resolve_image(client: docker.DockerClient, service: str, pinned: str | None = None) -> ImageResolution:
-    """Pick the image for ``service`` (``postgres`` or ``redis``) following the module's order."""
-    pinned = pinned or os.environ.get(IMAGE_ENV[service]) or None
+    """Pick the image for ``service`` (``postgres`` or ``redis``) following the module's order.
+
+    ``pinned``: the image to use; without one, the settings' pin (:func:`reality.config.pinned_image`).
+    """
+    pinned = pinned or pinned_image(service)
     if pinned:
         return ImageResolution(service, pinned, "pinned")
     if is_present(client, OFFICIAL_IMAGES[service]):
@@ -109,11 +112,6 @@ def pull(client: docker.DockerClient, image: str, on_progress: Callable[[int, in
         if any(word in text for word in ("no such host", "dial tcp", "i/o timeout", "connection refused")):
             raise ImageMissing(f"Cannot pull {image}: no registry reachable from this machine.") from exc
         raise ImageMissing(f"Cannot pull {image}: {first_line(exc)}") from exc
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def build_drop_in_images(client: docker.DockerClient, log: Log = print, suite: str = "bookworm") -> list[str]:

@@ -8,7 +8,6 @@ server and removes every container this run started.
 
 from __future__ import annotations
 
-import errno
 import os
 import signal
 import socket
@@ -16,21 +15,23 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 from . import config, docker_engine
-from .concurrency import selected_mode
-from .errors import PortTaken, RealityError
+from .errors import RealityError
 from .events import Event, EventBus
+from .listener import bind
+from .pidfile import PidFile
 from .poll import Poll
 from .public_url import PublicAddress, phone_url
+from .vocabulary import Kind, RateLimitAction, TestAction
 
 Print = Callable[[str], None]
 
 #: Events worth a line in the presenter's terminal (votes would scroll everything else away).
-TERMINAL_KINDS = {"container", "chaos", "service", "mode", "system"}
-TERMINAL_ACTIONS = {("ratelimit", "degraded"), ("ratelimit", "restored"), ("test", "finished"), ("test", "started")}
+TERMINAL_KINDS = {Kind.CONTAINER, Kind.CHAOS, Kind.SERVICE, Kind.MODE, Kind.SYSTEM}
+TERMINAL_ACTIONS = {(Kind.RATELIMIT, RateLimitAction.DEGRADED), (Kind.RATELIMIT, RateLimitAction.RESTORED),
+                    (Kind.TEST, TestAction.FINISHED), (Kind.TEST, TestAction.STARTED)}
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class ShowOptions:
     poll: Poll
     public_url: str | None = None
     theme: str = "dark"
+    async_mode: str = config.DEFAULT_ASYNC_MODE  # REALITY_ASYNC_MODE, read by the entry script (config.async_mode)
 
 
 class TerminalLog:
@@ -53,99 +55,6 @@ class TerminalLog:
     def __call__(self, event: Event) -> None:
         if event.kind in TERMINAL_KINDS or (event.kind, event.action) in TERMINAL_ACTIONS:
             self.out(f"  {time.strftime('%H:%M:%S', time.localtime(event.ts))}  {event.message}")
-
-
-def _port_in_use(port: int, host: str = "0.0.0.0") -> str:
-    """What to do about a taken port, naming the process that really listens there.
-
-    A show of this checkout can be stopped with cleanup.py (only that one: ``--port``); a show of
-    another checkout is someone else's, which this checkout's cleanup.py would not stop; anything else
-    is another program.
-    """
-    from . import owners
-
-    instead = f"pick another port with --port {_next_free_port(host, port)}"
-    pids, hidden = owners.port_listeners(port)
-    for pid in pids:
-        show = owners.find_show(pid)
-        if show is None:
-            continue
-        # cleanup.py stops the shows recorded in this checkout's state: only then is it the advice.
-        recorded_here = show.path is not None and show.path.parent == config.checkout_state_dir()
-        if owners.same_checkout(show.checkout) and recorded_here:
-            return (f"Port {port} is already in use by an earlier show of this checkout ({owners.SHOW_SCRIPT}, "
-                    f"pid {pid}). Stop it (Ctrl+C in its terminal, or `python3 cleanup.py --port {port}`), "
-                    f"or {instead}.")
-        if owners.same_checkout(show.checkout):
-            return (f"Port {port} is already in use by a show of this checkout ({owners.SHOW_SCRIPT}, pid {pid}) "
-                    f"started with other run-time state: stop it with Ctrl+C in its terminal (or `kill {pid}`), "
-                    f"or {instead}.")
-        return (f"Port {port} is already in use by a show of {owners.describe_checkout(show.checkout)} "
-                f"({owners.SHOW_SCRIPT}, pid {pid}), not this checkout's: leave it running and {instead}.")
-    if pids:
-        info = owners.process_info(pids[0])
-        what = f"pid {pids[0]}: {owners.describe_command(info.cmdline)}" if info else f"pid {pids[0]}"
-        return f"Port {port} is already in use by another program ({what}): {instead}."
-    who = " (its process is not visible to this user)" if hidden else ""
-    return f"Port {port} is already in use by another program{who}: {instead}."
-
-
-def _next_free_port(host: str, port: int) -> int:
-    """The first port after ``port`` that can be bound on ``host`` right now (or simply the next one)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    for candidate in range(port + 1, min(port + 50, 65536)):
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
-            try:
-                probe.bind((host, candidate))
-            except OSError:
-                continue
-            return candidate
-    return port + 1
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """Listen on ``host:port`` now, so "port taken" is known before any container starts."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
-    # Reuse after a previous run's connections in TIME_WAIT, but never share a live listener.
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # Accepted connections inherit TCP_NODELAY (on Linux). Without it a response written as headers
-    # then body waits for the phone's delayed ACK: 40 ms on every request after a connection's first.
-    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    try:
-        listener.bind((host, port))
-        listener.listen(1024)
-    except OSError as exc:
-        listener.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise PortTaken(_port_in_use(port, host)) from exc
-        if exc.errno == errno.EACCES:
-            raise PortTaken(f"Port {port} needs privileges here: use --port 5001 or another port above 1024.") from exc
-        raise PortTaken(f"Cannot listen on {host}:{port}: {exc.strerror}. Check --host and --port.") from exc
-    return listener
-
-
-class PidFile:
-    """This show's record (pid, port, checkout) while it runs: one file per checkout and port (read by cleanup.py)."""
-
-    def __init__(self, port: int, path: Path | None = None) -> None:
-        self.port = port
-        self.path = path or config.pid_file(port)
-
-    def write(self) -> None:
-        from .owners import show_record_for
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(show_record_for(os.getpid(), self.port).to_json() + "\n")
-
-    def remove(self) -> None:
-        from .owners import read_show_record
-
-        try:
-            if read_show_record(self.path).pid == os.getpid():
-                self.path.unlink()
-        except (OSError, ValueError):
-            pass
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
@@ -206,7 +115,7 @@ def run(options: ShowOptions, out: Print = print, err: Print = _stderr,
         ready: Callable[[dict[str, str]], None] | None = None) -> int:
     """Run the show until Ctrl+C or SIGTERM; returns the process exit code."""
     began = time.perf_counter()
-    mode = selected_mode()
+    mode = options.async_mode
     install_signal_handlers(mode)
     bus = EventBus()
     bus.subscribe(TerminalLog(out))
@@ -225,7 +134,7 @@ def run(options: ShowOptions, out: Print = print, err: Print = _stderr,
         listener = bind(options.host, options.port)
         pid.write()
 
-        from .containers import Infrastructure
+        from .orchestration import Infrastructure
 
         out("Starting PostgreSQL and Redis…")
         # Durable storage: the test-suite shortcuts (synchronous_commit=off) lose the last acknowledged
@@ -327,7 +236,7 @@ def import_web_stack() -> None:
 
 def _sweep_leftovers(client: Any, out: Print) -> None:
     """Remove this checkout's containers of earlier runs whose process is gone (a run killed with -9)."""
-    from .containers import sweep_orphans
+    from .orchestration import sweep_orphans
 
     for line in sweep_orphans(client).lines():
         out(f"  {line}")
@@ -347,7 +256,7 @@ def main(options: ShowOptions) -> int:
     """Entry point for ``reality_engine.py``."""
     try:
         code = run(options, out=lambda line: print(line, flush=True))
-    except ValueError as exc:  # a bad REALITY_ASYNC_MODE and the like
+    except ValueError as exc:  # a malformed setting
         print(f"✗ {exc}", file=sys.stderr)
         return 2
     exit_now_if_a_start_lingers(code)

@@ -12,8 +12,8 @@ from typing import Iterator
 import pytest
 
 from reality import docker_engine
-from reality.containers import Infrastructure, sweep_orphans
 from reality.errors import RealityError
+from reality.orchestration import Infrastructure, sweep_orphans
 from reality.votes import VoteStore
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from docker.errors import NotFound
 
-from reality import cleanup, config, owners
+from reality import cleanup, config, owners, pidfile
 from reality.config import (
     LABEL_CHECKOUT,
     LABEL_HOST,
@@ -31,7 +31,7 @@ from reality.config import (
     LABEL_ROLE,
     PROJECT,
 )
-from reality.containers import sweep_orphans
+from reality.orchestration import sweep_orphans
 from reality.provision import resolve_image
 
 REPO = Path(__file__).resolve().parent.parent
@@ -55,7 +55,7 @@ def exists(docker_client, container_id: str) -> bool:
 @pytest.fixture
 def crashed_run(docker_client):
     """A PostgreSQL container whose run was killed with SIGKILL; yields (container, the dead pid)."""
-    code = ("import sys; from reality.containers import Infrastructure; "
+    code = ("import sys; from reality.orchestration import Infrastructure; "
             "infra = Infrastructure(role='cleanup-test'); infra.start('postgres'); "
             "print(infra.services['postgres'].container_id, flush=True); sys.stdin.read()")
     with subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -176,8 +176,8 @@ def record_show(monkeypatch, runtime: Path, pid: int, port: int, checkout: Path 
     monkeypatch.setenv("REALITY_RUNTIME_DIR", str(runtime))
     path = config.pid_file(port, checkout)
     path.parent.mkdir(parents=True, exist_ok=True)
-    record = owners.show_record_for(pid, port, checkout)
-    path.write_text(owners.ShowRecord(pid, port, str(checkout), process or record.process).to_json())
+    record = pidfile.show_record_for(pid, port, checkout)
+    path.write_text(pidfile.ShowRecord(pid, port, str(checkout), process or record.process).to_json())
     return path
 
 
@@ -248,7 +248,7 @@ def test_a_reused_pid_is_never_signalled(tmp_path, monkeypatch, kind):
             pid_path = record_show(monkeypatch, runtime, unrelated.pid, 5301, process="a-boot-before:123")
         else:
             runtime.mkdir()
-            pid_path = runtime / owners.LEGACY_PID_FILE
+            pid_path = runtime / pidfile.LEGACY_PID_FILE
             pid_path.write_text(str(unrelated.pid))
 
         result = run_cleanup("--root", str(tmp_path), env={"REALITY_RUNTIME_DIR": str(runtime)})
@@ -294,7 +294,7 @@ def test_the_removal_rule_for_each_kind_of_owner():
     alive = {**ours, LABEL_PID: str(os.getpid())}
 
     def verdict(labels, stopping=(), force=False, include=False, all_checkouts=False):
-        return cleanup.owner_verdict(labels, None, set(stopping), force, include, REPO, all_checkouts)[0]
+        return owners.owner_verdict(labels, None, set(stopping), force, include, REPO, all_checkouts)[0]
 
     assert verdict(alive) is False                              # its run is still going
     assert verdict(alive, force=True) is True                   # unless forced

@@ -13,8 +13,8 @@ from testcontainers.community.redis import RedisContainer
 
 from reality import docker_engine
 from reality.config import IMAGE_ENV, LOCAL_IMAGES, OFFICIAL_IMAGES
-from reality.containers import configure_reaper, project_labels
 from reality.errors import DockerUnavailable
+from reality.orchestration import configure_reaper, project_labels
 from reality.provision import is_present, resolve_image
 
 

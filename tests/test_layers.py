@@ -17,7 +17,8 @@ ENTRY_SCRIPTS = ("reality_engine.py", "workshop.py", "watch_containers.py", "cle
 ENTRY_POINTS = {
     "reality", "reality.project_venv", "reality.concurrency", "reality.config", "reality.poll",
     "reality.public_url", "reality.show", "reality.workshop", "reality.workshop.runner", "reality.errors",
-    "reality.monitor", "reality.cleanup", "reality.docker_engine", "reality.machine_setup", "reality.venv_repair",
+    "reality.monitor", "reality.cleanup", "reality.cleanup_report", "reality.docker_engine", "reality.machine_setup",
+    "reality.venv_repair",
 }
 
 

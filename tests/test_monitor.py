@@ -16,7 +16,6 @@ from typing import Callable
 
 from rich.console import Console
 
-from reality.containers import Infrastructure, free_port
 from reality.monitor import (
     MIN_NAME_WIDTH,
     ContainerRow,
@@ -28,6 +27,7 @@ from reality.monitor import (
     short_image,
     started_by,
 )
+from reality.orchestration import Infrastructure, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from reality import config, owners
+from reality import config, pidfile
 from show_helpers import ROOT, TOKEN, containers_of, free_port, remove_containers_of, show_command, show_env, wait_for
 
 
@@ -88,7 +88,7 @@ def test_a_taken_port_names_the_process_that_really_holds_it_and_starts_nothing(
             for pid, on_port in ((listener.pid, port) if show_like else (bystander.pid, 5412),):
                 path = config.pid_file(on_port, ROOT, runtime=Path(runtime))
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(owners.show_record_for(pid, on_port, ROOT).to_json())
+                path.write_text(pidfile.show_record_for(pid, on_port, ROOT).to_json())
             process = subprocess.Popen(show_command(port), cwd=ROOT, env=show_env(runtime), stdout=subprocess.PIPE,
                                        stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
             out, err = process.communicate(timeout=60)

@@ -17,9 +17,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from reality.containers import Infrastructure
 from reality.errors import RealityError
 from reality.events import EventBus
+from reality.orchestration import Infrastructure
 from reality.votes import VoteStore
 from reality.web import create_app, shutdown
 from reality.web.state import ShowState

@@ -13,7 +13,7 @@ from typing import Iterator
 
 import pytest
 
-from reality.containers import Infrastructure
+from reality.orchestration import Infrastructure
 from reality.errors import RealityError
 from reality.events import EventBus
 from reality.poll import Poll

@@ -27,7 +27,7 @@ RECOVER_WAIT = 15.0
 
 
 class Controller(Protocol):
-    """What the show needs from container orchestration (``reality.containers.Infrastructure`` fits)."""
+    """What the show needs from container orchestration (``reality.orchestration.Infrastructure`` fits)."""
 
     def kill(self, name: str) -> None: ...
     def recover(self, name: str) -> bool: ...

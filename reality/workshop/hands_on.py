@@ -10,7 +10,7 @@ import psycopg2
 from rich.panel import Panel
 from rich.syntax import Syntax
 
-from ..containers import Infrastructure
+from ..orchestration import Infrastructure
 from .exercise import SOLUTION, Exercise
 from .infrastructure import section_infrastructure, start_postgres
 from .judge import Verdict, check

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from ..config import LABEL_PID, LABEL_ROLE
-from ..containers import Infrastructure
+from ..orchestration import Infrastructure
 from ..events import Event, EventBus
 from ..monitor import FitToWidth, MonitorState, build_table, load_rows
 from ..vocabulary import ContainerAction, Kind, SystemAction

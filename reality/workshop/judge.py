@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import LABEL_TC_SESSION
-from ..containers import reaper_environment
+from ..orchestration import reaper_environment
 from ..errors import first_line
 from .exercise import NOT_WRITTEN
 from .measurements import docstrings_of_tests

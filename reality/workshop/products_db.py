@@ -63,7 +63,7 @@ def products_postgres() -> Iterator[str]:
     if given:
         yield given
         return
-    from reality.containers import Infrastructure  # only when run by hand: keeps checks fast to start
+    from reality.orchestration import Infrastructure  # only when run by hand: keeps checks fast to start
     from reality.errors import RealityError
 
     try:

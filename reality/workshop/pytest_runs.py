@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..config import LABEL_PID
-from ..containers import remove_containers
+from ..orchestration import remove_containers
 from ..docker_engine import connect
 from ..errors import RealityError
 from ..pytest_results import TestResult

@@ -22,7 +22,7 @@ from rich.text import Text
 
 from .. import docker_engine
 from ..config import CHECKOUT, LABEL_PID, LABEL_ROLE
-from ..containers import remove_containers
+from ..orchestration import remove_containers
 from ..errors import RealityError
 from ..monitor import FitToWidth, footer_lines, load_rows
 from .exercise import folder_problem
