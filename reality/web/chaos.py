@@ -14,7 +14,7 @@ from typing import Any, Callable, Protocol
 
 from ..config import SERVICE_NAMES as NAMES
 from ..config import SERVICES
-from ..errors import RealityError
+from ..errors import RealityError, first_line
 from ..events import EventBus
 from ..votes import StoreBusy, StoreUnavailable, VoteStore
 from ..vocabulary import ChaosAction, Kind, Mode, ServiceState
@@ -32,11 +32,6 @@ class Controller(Protocol):
     def kill(self, name: str) -> None: ...
     def recover(self, name: str) -> bool: ...
     def state(self, name: str) -> str: ...
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 class Chaos:
