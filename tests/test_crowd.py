@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from show_helpers import Phone, Presenter, ShowProcess, containers_of, wait_for
+from support.docker import containers_of
+from support.show import Phone, Presenter, ShowProcess
+from support.waiting import wait_for
 from test_show_sockets import SocketClient
 
 #: No single request may take longer than this, whatever is being killed meanwhile.

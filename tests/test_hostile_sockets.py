@@ -16,11 +16,12 @@ from concurrent.futures import ProcessPoolExecutor
 import pytest
 import websocket
 
-from hostile import Terminal, flood, open_dashboard_socket, rss_mb, start_hostile_show
 from reality.events import EventBus
 from reality.web import sockets
 from reality.web.traffic import TrafficReport
-from show_helpers import Phone, wait_for
+from support.hostile import ShowTerminal, flood, open_dashboard_socket, rss_mb, start_hostile_show
+from support.show import Phone
+from support.waiting import wait_for
 
 CATCH_UP = '42["catch_up",{"since":-1}]'
 MALFORMED = '42[not json'  # 11 bytes, as in the review
@@ -48,7 +49,7 @@ def test_3000_catch_ups_and_2000_malformed_packets_leave_votes_fast_and_memory_f
     quiet_votes = [_timed_vote(hostile_show) for _ in range(20)]  # the same votes, no attack
     time.sleep(1)
     before = rss_mb(hostile_show)
-    terminal = Terminal(hostile_show)
+    terminal = ShowTerminal(hostile_show)
 
     # The review's attack from one socket, repeated on a fresh socket 10 times (50,000 packets),
     # from another process while phones vote.
@@ -216,7 +217,7 @@ def test_a_budget_refills_with_time(app):
 
 
 def test_broken_engine_io_frames_are_dropped_quietly(hostile_show):
-    terminal = Terminal(hostile_show)
+    terminal = ShowTerminal(hostile_show)
     outcomes = []
     for frame in ("x", "", "4", "\x00\x01", "9" * 5000, "4" + "[" * 3000):
         ws = open_dashboard_socket(hostile_show.port, role="phone")
@@ -271,7 +272,7 @@ def test_a_failing_handler_is_the_servers_bug_and_shown_in_full(app, caplog):
 def test_a_websocket_sending_too_many_bytes_is_cut_off_before_they_are_parsed(hostile_show):
     from reality.web.server import WEBSOCKET_BURST
 
-    terminal = Terminal(hostile_show)
+    terminal = ShowTerminal(hostile_show)
     ws = open_dashboard_socket(hostile_show.port, role="phone")
     packet = '42["catch_up",{"pad":"%s"}]' % ("x" * 1000)  # 1 KB each: 30 of them are far below 100 events
     assert 30 * len(packet) > WEBSOCKET_BURST

@@ -13,7 +13,6 @@ from __future__ import annotations
 import http.cookiejar
 import itertools
 import json
-from pathlib import Path
 
 import pytest
 import requests
@@ -22,9 +21,11 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import ignored_auth, not_a_server_error
 
-from show_helpers import OPTIONS, TOKEN, Phone, session_from, wait_for
+from support.paths import ROOT
+from support.show import OPTIONS, TOKEN, Phone, session_from
+from support.waiting import wait_for
 
-DOCUMENT = Path(__file__).resolve().parent.parent / "reality" / "web" / "openapi.json"
+DOCUMENT = ROOT / "reality" / "web" / "openapi.json"
 PRESENTER_HEADERS = {"Authorization": f"Bearer {TOKEN}"}
 
 #: Presenter actions that would disturb the fuzz itself: chaos kills a container, recover waits for

@@ -15,7 +15,7 @@ from typing import Iterator
 import pytest
 
 from reality.votes import InMemoryVoteStore, StoreUnavailable, VoteStore
-from show_helpers import TOKEN
+from support.show import TOKEN
 
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
 PAGE_STATE = re.compile(r'<script type="application/json" id="page-state">(.*?)</script>', re.S)

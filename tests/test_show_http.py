@@ -15,7 +15,8 @@ import time
 import pytest
 import requests
 
-from show_helpers import OPTIONS, QUESTION, TOKEN, Phone, Presenter, wait_for
+from support.show import OPTIONS, QUESTION, TOKEN, Phone, Presenter
+from support.waiting import wait_for
 
 # -- the contract ---------------------------------------------------------------------------------
 

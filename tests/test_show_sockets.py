@@ -15,7 +15,8 @@ import requests
 import socketio
 import websocket  # noqa: F401  websocket-client: without it python-socketio silently falls back to polling
 
-from show_helpers import TOKEN, wait_for
+from support.show import TOKEN
+from support.waiting import wait_for
 
 
 class SocketClient:

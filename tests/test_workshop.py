@@ -33,7 +33,7 @@ from reality.workshop.exercise import SKELETON, SOLUTION, Exercise, check, rende
 from reality.workshop.measurements import FANTASY_TESTS, run_suite
 from reality.workshop.pytest_runner import pytest_command
 
-REPO = Path(__file__).resolve().parent.parent
+from support.paths import ROOT as REPO
 
 
 def run_workshop(exercise_dir: Path, keys: str = "", interactive: bool = True, **options) -> tuple[int, str]:

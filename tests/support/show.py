@@ -1,8 +1,8 @@
-"""Helpers for the show's tests: a real ``reality_engine.py`` process, phones and a presenter.
+"""A real ``reality_engine.py`` process, its phones and its presenter (over real HTTP).
 
 The show runs as a subprocess on a free port, exactly as a presenter starts it, with real PostgreSQL
 and Redis containers. :class:`Phone` is one audience member (its own cookie jar), :class:`Presenter`
-holds the token. Waiting is always a bounded poll (:func:`wait_for`), never a bare sleep.
+holds the token. For what needs no real process, the app in this process is faster: :mod:`support.app`.
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import docker
 import psycopg2
@@ -26,7 +25,13 @@ from requests.adapters import HTTPAdapter
 from reality import config
 from reality.config import LABEL_PID, LABEL_SERVICE
 
-ROOT = Path(__file__).resolve().parent.parent
+from .docker import remove_containers_of
+from .paths import ROOT
+from .waiting import wait_for
+
+__all__ = ["OPTIONS", "QUESTION", "TOKEN", "Phone", "Presenter", "ShowProcess", "free_port", "session_from", "show_command",
+           "show_env"]
+
 TOKEN = "presenter-token-for-tests"
 QUESTION = "Which language do you write tests in?"
 OPTIONS = ("Python", "JavaScript", "Go", "Rust", "Java")
@@ -38,18 +43,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
-    """Poll ``condition`` until it returns something truthy (returned), or fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
-
-
 def show_command(port: int, *extra: str, host: str = "127.0.0.1") -> list[str]:
     return [sys.executable, str(ROOT / "reality_engine.py"), "--host", host, "--port", str(port), *extra]
 
@@ -59,24 +52,6 @@ def show_env(runtime_dir: str, **extra: str) -> dict[str, str]:
     env = dict(os.environ, REALITY_PRESENTER_TOKEN=TOKEN, REALITY_RUNTIME_DIR=runtime_dir, PYTHONUNBUFFERED="1")
     env.update(extra)
     return env
-
-
-def containers_of(client: docker.DockerClient, pid: int) -> list[str]:
-    """Ids of the containers labelled as started by process ``pid``.
-
-    (The low-level listing: the high-level one inspects each container afterwards and fails when
-    one is removed in between, which is exactly what these tests watch happen.)
-    """
-    return [c["Id"] for c in client.api.containers(all=True, filters={"label": f"{LABEL_PID}={pid}"})]
-
-
-def remove_containers_of(client: docker.DockerClient, pid: int) -> None:
-    """Safety net for a failed test: force-remove whatever process ``pid`` left."""
-    for container_id in containers_of(client, pid):
-        try:
-            client.api.remove_container(container_id, force=True, v=True)
-        except docker.errors.NotFound:
-            pass
 
 
 @dataclass
