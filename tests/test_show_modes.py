@@ -9,7 +9,6 @@ app noticed, and in ``test_show_http.py`` through the show's own chaos button.
 from __future__ import annotations
 
 import threading
-import time
 from datetime import datetime
 from typing import Iterator
 
@@ -20,6 +19,7 @@ from flask.testing import FlaskClient
 from reality.votes import VoteStore
 from support.app import BEARER, build_app, show_state, shutdown
 from support.docker import Infrastructure, session_infrastructure, start_or_fail
+from support.waiting import wait_for
 
 
 def phone(app: Flask) -> FlaskClient:
@@ -162,11 +162,12 @@ def test_back_to_reality_when_postgres_died_unnoticed_is_409_and_changes_nothing
         assert vote(phone(app), "Go") == 201  # the mock still takes votes: nothing was sealed for good
 
         assert own_postgres.recover("postgres") is True
-        deadline = time.monotonic() + 15
-        while not state.health.usable("postgres") and time.monotonic() < deadline:
+
+        def probed_up() -> bool:
             state.health.check_once()  # what the health loop does, four times a second while it is down
-            time.sleep(0.1)
-        assert state.health.usable("postgres")
+            return state.health.usable("postgres")
+
+        wait_for(probed_up, 15, "the health probe to find PostgreSQL back", interval=0.1)
         back = set_mode(app, "reality")
 
         assert back.status_code == 200

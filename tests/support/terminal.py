@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from pathlib import Path
 from typing import Callable
 
 import pytest
+
+from .waiting import wait_for
 
 
 class Terminal:
@@ -49,13 +50,15 @@ class Terminal:
     def wait_for(self, condition: Callable[[str], bool] | str, what: str = "", timeout: float = 60) -> str:
         """The screen, once ``condition`` (a text on screen, or a test of the screen) holds."""
         check = (lambda screen: condition in screen) if isinstance(condition, str) else condition
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def shown() -> list[str] | None:  # in a list: an empty screen can be the one awaited
             screen = self.screen()
-            if check(screen):
-                return screen
-            assert time.monotonic() < deadline, f"timed out waiting for {what or condition!r}; screen:\n{screen}"
-            time.sleep(0.1)
+            return [screen] if check(screen) else None
+
+        try:
+            return wait_for(shown, timeout, what or repr(condition), interval=0.1)[0]
+        except AssertionError as timed_out:
+            raise AssertionError(f"{timed_out}; screen:\n{self.screen()}") from None
 
     def close(self) -> None:
         self.tmux("kill-server", capture_output=True)
