@@ -26,7 +26,7 @@ from reality import config
 from reality.config import LABEL_PID, LABEL_SERVICE
 
 from .docker import remove_containers_of
-from .paths import ROOT
+from .paths import ROOT, per_worker
 from .waiting import wait_for
 
 __all__ = ["OPTIONS", "QUESTION", "TOKEN", "Phone", "Presenter", "ShowProcess", "free_port", "session_from", "show_command",
@@ -70,6 +70,7 @@ class ShowProcess:
     @classmethod
     def start(cls, client: docker.DockerClient, log_path: Path, *extra: str,
               env: dict[str, str] | None = None) -> "ShowProcess":
+        log_path = per_worker(log_path)  # two pytest-xdist workers may start the same show
         # The port is picked here and bound by the child a moment later: if another program took it in
         # between, the show says so in one line and exits, and a new port is picked.
         for attempt in range(3):
