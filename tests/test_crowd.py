@@ -19,9 +19,8 @@ import pytest
 import requests
 
 from support.docker import containers_of
-from support.show import Phone, Presenter, ShowProcess
+from support.show import Phone, Presenter, ShowProcess, SocketClient
 from support.waiting import wait_for
-from test_show_sockets import SocketClient
 
 #: No single request may take longer than this, whatever is being killed meanwhile.
 REQUEST_TIMEOUT = 5

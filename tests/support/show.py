@@ -2,7 +2,7 @@
 
 The show runs as a subprocess on a free port, exactly as a presenter starts it, with real PostgreSQL
 and Redis containers. :class:`Phone` is one audience member (its own cookie jar), :class:`Presenter`
-holds the token. For what needs no real process, the app in this process is faster: :mod:`support.app`.
+holds the token, :class:`SocketClient` is a dashboard on a real websocket. For what needs no real process, the app in this process is faster: :mod:`support.app`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from typing import Any
 import docker
 import psycopg2
 import requests
+import socketio
+import websocket  # noqa: F401  websocket-client: without it python-socketio silently falls back to polling
 from requests.adapters import HTTPAdapter
 
 from reality import config
@@ -29,8 +32,8 @@ from .docker import remove_containers_of
 from .paths import ROOT, per_worker
 from .waiting import wait_for
 
-__all__ = ["OPTIONS", "QUESTION", "TOKEN", "Phone", "Presenter", "ShowProcess", "free_port", "session_from", "show_command",
-           "show_env"]
+__all__ = ["OPTIONS", "QUESTION", "TOKEN", "Phone", "Presenter", "ShowProcess", "SocketClient", "free_port", "session_from",
+           "show_command", "show_env"]
 
 TOKEN = "presenter-token-for-tests"
 QUESTION = "Which language do you write tests in?"
@@ -236,3 +239,60 @@ def session_from(address: str) -> requests.Session:
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
+
+
+class SocketClient:
+    """A real Socket.IO client (websocket transport) that records what it receives."""
+
+    def __init__(self, show, role: str = "dashboard", since: int = 0, token: str | None = None,
+                 cookie: str | None = None) -> None:
+        self.client = socketio.Client(reconnection=False)
+        self.lock = threading.Lock()
+        self.events: list[dict] = []
+        self.batches: list[dict] = []
+        self.tallies: list[dict] = []
+        self.scenes: list[dict] = []
+        self.hello: dict | None = None
+        self.client.on("feed", self._on_feed)
+        self.client.on("tally", lambda data: self._record(self.tallies, data))
+        self.client.on("scene", lambda data: self._record(self.scenes, data))
+        self.client.on("hello", self._on_hello)
+        auth = {"role": role, "since": since}
+        if token is not None:
+            auth["token"] = token
+        headers = {"Cookie": cookie} if cookie else {}
+        self.client.connect(show.base_url, auth=auth, headers=headers, transports=["websocket"], wait_timeout=10)
+        assert self.client.transport() == "websocket"
+
+    def _record(self, bucket: list, data: dict) -> None:
+        with self.lock:
+            bucket.append(data)
+
+    def _on_hello(self, data: dict) -> None:
+        self.hello = data
+
+    def _on_feed(self, payload: dict) -> None:
+        with self.lock:
+            self.batches.append(payload)
+            self.events.extend(payload["events"])
+
+    def seqs(self) -> list[int]:
+        """Sequence numbers as a dashboard keeps them: replays overlapping the live stream dropped."""
+        kept, last = [], 0
+        with self.lock:
+            for event in self.events:
+                if event["seq"] > last:
+                    kept.append(event["seq"])
+                    last = event["seq"]
+        return kept
+
+    def close(self) -> None:
+        """Drop the connection, like a phone leaving the Wi-Fi.
+
+        (A polite disconnect makes websocket-client wait 3 s for a close frame the server has already
+        sent: the client's reader thread consumed it. Shutting the socket down ends both at once.)
+        """
+        ws = getattr(self.client.eio, "ws", None)
+        if ws is not None and ws.sock is not None:
+            ws.sock.shutdown(socket.SHUT_RDWR)
+        self.client.disconnect()
