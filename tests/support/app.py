@@ -29,7 +29,7 @@ from reality.web import create_app, shutdown, socketio
 
 from .show import OPTIONS, QUESTION, TOKEN
 
-__all__ = ["BEARER", "OPTIONS", "QUESTION", "TOKEN", "LocalShow", "Phone", "Presenter", "Socket", "build_app",
+__all__ = ["BEARER", "OPTIONS", "QUESTION", "TOKEN", "LocalShow", "Phone", "Presenter", "Socket", "browser", "build_app",
            "shutdown", "show_state"]
 
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -61,13 +61,13 @@ def lan_address(port: int = PORT) -> PublicAddress:
     return phone_url(port, env={}, listen="0.0.0.0")
 
 
-def client(app: Flask, address: str = "127.0.0.1", **headers: str) -> FlaskClient:
-    """A browser (or a script) at client ``address``, sending ``headers`` with every request."""
-    browser = app.test_client()
-    browser.environ_base["REMOTE_ADDR"] = address
+def browser(app: Flask, address: str = "127.0.0.1", **headers: str) -> FlaskClient:
+    """Flask's test client as a browser (or a script) at client ``address``, sending ``headers`` with every request."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
     for name, value in headers.items():
-        browser.environ_base["HTTP_" + name.upper().replace("-", "_")] = value
-    return browser
+        client.environ_base["HTTP_" + name.upper().replace("-", "_")] = value
+    return client
 
 
 class Phone:
@@ -75,7 +75,7 @@ class Phone:
 
     def __init__(self, app: Flask, address: str = "127.0.0.1", open_page: bool = True) -> None:
         self.app = app
-        self.http = client(app, address)
+        self.http = browser(app, address)
         if open_page:
             page = self.http.get("/qr")
             assert page.status_code == 200, page.status_code
@@ -94,7 +94,7 @@ class Presenter:
     """The presenter's API client (the Bearer token on every request)."""
 
     def __init__(self, app: Flask, token: str = TOKEN) -> None:
-        self.http = client(app, Authorization=f"Bearer {token}")
+        self.http = browser(app, Authorization=f"Bearer {token}")
 
     def post(self, action: str, body: object = None):
         return self.http.post(f"/api/presenter/{action}", json=body if body is not None else {})
@@ -117,6 +117,7 @@ class Socket:
 
     def __init__(self, app: Flask, *, role: str = "dashboard", since: int = 0, token: str | None = None,
                  browser: FlaskClient | None = None) -> None:
+        """``browser``: a Flask test client whose cookies (a voter's, a presenter's session) the socket sends."""
         auth: dict[str, Any] = {"role": role, "since": since}
         if token is not None:
             auth["token"] = token
@@ -180,7 +181,7 @@ class LocalShow:
         return Phone(self.app, address, open_page)
 
     def browser(self, address: str = "127.0.0.1", **headers: str) -> FlaskClient:
-        return client(self.app, address, **headers)
+        return browser(self.app, address, **headers)
 
     def get(self, path: str, **options: Any):
         return self.app.test_client().get(path, **options)
