@@ -105,7 +105,7 @@ def make_app(votes, request: pytest.FixtureRequest) -> Iterator[Callable]:
     would say); settings override the defaults, ``PRESENTER_TOKEN`` included. Every app built is shut
     down after the test.
     """
-    from support.app import build_app, shutdown
+    from support.app import build_app, close_app
 
     apps = []
 
@@ -117,7 +117,7 @@ def make_app(votes, request: pytest.FixtureRequest) -> Iterator[Callable]:
 
     yield make
     for app in apps:
-        shutdown(app)
+        close_app(app)
 
 
 @pytest.fixture

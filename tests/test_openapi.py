@@ -53,7 +53,7 @@ def documented_operations() -> set[tuple[str, str]]:
 def app_routes() -> set[tuple[str, str]]:
     """(METHOD, path) of every URL rule of the app, as Flask builds it (no server, no database)."""
     from reality.votes import InMemoryVoteStore
-    from support.app import build_app, shutdown
+    from support.app import build_app, close_app
 
     app = build_app(InMemoryVoteStore())
     try:
@@ -66,7 +66,7 @@ def app_routes() -> set[tuple[str, str]]:
             routes |= {(method, path) for method in rule.methods - {"HEAD", "OPTIONS"}}
         return routes
     finally:
-        shutdown(app)
+        close_app(app)
 
 
 # -- the document and the app agree -----------------------------------------------------------------

@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from reality.votes import VoteStore
-from support.app import BEARER, build_app, show_state, shutdown
+from support.app import BEARER, build_app, close_app, show_state
 from support.docker import Infrastructure, session_infrastructure, start_or_fail
 from support.waiting import wait_for
 
@@ -178,5 +178,5 @@ def test_back_to_reality_when_postgres_died_unnoticed_is_409_and_changes_nothing
         back_up = [e["message"] for e in feed if e["kind"] == "service" and e["action"] == "up"]
         assert back_up and not any(" of " in message or "gone" in message for message in back_up)
     finally:
-        shutdown(app)
+        close_app(app)
         store.close()

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 
 from reality.config import presenter_token_problem
 from reality.web.presenter import LoginThrottle
-from support.app import BEARER, TOKEN, Socket, build_app, shutdown
+from support.app import BEARER, TOKEN, Socket, build_app, close_app
 from support.waiting import wait_for
 
 BASE = "http://show.example:5001"
@@ -96,7 +96,7 @@ def test_a_restart_with_the_same_secret_key_brings_no_revoked_session_back(app, 
         assert scene(copy_of_cookie(restarted, stolen)) == 401
         assert browser(restarted).get("/qr").status_code == 200  # the key is the same: cookies still read
     finally:
-        shutdown(restarted)
+        close_app(restarted)
 
 
 def test_a_bearer_token_still_works_after_a_logout(app):

@@ -30,7 +30,7 @@ from reality.web import create_app, shutdown, socketio
 from .show import OPTIONS, QUESTION, TOKEN
 
 __all__ = ["BEARER", "OPTIONS", "QUESTION", "TOKEN", "LocalShow", "Phone", "Presenter", "Socket", "browser", "build_app",
-           "shutdown", "show_state"]
+           "close_app", "shutdown", "show_state"]
 
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
 #: The port the in-process show pretends to serve on: it names the cookie (``reality-5001``), as it does
@@ -49,6 +49,18 @@ def build_app(store: Store, *, redis_url: str | None = None, public: PublicAddre
                       "REDIS_URL": redis_url, **settings}, bus=EventBus(), store=store, public=public)
     show_state(app).health.check_once()
     return app
+
+
+def close_app(app: Flask) -> None:
+    """Shut the app down, and close its health probe's PostgreSQL connection.
+
+    The show leaves that connection to the process's exit (its health loop may be inside a query);
+    here no loop runs, and a test session builds hundreds of apps on one PostgreSQL.
+    """
+    shutdown(app)
+    probe = show_state(app).health.probes.get("postgres")
+    if probe is not None and hasattr(probe, "close") and not app.config["BACKGROUND_TASKS"]:
+        probe.close()
 
 
 def show_state(app: Flask) -> Any:
@@ -222,7 +234,7 @@ class LocalShow:
     def close(self) -> None:
         for connection in self._sockets:
             connection.close()
-        shutdown(self.app)  # stops the broadcaster too
+        close_app(self.app)  # stops the broadcaster too
         if self._broadcasting is not None:
             self._broadcasting.join(5)
 
