@@ -5,7 +5,7 @@ a contract test runs in milliseconds, through the same routes and socket handler
 only a real process shows (signals, port binding, chaos kills, the browser, the WSGI server) is in
 :mod:`support.show`.
 
-    app = build_app(store, PRESENTER_TOKEN=TOKEN)
+    app = build_app(store)              # the tests' presenter TOKEN, the health probe run once
     phone = Phone(app)
     assert phone.vote("Go").status_code == 201
 
@@ -30,7 +30,7 @@ from reality.web import create_app, shutdown, socketio
 from .show import OPTIONS, QUESTION, TOKEN
 
 __all__ = ["BEARER", "OPTIONS", "QUESTION", "TOKEN", "LocalShow", "Phone", "Presenter", "Socket", "browser", "build_app",
-           "close_app", "shutdown", "show_state"]
+           "close_app", "show_state"]
 
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
 #: The port the in-process show pretends to serve on: it names the cookie (``reality-5001``), as it does
@@ -39,13 +39,13 @@ PORT = 5001
 
 
 def build_app(store: Store, *, redis_url: str | None = None, public: PublicAddress | None = None,
-              background: bool = False, **settings: Any) -> Flask:
+              **settings: Any) -> Flask:
     """The show's app on ``store``: threads (no gevent), a known token, the health probe run once.
 
-    Without ``background`` no task runs by itself (the health loop, the broadcaster): the test
-    drives them. The probe's first round is run here, so PostgreSQL counts as up when it answers.
+    No task runs by itself (the health loop, the broadcaster): the test drives them. The probe's
+    first round is run here, so PostgreSQL counts as up when it answers. ``settings`` override.
     """
-    app = create_app({"PRESENTER_TOKEN": TOKEN, "ASYNC_MODE": "threading", "BACKGROUND_TASKS": background,
+    app = create_app({"PRESENTER_TOKEN": TOKEN, "ASYNC_MODE": "threading", "BACKGROUND_TASKS": False,
                       "REDIS_URL": redis_url, **settings}, bus=EventBus(), store=store, public=public)
     show_state(app).health.check_once()
     return app
