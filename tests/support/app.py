@@ -29,8 +29,8 @@ from reality.web import create_app, shutdown, socketio
 
 from .show import OPTIONS, QUESTION, TOKEN
 
-__all__ = ["BEARER", "OPTIONS", "QUESTION", "TOKEN", "LocalShow", "Phone", "Presenter", "Socket", "browser", "build_app",
-           "close_app", "show_state"]
+__all__ = ["BEARER", "OPTIONS", "QUESTION", "TOKEN", "LocalShow", "Phone", "Presenter", "Socket", "broadcaster", "browser",
+           "build_app", "close_app", "show_state", "socket_guard", "socketio", "traffic"]
 
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
 #: The port the in-process show pretends to serve on: it names the cookie (``reality-5001``), as it does
@@ -66,6 +66,21 @@ def close_app(app: Flask) -> None:
 def show_state(app: Flask) -> Any:
     """The show's live state behind ``app`` (votes, mode, health, scenes)."""
     return app.extensions["reality"]
+
+
+def broadcaster(app: Flask) -> Any:
+    """The app's broadcaster (the one sender of feed, tally, health and scene updates): ``tick()`` is one round."""
+    return app.extensions["reality.broadcaster"]
+
+
+def socket_guard(app: Flask) -> Any:
+    """The app's guard in front of python-socketio (malformed packets, floods)."""
+    return app.extensions["reality.socket_guard"]
+
+
+def traffic(app: Flask) -> Any:
+    """The app's report of dropped traffic (what the terminal's summary lines count)."""
+    return app.extensions["reality.traffic"]
 
 
 def lan_address(port: int = PORT) -> PublicAddress:
@@ -227,8 +242,7 @@ class LocalShow:
 
     def start_broadcasting(self) -> None:
         """Run the show's broadcaster (feed batches, tallies, scenes) on a thread, as the show runs it."""
-        broadcaster = self.app.extensions["reality.broadcaster"]
-        self._broadcasting = threading.Thread(target=broadcaster.run, name="broadcaster", daemon=True)
+        self._broadcasting = threading.Thread(target=broadcaster(self.app).run, name="broadcaster", daemon=True)
         self._broadcasting.start()
 
     def close(self) -> None:
