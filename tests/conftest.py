@@ -97,11 +97,10 @@ def docker_client():
 # -- the show's app in this process ---------------------------------------------------------------------
 
 @pytest.fixture
-def make_app(votes, request: pytest.FixtureRequest) -> Iterator[Callable]:
-    """Builds the show's app in this process: ``make_app(store=None, redis=False, **settings)``.
+def make_app(votes) -> Iterator[Callable]:
+    """Builds the show's app in this process: ``make_app(store=None, **settings)``.
 
-    On the real vote store (emptied) unless given another, with Redis (the session's) when asked, no
-    background tasks and the health probe run once (PostgreSQL known up, as the loop's first round
+    On the real vote store (emptied) unless given another, no background tasks and the health probe run once (PostgreSQL known up, as the loop's first round
     would say); settings override the defaults, ``PRESENTER_TOKEN`` included. Every app built is shut
     down after the test.
     """
@@ -109,9 +108,8 @@ def make_app(votes, request: pytest.FixtureRequest) -> Iterator[Callable]:
 
     apps = []
 
-    def make(store=None, redis: bool = False, **settings):
-        redis_url = request.getfixturevalue("redis_url") if redis else None
-        app = build_app(store or votes, redis_url=redis_url, **settings)
+    def make(store=None, **settings):
+        app = build_app(store or votes, **settings)
         apps.append(app)
         return app
 

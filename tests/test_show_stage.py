@@ -94,8 +94,7 @@ def test_results_visibility_is_the_presenters_only(app):
     assert app.test_client().get("/api/health").get_json()["results_visible"] is True
 
 
-def test_hiding_and_revealing_the_results_shows_in_health_and_the_tally(app):
-    client = app.test_client()
+def test_hiding_and_revealing_the_results_shows_in_health_and_the_tally(client):
     assert client.get("/api/results").get_json()["results_visible"] is True
     version = client.get("/api/results").get_json()["version"]
 
@@ -111,8 +110,7 @@ def test_hiding_and_revealing_the_results_shows_in_health_and_the_tally(app):
     assert client.get("/api/health").get_json()["results_visible"] is True
 
 
-def test_reset_reveals_the_results_again(app):
-    client = app.test_client()
+def test_reset_reveals_the_results_again(client):
     client.post("/api/presenter/results", json={"visible": False}, headers=BEARER)
     assert client.post("/api/presenter/reset", json={}, headers=BEARER).status_code == 200
     assert client.get("/api/health").get_json()["results_visible"] is True
@@ -120,8 +118,7 @@ def test_reset_reveals_the_results_again(app):
 
 # -- the theme ---------------------------------------------------------------------------------------
 
-def test_the_theme_is_dark_by_default_and_the_console_switches_it(app):
-    client = app.test_client()
+def test_the_theme_is_dark_by_default_and_the_console_switches_it(client):
     assert client.get("/api/health").get_json()["theme"] == "dark"
     assert client.post("/api/presenter/theme", json={"theme": "pink"}, headers=BEARER).status_code == 400
 
@@ -187,8 +184,7 @@ def test_reset_starts_the_room_counters_again(app):
     assert client.get("/api/health").get_json()["service_changes"]["postgres"]["total"] == 0
 
 
-def test_duplicates_the_mock_took_count_as_refused_when_postgres_decides_again(app):
-    client = app.test_client()
+def test_duplicates_the_mock_took_count_as_refused_when_postgres_decides_again(app, client):
     assert client.post("/api/presenter/mode", json={"mode": "fantasy"}, headers=BEARER).status_code == 200
     voter = phone(app)
     assert [voter.post("/api/vote", json={"choice": "Go"}).status_code for _ in range(2)] == [201, 201]
