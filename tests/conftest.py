@@ -1,20 +1,33 @@
-"""Shared fixtures: one real PostgreSQL container for the whole test session.
+"""The suite's fixtures (what they build lives in ``tests/support/``).
 
-Starting a container is the slow part (about half a second), so it happens once; each test then gets
-an empty ``votes`` table, which keeps the tests independent of each other.
+- Real services: ``postgres_url`` and ``redis_url`` (Testcontainers, started once per test session,
+  only when a test asks), ``votes`` (the app's vote store, emptied before each test), ``docker_client``.
+- The show's app in this process (milliseconds a test): ``make_app``, ``app``, ``client``,
+  ``local_show`` (with Redis and the show's question, phones, presenter and dashboards).
+- A real ``reality_engine.py`` (what needs a real process: signals, chaos kills, the browser, the
+  server): ``show``, ``fresh_show``, ``presenter``, ``new_phone``.
+- Workshop tools: ``artifacts_dir``, ``terminal`` (tmux), ``needs_tool``.
 """
 
 from __future__ import annotations
 
+import shutil
 import signal
-from typing import Iterator
+import sys
+import uuid
+from pathlib import Path
+from typing import Callable, Iterator
 
 import pytest
 
-from reality import docker_engine
-from reality.errors import RealityError
-from reality.orchestration import Infrastructure, sweep_orphans
-from reality.votes import VoteStore
+# pytest puts this folder on sys.path for the suite; a pytest that loads this file as a plugin
+# (``-p tests.conftest``: the child sessions of test_interrupts.py) does not, and needs `support`.
+if str(Path(__file__).parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).parent))
+
+from support.docker import connect_or_fail, session_infrastructure, start_or_fail, sweep_orphans_quietly  # noqa: E402
+from support.paths import ARTIFACTS  # noqa: E402
+from support.terminal import Terminal, require_tool  # noqa: E402
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -29,34 +42,37 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_sessionstart(session: pytest.Session) -> None:
     # Containers a crashed or killed earlier run left on this machine would otherwise linger (and
     # their pid labels could be mistaken for a new process's): remove those whose process is gone.
-    try:
-        client = docker_engine.connect()
-    except RealityError:
-        return  # no Docker: the tests that need it say so themselves
-    try:
-        sweep_orphans(client)
-    finally:
-        client.close()
+    sweep_orphans_quietly()
+
+
+# -- real services: started once per session, only when a test asks for them ---------------------------
+
+@pytest.fixture(scope="session")
+def _services():
+    # Disposable: Docker removes the containers after the session, nobody waits for it.
+    infra = session_infrastructure(role="tests", disposable=True)
+    with infra:  # removes the containers however the session ends, Ctrl+C included
+        yield infra
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
+def postgres_url(_services) -> str:
     """URL of a real PostgreSQL 15, started by Testcontainers once per test session."""
-    try:
-        # Disposable: Docker removes the container after the session, nobody waits for it.
-        infra = Infrastructure(role="tests", disposable=True)
-    except RealityError as exc:  # Docker is not running: one line saying what to do
-        pytest.fail(str(exc), pytrace=False)
-    with infra:  # removes the container however the session ends, Ctrl+C included
-        try:
-            infra.start("postgres")
-        except RealityError as exc:
-            pytest.fail(str(exc), pytrace=False)
-        yield infra.postgres_url
+    start_or_fail(_services, "postgres")
+    return _services.postgres_url
 
 
 @pytest.fixture(scope="session")
-def _vote_store(postgres_url: str) -> Iterator[VoteStore]:
+def redis_url(_services) -> str:
+    """URL of a real Redis 7, started by Testcontainers once per test session (the rate limit's store)."""
+    start_or_fail(_services, "redis")
+    return _services.redis_url
+
+
+@pytest.fixture(scope="session")
+def _vote_store(postgres_url: str):
+    from reality.votes import VoteStore
+
     store = VoteStore(postgres_url)
     store.init_schema()
     yield store
@@ -64,63 +80,71 @@ def _vote_store(postgres_url: str) -> Iterator[VoteStore]:
 
 
 @pytest.fixture
-def votes(_vote_store: VoteStore) -> VoteStore:
+def votes(_vote_store):
     """The application's vote store on the real database, emptied before each test."""
     _vote_store.reset()
     return _vote_store
 
 
+@pytest.fixture(scope="session")
+def docker_client():
+    """A client for the real Docker engine (the test fails with one line when none answers)."""
+    client = connect_or_fail()
+    yield client
+    client.close()
+
+
+# -- the show's app in this process ---------------------------------------------------------------------
+
 @pytest.fixture
-def make_app(votes: VoteStore) -> Iterator:
+def make_app(votes) -> Iterator[Callable]:
     """Builds the show's app in this process: ``make_app(store=None, **settings)``.
 
-    On the real vote store (emptied) unless given another, with no background tasks and the health
-    probe run once (PostgreSQL known up, as the loop's first round would say); settings override the
-    defaults, ``PRESENTER_TOKEN`` included. Every app built is shut down after the test.
+    On the real vote store (emptied) unless given another, no background tasks and the health probe run once (PostgreSQL known up, as the loop's first round
+    would say); settings override the defaults, ``PRESENTER_TOKEN`` included. Every app built is shut
+    down after the test.
     """
-    from reality.events import EventBus
-    from reality.web import create_app, shutdown
+    from support.app import build_app, close_app
 
     apps = []
 
-    def make(store: VoteStore | None = None, **settings):
-        app = create_app({"PRESENTER_TOKEN": "a-presenter-token-for-in-process-tests", "ASYNC_MODE": "threading",
-                          "BACKGROUND_TASKS": False, **settings}, bus=EventBus(), store=store or votes)
-        app.extensions["reality"].health.check_once()
+    def make(store=None, **settings):
+        app = build_app(store or votes, **settings)
         apps.append(app)
         return app
 
     yield make
     for app in apps:
-        shutdown(app)
+        close_app(app)
 
 
-# -- Shared by the workshop tools' tests (workshop, monitor, cleanup): Docker access and artifacts --
-
-import os  # noqa: E402
-import shutil  # noqa: E402
-import subprocess  # noqa: E402
-import time  # noqa: E402
-import uuid  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Callable  # noqa: E402
-
-import docker  # noqa: E402
+@pytest.fixture
+def app(make_app):
+    """The show's app on the real PostgreSQL (emptied), PostgreSQL known up, no background tasks."""
+    return make_app(TESTING=True)
 
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+@pytest.fixture
+def client(app):
+    """Flask's test client for ``app``."""
+    return app.test_client()
 
 
-@pytest.fixture(scope="session")
-def docker_client() -> Iterator[docker.DockerClient]:
-    """A client for the real Docker engine (the test fails with one line when none answers)."""
-    try:
-        client = docker_engine.connect()
-    except RealityError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    yield client
-    client.close()
+@pytest.fixture
+def local_show(votes, postgres_url, redis_url):
+    """The whole show's app in this process, on the session's real PostgreSQL (emptied) and Redis.
 
+    Read like the real ``show`` (``results()``, ``health()``, ``feed()``, ``phone()``, ``presenter``,
+    ``socket()``); without container control, so chaos and recover stay with the real process.
+    """
+    from support.app import local_show
+
+    yield from local_show(votes, postgres_url, redis_url)
+
+
+# -- a real reality_engine.py: one shared by the whole session -------------------------------------------
+# Booting the show (two containers and the web server) is the slow part, so it happens once; tests
+# that need a clean slate use `fresh_show`, which resets it through the presenter API.
 
 @pytest.fixture(scope="session")
 def artifacts_dir() -> Path:
@@ -129,14 +153,10 @@ def artifacts_dir() -> Path:
     return ARTIFACTS
 
 
-# -- The show's tests (test_show_*.py): one running reality_engine.py shared by the whole session ----
-# Booting the show (two containers and the web server) is the slow part, so it happens once; tests
-# that need a clean slate use `fresh_show`, which resets it through the presenter API.
-
 @pytest.fixture(scope="session")
-def show(docker_client: docker.DockerClient, artifacts_dir: Path):
+def show(docker_client, artifacts_dir: Path):
     """A real ``reality_engine.py`` on a free port, with its own PostgreSQL and Redis containers."""
-    from show_helpers import ShowProcess
+    from support.show import ShowProcess
 
     running = ShowProcess.start(docker_client, artifacts_dir / "show-server.log")
     yield running
@@ -146,7 +166,7 @@ def show(docker_client: docker.DockerClient, artifacts_dir: Path):
 @pytest.fixture
 def presenter(show):
     """The presenter's API client, authorized with the token."""
-    from show_helpers import Presenter
+    from support.show import Presenter
 
     return Presenter(show)
 
@@ -156,7 +176,7 @@ def fresh_show(show, presenter):
     """The shared show after a reset: no votes, no limits, an empty feed, reality mode, first scene.
 
     The theme is the room's, so a reset keeps it: put back the one the show started with (dark),
-    which an earlier test (the contract's fuzz among them) may have switched.
+    which an earlier test may have switched.
     """
     presenter.reset()
     presenter.ok("theme", {"theme": "dark"})
@@ -166,70 +186,12 @@ def fresh_show(show, presenter):
 @pytest.fixture
 def new_phone(show):
     """Makes audience members: ``new_phone()`` is a phone that has opened /qr (and got its cookie)."""
-    from show_helpers import Phone
+    from support.show import Phone
 
     return lambda: Phone(show)
 
 
-class Terminal:
-    """A real terminal (tmux, 120x40) running one command, to see screens as a person would.
-
-    Each terminal has a tmux server of its own. With one shared server, a session started just as the
-    previous test's last session closed could reach a server on its way out ("server exited
-    unexpectedly").
-    """
-
-    def __init__(self, name: str, folder: Path) -> None:
-        self.name = name
-        # Set in the server's own configuration, so it holds before the command runs: a command that
-        # ends at once leaves its last screen readable.
-        config = folder / "tmux.conf"
-        config.write_text("set-option -g remain-on-exit on\n")
-        self._tmux = ["tmux", "-S", str(folder / "socket"), "-f", str(config)]
-
-    def tmux(self, *arguments: str, **options) -> subprocess.CompletedProcess:
-        return subprocess.run([*self._tmux, *arguments], **options)
-
-    def start(self, command: str, cwd: Path) -> None:
-        # os.environ, not the raw process environment: something in a test run exports COLUMNS=80 at
-        # the C level, and the program under test must take its size from the terminal.
-        environment = {key: value for key, value in os.environ.items() if key not in ("COLUMNS", "LINES")}
-        self.tmux("new-session", "-d", "-s", self.name, "-x", "120", "-y", "40", "-c", str(cwd), command,
-                  check=True, env=environment)
-
-    def resize(self, columns: int, rows: int) -> None:
-        self.tmux("resize-window", "-t", self.name, "-x", str(columns), "-y", str(rows), check=True)
-
-    def keys(self, *keys: str) -> None:
-        self.tmux("send-keys", "-t", self.name, *keys, check=True)
-
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-p", "-t", self.name, capture_output=True, text=True).stdout
-
-    def wait_for(self, condition: Callable[[str], bool] | str, what: str = "", timeout: float = 60) -> str:
-        """The screen, once ``condition`` (a text on screen, or a test of the screen) holds."""
-        check = (lambda screen: condition in screen) if isinstance(condition, str) else condition
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen()
-            if check(screen):
-                return screen
-            assert time.monotonic() < deadline, f"timed out waiting for {what or condition!r}; screen:\n{screen}"
-            time.sleep(0.1)
-
-    def close(self) -> None:
-        self.tmux("kill-server", capture_output=True)
-
-
-def require_tool(found: bool, what: str, how: str) -> None:
-    """Skip a test whose tool is missing on a participant's machine; fail it in CI (CI=true), never skip."""
-    if found:
-        return
-    message = f"{what} is not installed ({how})"
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(message + ": CI must run every test", pytrace=False)
-    pytest.skip(message)
-
+# -- workshop tools ----------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
 def needs_tool() -> Callable[[bool, str, str], None]:

@@ -13,11 +13,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import docker
 import pytest
 
-from reality.config import LABEL_CHECKOUT, LABEL_PID
-from show_helpers import ROOT, free_port, remove_containers_of, show_env, wait_for
+from reality.config import LABEL_CHECKOUT
+from support.docker import containers_of, remove_containers_of
+from support.paths import ROOT
+from support.show import free_port, show_env
+from support.waiting import wait_for
 
 COPIED = ("reality_engine.py", "cleanup.py", "requirements.txt")
 
@@ -67,10 +69,6 @@ def start_shows(checkouts: list[Path], runtime: Path, logs: Path) -> list[Show]:
                     raise
                 show = shows[index] = Show(show.checkout, runtime, free_port(), show.log_path)
     return shows
-
-
-def containers_of(client: docker.DockerClient, pid: int) -> list:
-    return client.containers.list(all=True, filters={"label": f"{LABEL_PID}={pid}"}, ignore_removed=True)
 
 
 def run(checkout: Path, runtime: Path, *command: str) -> subprocess.CompletedProcess[str]:

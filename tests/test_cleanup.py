@@ -34,7 +34,7 @@ from reality.config import (
 from reality.orchestration import sweep_orphans
 from reality.provision import resolve_image
 
-REPO = Path(__file__).resolve().parent.parent
+from support.paths import ROOT as REPO
 
 
 def run_cleanup(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import psycopg2
 import pytest
@@ -107,7 +106,7 @@ def test_direct_connections_can_be_switched_off(monkeypatch):
 
 # -- A test session's end: the container is killed, Docker removes it ---------------------------------
 
-REPO = Path(__file__).resolve().parent.parent
+from support.paths import ROOT as REPO
 
 
 def test_a_test_session_leaves_no_container_moments_after_it_ends(docker_client):

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from show_helpers import Phone, Presenter, ShowProcess, containers_of, wait_for
-from test_show_sockets import SocketClient
+from support.docker import containers_of
+from support.show import Phone, Presenter, ShowProcess, SocketClient
+from support.waiting import wait_for
 
 #: No single request may take longer than this, whatever is being killed meanwhile.
 REQUEST_TIMEOUT = 5

@@ -17,7 +17,7 @@ from testcontainers.core.config import testcontainers_config
 from reality.config import OFFICIAL_IMAGES
 from reality.provision import RYUK_IMAGE
 
-REPO = Path(__file__).resolve().parent.parent
+from support.paths import ROOT as REPO
 DEVCONTAINER = REPO / ".devcontainer" / "devcontainer.json"
 SETUP_SH = REPO / ".devcontainer" / "setup.sh"
 WORKFLOW = REPO / ".github" / "workflows" / "tests.yml"

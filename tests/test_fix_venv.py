@@ -21,7 +21,7 @@ import pytest
 from reality import venv_repair
 from reality.machine_setup import read_pins
 
-REPO = Path(__file__).resolve().parent.parent
+from support.paths import ROOT as REPO
 
 
 def build_wheel(folder: Path, name: str = "tinypkg", version: str = "1.0", code: bytes = b"VALUE = 42\n") -> Path:

@@ -16,11 +16,13 @@ from concurrent.futures import ProcessPoolExecutor
 import pytest
 import websocket
 
-from hostile import Terminal, flood, open_dashboard_socket, rss_mb, start_hostile_show
 from reality.events import EventBus
 from reality.web import sockets
 from reality.web.traffic import TrafficReport
-from show_helpers import Phone, wait_for
+from support.app import broadcaster, show_state, socket_guard, socketio, traffic
+from support.hostile import ShowTerminal, flood, open_dashboard_socket, rss_mb, start_hostile_show
+from support.show import Phone
+from support.waiting import wait_for
 
 CATCH_UP = '42["catch_up",{"since":-1}]'
 MALFORMED = '42[not json'  # 11 bytes, as in the review
@@ -48,7 +50,7 @@ def test_3000_catch_ups_and_2000_malformed_packets_leave_votes_fast_and_memory_f
     quiet_votes = [_timed_vote(hostile_show) for _ in range(20)]  # the same votes, no attack
     time.sleep(1)
     before = rss_mb(hostile_show)
-    terminal = Terminal(hostile_show)
+    terminal = ShowTerminal(hostile_show)
 
     # The review's attack from one socket, repeated on a fresh socket 10 times (50,000 packets),
     # from another process while phones vote.
@@ -122,18 +124,16 @@ def app(make_app):
 
 
 def test_repeated_catch_ups_merge_into_one_bounded_replay(app):
-    from reality.web import socketio
-
-    state = app.extensions["reality"]
+    state = show_state(app)
     for index in range(600):  # the feed holds the last 500
         state.bus.publish("system", "note", f"event {index}")
-    app.extensions["reality.broadcaster"].tick()  # the live batch goes out (to no dashboard yet)
+    broadcaster(app).tick()  # the live batch goes out (to no dashboard yet)
     client = socketio.test_client(app, auth={"role": "dashboard", "since": 590})
     for since in (450, 120, 300) * 100:
         client.emit("catch_up", {"since": since})
     client.get_received()
 
-    app.extensions["reality.broadcaster"].tick()
+    broadcaster(app).tick()
 
     feeds = [message["args"][0] for message in client.get_received() if message["name"] == "feed"]
     assert len(feeds) == 1, "300 catch-ups and the connect's own must be one replay"
@@ -146,13 +146,11 @@ def test_repeated_catch_ups_merge_into_one_bounded_replay(app):
 
 
 def test_a_catch_up_since_a_known_event_replays_exactly_what_was_missed(app):
-    from reality.web import socketio
-
-    state = app.extensions["reality"]
+    state = show_state(app)
     seqs = [state.bus.publish("system", "note", f"event {index}").seq for index in range(50)]
-    app.extensions["reality.broadcaster"].tick()
+    broadcaster(app).tick()
     client = socketio.test_client(app, auth={"role": "dashboard", "since": seqs[39]})
-    app.extensions["reality.broadcaster"].tick()
+    broadcaster(app).tick()
     feeds = [m["args"][0] for m in client.get_received() if m["name"] == "feed"]
     assert [e["seq"] for e in feeds[0]["events"]] == seqs[40:]
     assert feeds[0]["gap"] == 0
@@ -161,7 +159,7 @@ def test_a_catch_up_since_a_known_event_replays_exactly_what_was_missed(app):
 
 def _guard(app, report: TrafficReport, **settings) -> sockets.SocketGuard:
     """The app's own guard (in front of python-socketio), with a test's budget, clock and report."""
-    guard = app.extensions["reality.socket_guard"]
+    guard = socket_guard(app)
     guard.report = report
     for name, value in settings.items():
         setattr(guard, name, value)
@@ -169,8 +167,6 @@ def _guard(app, report: TrafficReport, **settings) -> sockets.SocketGuard:
 
 
 def test_the_guard_drops_malformed_packets_and_cuts_off_a_flood(app):
-    from reality.web import socketio
-
     lines: list[str] = []
     now = [0.0]
     report = TrafficReport(lines.append, clock=lambda: now[0])
@@ -199,8 +195,6 @@ def test_the_guard_drops_malformed_packets_and_cuts_off_a_flood(app):
 
 
 def test_a_budget_refills_with_time(app):
-    from reality.web import socketio
-
     now = [0.0]
     report = TrafficReport(lambda line: None, clock=lambda: now[0])
     guard = _guard(app, report, rate=20, burst=100, clock=lambda: now[0])
@@ -216,7 +210,7 @@ def test_a_budget_refills_with_time(app):
 
 
 def test_broken_engine_io_frames_are_dropped_quietly(hostile_show):
-    terminal = Terminal(hostile_show)
+    terminal = ShowTerminal(hostile_show)
     outcomes = []
     for frame in ("x", "", "4", "\x00\x01", "9" * 5000, "4" + "[" * 3000):
         ws = open_dashboard_socket(hostile_show.port, role="phone")
@@ -248,30 +242,28 @@ def test_library_errors_are_counted_not_printed(app, caplog):
         logging.getLogger("engineio.server").exception("message async handler error")
     logging.getLogger("socketio.server").error("another one")
 
-    assert app.extensions["reality.traffic"].totals["Socket.IO errors"] == 2
+    assert traffic(app).totals["Socket.IO errors"] == 2
     assert not [r for r in caplog.records if r.name in ("engineio.server", "socketio.server")]
 
 
 def test_a_failing_handler_is_the_servers_bug_and_shown_in_full(app, caplog):
-    from reality.web import socketio
-
     @socketio.on("explode")  # on this app's server only (it exists already)
     def explode(data=None):
         raise ZeroDivisionError("a bug in a handler")
 
     client = socketio.test_client(app, auth={"role": "phone"})
-    app.extensions["reality.socket_guard"].on_message(client.eio_sid, '2["explode",{}]')
+    socket_guard(app).on_message(client.eio_sid, '2["explode",{}]')
 
     failures = [r for r in caplog.records if r.name == "reality.web.sockets"]
     assert failures and failures[0].exc_info[0] is ZeroDivisionError
-    assert "Socket.IO errors" not in app.extensions["reality.traffic"].totals
+    assert "Socket.IO errors" not in traffic(app).totals
     client.disconnect()
 
 
 def test_a_websocket_sending_too_many_bytes_is_cut_off_before_they_are_parsed(hostile_show):
     from reality.web.server import WEBSOCKET_BURST
 
-    terminal = Terminal(hostile_show)
+    terminal = ShowTerminal(hostile_show)
     ws = open_dashboard_socket(hostile_show.port, role="phone")
     packet = '42["catch_up",{"pad":"%s"}]' % ("x" * 1000)  # 1 KB each: 30 of them are far below 100 events
     assert 30 * len(packet) > WEBSOCKET_BURST

@@ -17,9 +17,11 @@ import pytest
 import requests
 from flask import Flask
 
-from hostile import SECRET_KEY, Terminal, raw_connection, read_answer, start_hostile_show, status_of
+from support.hostile import SECRET_KEY, raw_connection, read_answer, start_hostile_show, status_of
+from support.hostile import ShowTerminal as Terminal
 from reality.web.server import REQUEST_TIMEOUT
-from show_helpers import Phone, wait_for
+from support.show import Phone
+from support.waiting import wait_for
 
 VOTE = b'{"choice": "Python"}'
 
@@ -335,7 +337,7 @@ def test_threading_mode_keeps_an_idle_websocket(threaded_show):
 def test_threading_mode_cuts_off_a_flooding_socket(threaded_show):
     import websocket
 
-    from hostile import open_dashboard_socket
+    from support.hostile import open_dashboard_socket
 
     ws = open_dashboard_socket(threaded_show.port)
     began = time.monotonic()
@@ -354,7 +356,7 @@ def test_threading_mode_cuts_off_a_flooding_socket(threaded_show):
 def test_threading_mode_ends_websockets_quietly(threaded_show, capfd, caplog):
     import websocket
 
-    from hostile import open_dashboard_socket
+    from support.hostile import open_dashboard_socket
 
     for frame in ("x", None):  # a broken Engine.IO frame, and a plain close
         ws = open_dashboard_socket(threaded_show.port, role="phone")

@@ -26,7 +26,8 @@ import requests
 from reality import config
 from reality.identities import (DEFAULT_BURST, DEFAULT_PER_MINUTE, MAX_ADDRESSES, PUBLIC_NOTICE, IdentityBudget,
                                 address_key)
-from show_helpers import ROOT, TOKEN, Presenter
+from support.paths import ROOT
+from support.show import TOKEN, Presenter
 
 # -- the bucket (fake clock) ------------------------------------------------------------------------
 
@@ -436,7 +437,7 @@ def test_500_phones_behind_one_address_all_vote_within_60_s(drained_show):
 
 
 def test_a_show_behind_a_proxy_budgets_each_forwarded_address_with_its_settings(docker_client, artifacts_dir):
-    from show_helpers import Phone, ShowProcess
+    from support.show import Phone, ShowProcess
 
     show = ShowProcess.start(docker_client, artifacts_dir / "show-behind-proxy.log", "--behind-proxy",
                              env={"REALITY_IDENTITIES_BURST": "2", "REALITY_IDENTITIES_PER_MINUTE": "1"})

@@ -12,15 +12,13 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
-from pathlib import Path
 
 import docker
 import pytest
 
-from reality.config import LABEL_PID
-
-ROOT = Path(__file__).resolve().parent.parent
+from support.docker import containers_of
+from support.paths import ROOT
+from support.waiting import wait_for
 
 HELD_TEST = textwrap.dedent("""
     import os, pathlib, time
@@ -29,18 +27,6 @@ HELD_TEST = textwrap.dedent("""
         pathlib.Path(os.environ["READY_FILE"]).write_text(postgres_url)
         time.sleep(60)
 """)
-
-
-def containers_of(client: docker.DockerClient, pid: int) -> list:
-    return client.containers.list(all=True, filters={"label": f"{LABEL_PID}={pid}"}, ignore_removed=True)
-
-
-def wait_for(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])

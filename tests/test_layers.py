@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from support.paths import ROOT
 ENTRY_SCRIPTS = ("reality_engine.py", "workshop.py", "watch_containers.py", "cleanup.py", "setup.py", "fix_venv.py")
 #: What an entry script may import from the package: the entry points and the settings and checks it
 #: runs before them, never the web app's internals, the containers or the database.

@@ -9,10 +9,7 @@ import io
 import os
 import subprocess
 import sys
-import time
 import uuid
-from pathlib import Path
-from typing import Callable
 
 from rich.console import Console
 
@@ -29,21 +26,14 @@ from reality.monitor import (
 )
 from reality.orchestration import Infrastructure, free_port
 
-REPO = Path(__file__).resolve().parent.parent
+from support.paths import ROOT as REPO
+from support.waiting import wait_for
 
 
 def render(renderable, width: int = 140) -> str:
     out = io.StringIO()
     Console(file=out, width=width, color_system=None).print(renderable)
     return out.getvalue()
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
-    """Wait until ``condition()`` holds (a deadline against hanging, not a speed assertion)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def test_a_real_container_appears_is_killed_and_disappears(artifacts_dir):
@@ -56,7 +46,7 @@ def test_a_real_container_appears_is_killed_and_disappears(artifacts_dir):
             container_id = infra.services["postgres"].container_id
             port = infra.services["postgres"].host_port
             wait_for(lambda: any(row.id == container_id and row.status == "running" for row in state.rows()),
-                     "the container to appear in the monitor")
+                     30, "the container to appear in the monitor")
             row = next(row for row in state.rows() if row.id == container_id)
             shown = render(build_view(state))
             (artifacts_dir / "monitor_container_up.txt").write_text(shown)
@@ -69,13 +59,13 @@ def test_a_real_container_appears_is_killed_and_disappears(artifacts_dir):
 
             infra.kill("postgres")
             wait_for(lambda: any(row.id == container_id and row.status == "exited" for row in state.rows()),
-                     "the killed container to show as exited")
+                     30, "the killed container to show as exited")
             # Docker sends "kill" then "die"; the table may show the exit before "die" reaches the log.
-            wait_for(lambda: "exit code 137" in render(build_view(state)), "the die event in the log")
+            wait_for(lambda: "exit code 137" in render(build_view(state)), 30, "the die event in the log")
             killed = render(build_view(state))
             assert "exited (137)" in killed
             assert "signal 9" in killed and "exit code 137" in killed  # the event log: kill, then die
-        wait_for(lambda: all(row.id != container_id for row in state.rows()), "the container to disappear")
+        wait_for(lambda: all(row.id != container_id for row in state.rows()), 30, "the container to disappear")
         gone = render(build_view(state))
         (artifacts_dir / "monitor_container_gone.txt").write_text(gone)
 
@@ -362,11 +352,11 @@ def test_the_monitor_says_when_docker_goes_away_and_recovers_when_it_is_back(mon
     monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{free_port()}")
     watcher = DockerWatcher(state).start()
     try:
-        wait_for(lambda: not state.engine_up, "the monitor to notice Docker is unreachable")
+        wait_for(lambda: not state.engine_up, 30, "the monitor to notice Docker is unreachable")
         assert "Docker engine: unreachable — retrying every second" in render(build_view(state))
 
         monkeypatch.delenv("DOCKER_HOST")  # the engine is "back": the next retry reaches it
-        wait_for(lambda: state.engine_up and watcher.synced.is_set(), "the monitor to reconnect")
+        wait_for(lambda: state.engine_up and watcher.synced.is_set(), 30, "the monitor to reconnect")
         assert "Docker engine: connected" in render(build_view(state))
     finally:
         watcher.stop()

@@ -10,14 +10,11 @@ from __future__ import annotations
 import json
 import re
 import socket
-from typing import Iterator
 
 import pytest
 
 from reality.votes import InMemoryVoteStore, StoreUnavailable, VoteStore
-from show_helpers import TOKEN
-
-BEARER = {"Authorization": f"Bearer {TOKEN}"}
+from support.app import BEARER, show_state
 PAGE_STATE = re.compile(r'<script type="application/json" id="page-state">(.*?)</script>', re.S)
 
 
@@ -30,12 +27,6 @@ class CountingStore(VoteStore):
         self.lookups += 1
         return super().choice_of(voter_id)
 
-
-
-@pytest.fixture
-def make_app(make_app):
-    """The shared in-process app (conftest.py), with this module's presenter token."""
-    return lambda store=None, **settings: make_app(store, **{"PRESENTER_TOKEN": TOKEN, **settings})
 
 
 def page_state(response) -> dict:
@@ -121,7 +112,7 @@ def test_in_fantasy_mode_the_phone_sees_its_vote_in_the_mock(make_app):
 def test_while_postgres_is_down_the_vote_is_unknown_and_the_page_says_votes_are_not_stored(make_app):
     dead = VoteStore(f"postgresql://nobody:secret@127.0.0.1:{closed_port()}/votes", timeout=1.0)
     app = make_app(dead)
-    assert not app.extensions["reality"].health.usable("postgres")  # never answered: "starting", not up
+    assert not show_state(app).health.usable("postgres")  # never answered: "starting", not up
     phone = app.test_client()
     phone.get("/qr")
     state = page_state(phone.get("/qr"))

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from show_helpers import ROOT, TOKEN
+from support.paths import ROOT
+from support.show import TOKEN
 from test_show_browser import PHONE, bar_count, browser, open_page  # noqa: F401  (fixtures, shared with that module)
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"

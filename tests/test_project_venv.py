@@ -20,7 +20,7 @@ import pytest
 from reality import venv_repair
 from reality.machine_setup import read_pins
 
-REPO = Path(__file__).resolve().parent.parent
+from support.paths import ROOT as REPO
 ENTRY_SCRIPTS = ("reality_engine.py", "workshop.py", "watch_containers.py", "cleanup.py")
 
 

@@ -6,14 +6,13 @@ import io
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from rich.console import Console
 
 from reality import machine_setup
 
-ROOT = Path(__file__).resolve().parent.parent
+from support.paths import ROOT
 
 
 def run_setup(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

@@ -21,7 +21,10 @@ import pytest
 import requests
 
 from reality import config, pidfile
-from show_helpers import ROOT, TOKEN, containers_of, free_port, remove_containers_of, show_command, show_env, wait_for
+from support.docker import containers_of, remove_containers_of
+from support.paths import ROOT
+from support.show import TOKEN, free_port, show_command, show_env
+from support.waiting import wait_for
 
 
 def run_to_exit(*args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess:

@@ -21,7 +21,7 @@ import requests
 from playwright.sync_api import Page, expect, sync_playwright
 
 from reality.web.scenes import SCENES
-from show_helpers import TOKEN
+from support.show import TOKEN
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",

@@ -9,7 +9,6 @@ app noticed, and in ``test_show_http.py`` through the show's own chaos button.
 from __future__ import annotations
 
 import threading
-import time
 from datetime import datetime
 from typing import Iterator
 
@@ -17,27 +16,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from reality.errors import RealityError
-from reality.events import EventBus
-from reality.orchestration import Infrastructure
 from reality.votes import VoteStore
-from reality.web import create_app, shutdown
-from reality.web.state import ShowState
-
-TOKEN = "a-presenter-token-for-in-process-tests"
-BEARER = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture
-def app(make_app) -> Flask:
-    """The show's app on the real PostgreSQL (emptied), PostgreSQL known up, no background tasks."""
-    app = make_app(PRESENTER_TOKEN=TOKEN, TESTING=True)
-    assert show_state(app).health.usable("postgres")
-    return app
-
-
-def show_state(app: Flask) -> ShowState:
-    return app.extensions["reality"]
+from support.app import BEARER, build_app, close_app, show_state
+from support.docker import Infrastructure, session_infrastructure, start_or_fail
+from support.waiting import wait_for
 
 
 def phone(app: Flask) -> FlaskClient:
@@ -146,26 +128,21 @@ def test_a_vote_arriving_during_the_replay_waits_and_then_goes_to_postgres(app, 
 @pytest.fixture
 def own_postgres() -> Iterator[Infrastructure]:
     """A PostgreSQL container of this test's own, to kill (the session's is shared with other tests)."""
-    try:
-        # Its own event bus: the app is not told of the kill. Durable commits, as the show has: with the
-        # suite's fast storage a kill loses the last acknowledged vote. A role of its own: leaving, an
-        # Infrastructure sweeps every container of this process with its role (the session's too).
-        infra = Infrastructure(role="tests-chaos", fast_storage=False)
-    except RealityError as exc:
-        pytest.fail(str(exc), pytrace=False)
+    # Its own event bus: the app is not told of the kill. Durable commits, as the show has: with the
+    # suite's fast storage a kill loses the last acknowledged vote. A role of its own: leaving, an
+    # Infrastructure sweeps every container of this process with its role (the session's too).
+    infra = session_infrastructure(role="tests-chaos", fast_storage=False)
     with infra:
-        infra.start("postgres")
+        start_or_fail(infra, "postgres")
         yield infra
 
 
 def test_back_to_reality_when_postgres_died_unnoticed_is_409_and_changes_nothing(own_postgres):
     store = VoteStore(own_postgres.postgres_url)
     store.init_schema()
-    app = create_app({"PRESENTER_TOKEN": TOKEN, "ASYNC_MODE": "threading", "BACKGROUND_TASKS": False,
-                      "TESTING": True}, bus=EventBus(), store=store)
+    app = build_app(store, TESTING=True)  # the health probe's first round included
     state = show_state(app)
     try:
-        state.health.check_once()
         assert vote(phone(app)) == 201
         set_mode(app, "fantasy")
         a, b = phone(app), phone(app)
@@ -185,11 +162,12 @@ def test_back_to_reality_when_postgres_died_unnoticed_is_409_and_changes_nothing
         assert vote(phone(app), "Go") == 201  # the mock still takes votes: nothing was sealed for good
 
         assert own_postgres.recover("postgres") is True
-        deadline = time.monotonic() + 15
-        while not state.health.usable("postgres") and time.monotonic() < deadline:
+
+        def probed_up() -> bool:
             state.health.check_once()  # what the health loop does, four times a second while it is down
-            time.sleep(0.1)
-        assert state.health.usable("postgres")
+            return state.health.usable("postgres")
+
+        wait_for(probed_up, 15, "the health probe to find PostgreSQL back", interval=0.1)
         back = set_mode(app, "reality")
 
         assert back.status_code == 200
@@ -200,5 +178,5 @@ def test_back_to_reality_when_postgres_died_unnoticed_is_409_and_changes_nothing
         back_up = [e["message"] for e in feed if e["kind"] == "service" and e["action"] == "up"]
         assert back_up and not any(" of " in message or "gone" in message for message in back_up)
     finally:
-        shutdown(app)
+        close_app(app)
         store.close()

@@ -19,8 +19,8 @@ from reality.testrun import MARKER, TestRun, describe
 from reality.web.presenter import token_matches
 from reality.web.scenes import SCENES, SHOW_SECONDS, SceneClock
 from reality.web.tally import ResultsCache
+from support.paths import ROOT
 
-ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 
 
 def test_options_are_cleaned_and_keep_their_order():

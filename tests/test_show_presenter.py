@@ -8,28 +8,18 @@ from a real browser need real processes: ``test_show_boot.py``, ``test_show_brow
 
 from __future__ import annotations
 
-import time
-from typing import Iterator
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from reality.config import presenter_token_problem
-from reality.events import EventBus
-from reality.votes import VoteStore
-from reality.web import create_app, shutdown, socketio
 from reality.web.presenter import LoginThrottle
+from support.app import BEARER, TOKEN, Socket, build_app, close_app
+from support.waiting import wait_for
 
-TOKEN = "a-presenter-token-for-in-process-tests"
-BEARER = {"Authorization": f"Bearer {TOKEN}"}
 BASE = "http://show.example:5001"
 ORIGIN = {"Origin": BASE}
-
-
-@pytest.fixture
-def app(make_app) -> Flask:
-    return make_app(PRESENTER_TOKEN=TOKEN, TESTING=True)
 
 
 class ShowBrowser(FlaskClient):
@@ -101,13 +91,12 @@ def test_a_restart_with_the_same_secret_key_brings_no_revoked_session_back(app, 
     laptop = logged_in(app)
     stolen = copy_of_cookie(app, laptop)
     laptop.post("/logout", headers=ORIGIN)
-    restarted = create_app({"PRESENTER_TOKEN": TOKEN, "SECRET_KEY": app.secret_key, "ASYNC_MODE": "threading",
-                            "BACKGROUND_TASKS": False, "TESTING": True}, bus=EventBus(), store=votes)
+    restarted = build_app(votes, SECRET_KEY=app.secret_key, TESTING=True)
     try:
         assert scene(copy_of_cookie(restarted, stolen)) == 401
         assert browser(restarted).get("/qr").status_code == 200  # the key is the same: cookies still read
     finally:
-        shutdown(restarted)
+        close_app(restarted)
 
 
 def test_a_bearer_token_still_works_after_a_logout(app):
@@ -189,10 +178,7 @@ def test_the_throttle_lifts_when_the_oldest_failure_leaves_the_window():
     wait = throttle.retry_after("127.0.0.1")
     assert 1 <= wait <= 2
     assert throttle.retry_after("127.0.0.2") == 0
-    deadline = time.monotonic() + 10
-    while throttle.retry_after("127.0.0.1") and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert throttle.retry_after("127.0.0.1") == 0
+    wait_for(lambda: throttle.retry_after("127.0.0.1") == 0, 10, "the throttle to lift", interval=0.1)
 
 
 @pytest.mark.parametrize("token,refused", [("", False), ("x" * 15, True), ("x" * 16, False), ("1234", True)])
@@ -205,24 +191,24 @@ def test_a_presenter_token_needs_16_characters(token, refused):
 
 # -- sockets need the same proof -------------------------------------------------------------------
 
-def scene_over_socket(client) -> int:
-    return client.emit("scene", {"action": "next"}, callback=True)["status"]
+def scene_over_socket(socket: Socket) -> int:
+    return socket.call("scene", {"action": "next"})["status"]
 
 
 def test_a_socket_with_the_token_loses_its_rights_when_the_presenter_logs_out(app):
     # Flask-SocketIO's test client sends the cookies a client holds for "localhost".
     laptop = FlaskClient(app, app.response_class)
     assert laptop.get(f"/?token={TOKEN}").status_code == 303
-    with_token = socketio.test_client(app, auth={"role": "dashboard", "token": TOKEN})
-    with_cookie = socketio.test_client(app, flask_test_client=laptop, auth={"role": "dashboard"})
+    with_token = Socket(app, token=TOKEN)
+    with_cookie = Socket(app, browser=laptop)
     assert scene_over_socket(with_token) == 200 and scene_over_socket(with_cookie) == 200
 
     assert laptop.post("/logout", headers={"Origin": "http://localhost"}).status_code == 303
 
     assert scene_over_socket(with_token) == 403
     assert scene_over_socket(with_cookie) == 403
-    with_token.disconnect()
-    with_cookie.disconnect()
+    with_token.close()
+    with_cookie.close()
 
 
 def test_a_forged_socket_presenter_flag_gives_no_rights(app):
@@ -230,20 +216,20 @@ def test_a_forged_socket_presenter_flag_gives_no_rights(app):
     forged = app.session_interface.get_signing_serializer(app).dumps({"socket_presenter": True})
     client = FlaskClient(app, app.response_class)
     client.set_cookie("reality", forged)
-    socket = socketio.test_client(app, flask_test_client=client, auth={"role": "dashboard"})
+    socket = Socket(app, browser=client)
 
     assert scene_over_socket(socket) == 403
-    socket.disconnect()
+    socket.close()
 
 
 def test_wrong_socket_tokens_count_towards_the_throttle(app):
     attacker = FlaskClient(app, app.response_class)
     attacker.environ_base["REMOTE_ADDR"] = "127.6.6.8"
     for n in range(10):
-        socket = socketio.test_client(app, flask_test_client=attacker, auth={"role": "dashboard", "token": f"g{n}"})
+        socket = Socket(app, browser=attacker, token=f"g{n}")
         assert scene_over_socket(socket) == 403
-        socket.disconnect()
-    socket = socketio.test_client(app, flask_test_client=attacker, auth={"role": "dashboard", "token": TOKEN})
+        socket.close()
+    socket = Socket(app, browser=attacker, token=TOKEN)
     assert scene_over_socket(socket) == 403  # throttled: even the right token is not even compared
-    socket.disconnect()
+    socket.close()
     assert scene(attacker, **BEARER) == 429

@@ -9,24 +9,13 @@ all this is in ``test_show_browser.py``.
 from __future__ import annotations
 
 import json
-from typing import Iterator
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from reality.events import EventBus
-from reality.votes import VoteStore
-from reality.web import create_app, shutdown, socketio
 from reality.web.scenes import SCENES
-
-TOKEN = "a-presenter-token-for-stage-tests"
-BEARER = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture
-def app(make_app) -> Flask:
-    return make_app(PRESENTER_TOKEN=TOKEN, TESTING=True)  # PostgreSQL known up, no background tasks
+from support.app import BEARER, TOKEN, Socket, show_state
 
 
 def phone(app: Flask, address: str = "127.0.0.1") -> FlaskClient:
@@ -55,15 +44,15 @@ def test_no_public_document_carries_the_presenters_notes(app):
     # /api/scene and the socket's scene event reach every screen and anyone curious in the room.
     client = app.test_client()
     for index in range(len(SCENES)):
-        app.extensions["reality"].scenes.apply("goto", index)
+        show_state(app).scenes.apply("goto", index)
         document = client.get("/api/scene").get_json()
         assert document["index"] == index and "notes" not in document["scene"]
         assert not any(scene.notes in json.dumps(document) for scene in SCENES)
     client.get("/qr")  # a phone, then a screen connecting as the audience does
-    screen = socketio.test_client(app, flask_test_client=client, auth={"role": "dashboard", "since": 0})
-    scenes = [message["args"][0] for message in screen.get_received() if message["name"] == "scene"]
+    screen = Socket(app, browser=client)
+    scenes = screen.received("scene")
     assert scenes and all("notes" not in document["scene"] for document in scenes)
-    screen.disconnect()
+    screen.close()
 
 
 def test_the_console_needs_a_login_and_the_token_in_the_url_lands_there(app):
@@ -105,8 +94,7 @@ def test_results_visibility_is_the_presenters_only(app):
     assert app.test_client().get("/api/health").get_json()["results_visible"] is True
 
 
-def test_hiding_and_revealing_the_results_shows_in_health_and_the_tally(app):
-    client = app.test_client()
+def test_hiding_and_revealing_the_results_shows_in_health_and_the_tally(client):
     assert client.get("/api/results").get_json()["results_visible"] is True
     version = client.get("/api/results").get_json()["version"]
 
@@ -122,8 +110,7 @@ def test_hiding_and_revealing_the_results_shows_in_health_and_the_tally(app):
     assert client.get("/api/health").get_json()["results_visible"] is True
 
 
-def test_reset_reveals_the_results_again(app):
-    client = app.test_client()
+def test_reset_reveals_the_results_again(client):
     client.post("/api/presenter/results", json={"visible": False}, headers=BEARER)
     assert client.post("/api/presenter/reset", json={}, headers=BEARER).status_code == 200
     assert client.get("/api/health").get_json()["results_visible"] is True
@@ -131,8 +118,7 @@ def test_reset_reveals_the_results_again(app):
 
 # -- the theme ---------------------------------------------------------------------------------------
 
-def test_the_theme_is_dark_by_default_and_the_console_switches_it(app):
-    client = app.test_client()
+def test_the_theme_is_dark_by_default_and_the_console_switches_it(client):
     assert client.get("/api/health").get_json()["theme"] == "dark"
     assert client.post("/api/presenter/theme", json={"theme": "pink"}, headers=BEARER).status_code == 400
 
@@ -142,13 +128,9 @@ def test_the_theme_is_dark_by_default_and_the_console_switches_it(app):
     assert 'data-theme="light"' in client.get("/").get_data(as_text=True)
 
 
-def test_the_theme_can_be_chosen_at_start(votes):
-    app = create_app({"PRESENTER_TOKEN": TOKEN, "ASYNC_MODE": "threading", "BACKGROUND_TASKS": False,
-                      "THEME": "light"}, bus=EventBus(), store=votes)
-    try:
-        assert app.test_client().get("/api/health").get_json()["theme"] == "light"
-    finally:
-        shutdown(app)
+def test_the_theme_can_be_chosen_at_start(make_app):
+    app = make_app(THEME="light")
+    assert app.test_client().get("/api/health").get_json()["theme"] == "light"
 
 
 # -- the room's numbers ------------------------------------------------------------------------------
@@ -175,7 +157,7 @@ def test_second_votes_refused_are_counted_with_postgres_own_words(app):
 
 
 def test_votes_refused_during_an_outage_are_counted_and_the_tiles_know_since_when(app):
-    state = app.extensions["reality"]
+    state = show_state(app)
     before = app.test_client().get("/api/health").get_json()["service_changes"]["postgres"]
     assert before["state"] == "up"
     state.health.report_failure("postgres")  # what a vote finding PostgreSQL gone does
@@ -202,8 +184,7 @@ def test_reset_starts_the_room_counters_again(app):
     assert client.get("/api/health").get_json()["service_changes"]["postgres"]["total"] == 0
 
 
-def test_duplicates_the_mock_took_count_as_refused_when_postgres_decides_again(app):
-    client = app.test_client()
+def test_duplicates_the_mock_took_count_as_refused_when_postgres_decides_again(app, client):
     assert client.post("/api/presenter/mode", json={"mode": "fantasy"}, headers=BEARER).status_code == 200
     voter = phone(app)
     assert [voter.post("/api/vote", json={"choice": "Go"}).status_code for _ in range(2)] == [201, 201]

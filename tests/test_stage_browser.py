@@ -12,7 +12,6 @@ of every scene at every size lands in artifacts/.
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -20,10 +19,11 @@ import requests
 from playwright.sync_api import Page, expect
 
 from reality.web.scenes import SCENES
-from show_helpers import TOKEN
+from support.paths import ROOT
+from support.show import TOKEN
 from test_show_browser import browser, open_page  # noqa: F401  (the suite's Chromium fixtures)
 
-AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
 SIZES = [(1920, 1080), (1366, 768), (1280, 720), (1024, 768)]
 

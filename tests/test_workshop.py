@@ -35,7 +35,7 @@ from reality.workshop.judge import check
 from reality.workshop.measurements import FANTASY_TESTS, run_suite
 from reality.workshop.screens import render_verdict
 
-REPO = Path(__file__).resolve().parent.parent
+from support.paths import ROOT as REPO
 
 
 def run_workshop(exercise_dir: Path, keys: str = "", interactive: bool = True, **options) -> tuple[int, str]:

@@ -1,8 +1,8 @@
-"""Helpers for the show's tests: a real ``reality_engine.py`` process, phones and a presenter.
+"""A real ``reality_engine.py`` process, its phones and its presenter (over real HTTP).
 
 The show runs as a subprocess on a free port, exactly as a presenter starts it, with real PostgreSQL
 and Redis containers. :class:`Phone` is one audience member (its own cookie jar), :class:`Presenter`
-holds the token. Waiting is always a bounded poll (:func:`wait_for`), never a bare sleep.
+holds the token, :class:`SocketClient` is a dashboard on a real websocket. For what needs no real process, the app in this process is faster: :mod:`support.app`.
 """
 
 from __future__ import annotations
@@ -13,20 +13,28 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import docker
 import psycopg2
 import requests
+import socketio
+import websocket  # noqa: F401  websocket-client: without it python-socketio silently falls back to polling
 from requests.adapters import HTTPAdapter
 
 from reality import config
 from reality.config import LABEL_PID, LABEL_SERVICE
 
-ROOT = Path(__file__).resolve().parent.parent
+from .docker import remove_containers_of
+from .paths import ROOT, per_worker
+from .waiting import wait_for
+
+__all__ = ["OPTIONS", "QUESTION", "TOKEN", "Phone", "Presenter", "ShowProcess", "SocketClient", "free_port", "session_from",
+           "show_command", "show_env"]
+
 TOKEN = "presenter-token-for-tests"
 QUESTION = "Which language do you write tests in?"
 OPTIONS = ("Python", "JavaScript", "Go", "Rust", "Java")
@@ -38,18 +46,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
-    """Poll ``condition`` until it returns something truthy (returned), or fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
-
-
 def show_command(port: int, *extra: str, host: str = "127.0.0.1") -> list[str]:
     return [sys.executable, str(ROOT / "reality_engine.py"), "--host", host, "--port", str(port), *extra]
 
@@ -59,24 +55,6 @@ def show_env(runtime_dir: str, **extra: str) -> dict[str, str]:
     env = dict(os.environ, REALITY_PRESENTER_TOKEN=TOKEN, REALITY_RUNTIME_DIR=runtime_dir, PYTHONUNBUFFERED="1")
     env.update(extra)
     return env
-
-
-def containers_of(client: docker.DockerClient, pid: int) -> list[str]:
-    """Ids of the containers labelled as started by process ``pid``.
-
-    (The low-level listing: the high-level one inspects each container afterwards and fails when
-    one is removed in between, which is exactly what these tests watch happen.)
-    """
-    return [c["Id"] for c in client.api.containers(all=True, filters={"label": f"{LABEL_PID}={pid}"})]
-
-
-def remove_containers_of(client: docker.DockerClient, pid: int) -> None:
-    """Safety net for a failed test: force-remove whatever process ``pid`` left."""
-    for container_id in containers_of(client, pid):
-        try:
-            client.api.remove_container(container_id, force=True, v=True)
-        except docker.errors.NotFound:
-            pass
 
 
 @dataclass
@@ -95,6 +73,7 @@ class ShowProcess:
     @classmethod
     def start(cls, client: docker.DockerClient, log_path: Path, *extra: str,
               env: dict[str, str] | None = None) -> "ShowProcess":
+        log_path = per_worker(log_path)  # two pytest-xdist workers may start the same show
         # The port is picked here and bound by the child a moment later: if another program took it in
         # between, the show says so in one line and exits, and a new port is picked.
         for attempt in range(3):
@@ -260,3 +239,60 @@ def session_from(address: str) -> requests.Session:
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
+
+
+class SocketClient:
+    """A real Socket.IO client (websocket transport) that records what it receives."""
+
+    def __init__(self, show, role: str = "dashboard", since: int = 0, token: str | None = None,
+                 cookie: str | None = None) -> None:
+        self.client = socketio.Client(reconnection=False)
+        self.lock = threading.Lock()
+        self.events: list[dict] = []
+        self.batches: list[dict] = []
+        self.tallies: list[dict] = []
+        self.scenes: list[dict] = []
+        self.hello: dict | None = None
+        self.client.on("feed", self._on_feed)
+        self.client.on("tally", lambda data: self._record(self.tallies, data))
+        self.client.on("scene", lambda data: self._record(self.scenes, data))
+        self.client.on("hello", self._on_hello)
+        auth = {"role": role, "since": since}
+        if token is not None:
+            auth["token"] = token
+        headers = {"Cookie": cookie} if cookie else {}
+        self.client.connect(show.base_url, auth=auth, headers=headers, transports=["websocket"], wait_timeout=10)
+        assert self.client.transport() == "websocket"
+
+    def _record(self, bucket: list, data: dict) -> None:
+        with self.lock:
+            bucket.append(data)
+
+    def _on_hello(self, data: dict) -> None:
+        self.hello = data
+
+    def _on_feed(self, payload: dict) -> None:
+        with self.lock:
+            self.batches.append(payload)
+            self.events.extend(payload["events"])
+
+    def seqs(self) -> list[int]:
+        """Sequence numbers as a dashboard keeps them: replays overlapping the live stream dropped."""
+        kept, last = [], 0
+        with self.lock:
+            for event in self.events:
+                if event["seq"] > last:
+                    kept.append(event["seq"])
+                    last = event["seq"]
+        return kept
+
+    def close(self) -> None:
+        """Drop the connection, like a phone leaving the Wi-Fi.
+
+        (A polite disconnect makes websocket-client wait 3 s for a close frame the server has already
+        sent: the client's reader thread consumed it. Shutting the socket down ends both at once.)
+        """
+        ws = getattr(self.client.eio, "ws", None)
+        if ws is not None and ws.sock is not None:
+            ws.sock.shutdown(socket.SHUT_RDWR)
+        self.client.disconnect()

@@ -1,4 +1,4 @@
-"""Helpers for the hostile-room tests: a show of their own, raw sockets, the terminal's new lines.
+"""The hostile-room tests' tools: a show of their own, raw sockets, floods, the terminal's new lines.
 
 These tests attack the show (floods, trickles, forged cookies), so each module boots a show of its
 own: the shared one stays clean for the others, and its memory and terminal are the attack's alone.
@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from show_helpers import ShowProcess
+from .show import ShowProcess
 
 SECRET_KEY = "secret-key-of-the-hostile-tests"
 SUMMARY = "Dropped in the last"
@@ -30,8 +30,8 @@ def rss_mb(show: ShowProcess) -> float:
     return psutil.Process(show.process.pid).memory_info().rss / 2**20
 
 
-class Terminal:
-    """What the show printed after a point in time (its log is its terminal)."""
+class ShowTerminal:
+    """What the show printed after a point in time (its log is its terminal; a tmux one is :mod:`support.terminal`)."""
 
     def __init__(self, show: ShowProcess) -> None:
         self.show = show
