@@ -273,7 +273,8 @@ def save_images(path: Path) -> Step:
 
 #: What to type after set-up, in order: the lesson (mocks, then reality), then the whole suite.
 LESSON_COMMANDS = ("python3 -m pytest tests/test_fantasy.py -v", "python3 -m pytest tests/test_reality.py -v")
-SUITE_COMMAND = "python3 -m pytest -v"
+#: On every core (pytest-xdist); tests that share a module-wide show run on one worker (``xdist_group``).
+SUITE_COMMAND = "python3 -m pytest -n auto --dist loadgroup -v"
 SHOW_COMMAND = "python3 reality_engine.py"
 
 
