@@ -69,6 +69,16 @@ def identity_budget() -> tuple[int, int]:
             _positive_int(IDENTITIES_BURST_ENV, DEFAULT_BURST))
 
 
+#: Seconds a whole HTTP request (line, headers, body) may take to arrive (reality/web/server.py).
+REQUEST_TIMEOUT_ENV = "REALITY_REQUEST_TIMEOUT"
+DEFAULT_REQUEST_TIMEOUT = 10
+
+
+def request_timeout() -> int:
+    """Seconds a request may take to arrive (the tests shorten it); ValueError in one line when malformed."""
+    return _positive_int(REQUEST_TIMEOUT_ENV, DEFAULT_REQUEST_TIMEOUT)
+
+
 def behind_proxy() -> bool:
     """Whether a proxy in front of the show appends the client's address to ``X-Forwarded-For``.
 

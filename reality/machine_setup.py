@@ -273,7 +273,8 @@ def save_images(path: Path) -> Step:
 
 #: What to type after set-up, in order: the lesson (mocks, then reality), then the whole suite.
 LESSON_COMMANDS = ("python3 -m pytest tests/test_fantasy.py -v", "python3 -m pytest tests/test_reality.py -v")
-SUITE_COMMAND = "python3 -m pytest -v"
+#: On every core (pytest-xdist); tests that share a module-wide show run on one worker (``xdist_group``).
+SUITE_COMMAND = "python3 -m pytest -n auto --dist loadgroup -v"
 SHOW_COMMAND = "python3 reality_engine.py"
 
 
@@ -290,7 +291,7 @@ def next_steps(activate: str | None, show_needs_activate: bool) -> list[tuple[st
         steps.append(("Before the tests, in each new terminal:", activate))
     steps.append(("The lesson, 1: tests against a mock (they pass, and are wrong):", LESSON_COMMANDS[0]))
     steps.append(("The lesson, 2: the same tests against real PostgreSQL:", LESSON_COMMANDS[1]))
-    steps.append(("The whole suite (~500 tests, about 8 minutes):", SUITE_COMMAND))
+    steps.append(("The whole suite (~500 tests, on every core):", SUITE_COMMAND))
     return steps
 
 

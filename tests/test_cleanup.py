@@ -9,6 +9,7 @@ container of "another project" with only Testcontainers' labels, and a container
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -37,11 +38,24 @@ from reality.provision import resolve_image
 from support.paths import ROOT as REPO
 
 
-def run_cleanup(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cleanup(*args: str, env: dict[str, str] | None = None,
+                checkout: Path = REPO) -> subprocess.CompletedProcess[str]:
     # A run dir of its own unless a test gives one: the real pid file may belong to a live show.
     isolated = {"REALITY_RUNTIME_DIR": tempfile.mkdtemp(prefix="reality-cleanup-test-")}
-    return subprocess.run([sys.executable, "cleanup.py", *args], cwd=REPO, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "cleanup.py", *args], cwd=checkout, capture_output=True, text=True,
                           timeout=120, env={**os.environ, "COLUMNS": "200", **isolated, **(env or {})})
+
+
+def clone(into: Path) -> Path:
+    """A copy of this checkout's code: what it starts carries its own path, which its cleanup.py calls its own.
+
+    A run of this test's own making is then out of reach of every other sweep of leftovers: each show that
+    boots sweeps its checkout's, and with pytest-xdist another worker's shows boot meanwhile.
+    """
+    shutil.copytree(REPO / "reality", into / "reality", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("cleanup.py", "requirements.txt"):
+        shutil.copy(REPO / name, into / name)
+    return into.resolve()
 
 
 def exists(docker_client, container_id: str) -> bool:
@@ -52,20 +66,49 @@ def exists(docker_client, container_id: str) -> bool:
     return True
 
 
-@pytest.fixture
-def crashed_run(docker_client):
-    """A PostgreSQL container whose run was killed with SIGKILL; yields (container, the dead pid)."""
+def start_a_run(checkout: Path, service: str) -> tuple[subprocess.Popen, str]:
+    """A process of ``checkout`` that started ``service`` through Infrastructure and holds it; (process, container id)."""
     code = ("import sys; from reality.orchestration import Infrastructure; "
-            "infra = Infrastructure(role='cleanup-test'); infra.start('postgres'); "
-            "print(infra.services['postgres'].container_id, flush=True); sys.stdin.read()")
-    with subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                          text=True) as child:
-        container_id = child.stdout.readline().strip()
-        child.kill()
+            f"infra = Infrastructure(role='cleanup-test'); infra.start('{service}'); "
+            f"print(infra.services['{service}'].container_id, flush=True); sys.stdin.read()")
+    child = subprocess.Popen([sys.executable, "-c", code], cwd=checkout, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True)
+    return child, child.stdout.readline().strip()
+
+
+@pytest.fixture
+def checkout(tmp_path) -> Path:
+    return clone(tmp_path / "checkout")
+
+
+@pytest.fixture
+def crashed_run(docker_client, checkout):
+    """A PostgreSQL container of ``checkout`` whose run was killed with SIGKILL; yields (container, the dead pid)."""
+    child, container_id = start_a_run(checkout, "postgres")
+    child.kill()
+    child.wait()
+    child.stdin.close()
+    child.stdout.close()
     assert container_id, "the child did not start PostgreSQL"
     yield docker_client.containers.get(container_id), child.pid
     if exists(docker_client, container_id):
         docker_client.containers.get(container_id).remove(force=True, v=True)
+
+
+@pytest.fixture
+def live_run(docker_client, checkout):
+    """A Redis container of ``checkout`` whose run is still going; yields the container."""
+    child, container_id = start_a_run(checkout, "redis")
+    try:
+        assert container_id, "the child did not start Redis"
+        yield docker_client.containers.get(container_id)
+    finally:
+        child.kill()
+        child.wait()
+        child.stdin.close()
+        child.stdout.close()
+        if container_id and exists(docker_client, container_id):
+            docker_client.containers.get(container_id).remove(force=True, v=True)
 
 
 @pytest.fixture
@@ -96,19 +139,19 @@ def make_caches(root: Path) -> dict[str, Path]:
     return paths
 
 
-def test_dry_run_lists_and_real_run_removes_only_what_the_kit_left_behind(tmp_path, docker_client, postgres_url,
-                                                                         crashed_run, bystanders, artifacts_dir):
+def test_dry_run_lists_and_real_run_removes_only_what_the_kit_left_behind(tmp_path, docker_client, checkout,
+                                                                         crashed_run, live_run, bystanders,
+                                                                         artifacts_dir):
     leftover, dead_pid = crashed_run
     foreign, unlabelled = bystanders
-    session_container = docker_client.containers.list(filters={"label": [f"{LABEL_PID}={os.getpid()}",
-                                                                         f"{LABEL_ROLE}=tests"]})[0]
+    session_container = live_run  # a run of the same checkout, still going
     dead_labels = {LABEL_PROJECT: PROJECT, LABEL_PID: str(dead_pid), LABEL_HOST: socket.gethostname(),
-                   LABEL_CHECKOUT: str(REPO)}
+                   LABEL_CHECKOUT: str(checkout)}
     network = docker_client.networks.create(f"cleanup-test-{uuid.uuid4().hex[:8]}", labels=dead_labels)
     volume = docker_client.volumes.create(f"cleanup-test-{uuid.uuid4().hex[:8]}", labels=dead_labels)
     caches = make_caches(tmp_path)
 
-    dry = run_cleanup("--dry-run", "--root", str(tmp_path))
+    dry = run_cleanup("--dry-run", "--root", str(tmp_path), checkout=checkout)
     (artifacts_dir / "cleanup_dry_run.txt").write_text(dry.stdout)
 
     assert dry.returncode == 0, dry.stdout + dry.stderr
@@ -116,8 +159,8 @@ def test_dry_run_lists_and_real_run_removes_only_what_the_kit_left_behind(tmp_pa
     lines = {name: next((line for line in dry.stdout.splitlines() if name in line), "")
              for name in (leftover.name, network.name, volume.name[:24], foreign.name, session_container.name)}
     assert "would remove" in lines[leftover.name] and f"(pid {dead_pid}) is gone" in lines[leftover.name]
-    assert leftover.labels[LABEL_CHECKOUT] == str(REPO)  # the kit labels what it starts with its checkout
-    assert dry.stdout.startswith(f"Checkout: {REPO}\n")  # and the dry run names it
+    assert leftover.labels[LABEL_CHECKOUT] == str(checkout)  # the kit labels what it starts with its checkout
+    assert dry.stdout.startswith(f"Checkout: {checkout}\n")  # and the dry run names it
     assert "from this checkout" in dry.stdout
     assert "would remove" in lines[network.name]
     assert "would remove" in lines[volume.name[:24]]
@@ -126,7 +169,7 @@ def test_dry_run_lists_and_real_run_removes_only_what_the_kit_left_behind(tmp_pa
     assert unlabelled.name not in dry.stdout
     assert exists(docker_client, leftover.id) and all(path.exists() for path in caches.values())
 
-    real = run_cleanup("--root", str(tmp_path))
+    real = run_cleanup("--root", str(tmp_path), checkout=checkout)
     (artifacts_dir / "cleanup.txt").write_text(real.stdout)
 
     assert real.returncode == 0, real.stdout + real.stderr

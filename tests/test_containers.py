@@ -23,7 +23,7 @@ from reality.orchestration import LOOPBACK, Infrastructure, addresses, docker_ev
 from reality.orchestration.docker_events import DockerEvents
 from reality.provision import RYUK_IMAGE, is_present
 from reality.ratelimit import VoterRateLimiter
-from show_helpers import wait_for
+from support.waiting import wait_for
 
 
 @pytest.fixture

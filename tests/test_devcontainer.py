@@ -138,7 +138,7 @@ def test_ci_workflow_runs_the_readme_commands_on_push():
     assert 'python-version: "3.11"' in text
     runs = re.findall(r"run: (.+)", text)
     assert "python3 setup.py --yes" in runs
-    assert "python3 -m pytest -v" in runs
+    assert "python3 -m pytest -n auto --dist loadgroup -v" in runs
     for command in runs:
         for path in repo_files_named(command):
             assert (REPO / path).is_file(), f"the workflow runs {path}, which is not in the repository"

@@ -338,21 +338,63 @@ def test_where_the_os_manages_python_a_missing_dot_venv_is_still_the_problem(tmp
 
 
 # -- From each state a participant's virtualenv can be in: found, the exact command printed, repaired --
+# Building a virtualenv with pip is the slow part (ensurepip: seconds of CPU), so the states start from
+# virtualenvs built once per test session (per pytest-xdist worker) and copied where each test wants
+# one, their absolute paths rewritten: what `python3 -m venv` would have written there. The repairs
+# themselves build their virtualenvs for real, as a participant's would.
 
-def make_sound_venv(path: Path, requirements: Path) -> None:
+def script_header(python: Path) -> bytes:
+    """How pip starts a script run by ``python``: through /bin/sh when the path has a space or the line
+    would pass Linux's 127 bytes (distlib's rule, which pip follows)."""
+    if " " not in str(python) and len(str(python)) + 3 <= 127:
+        return f"#!{python}\n".encode()
+    return ("#!/bin/sh\n'''exec' \"" + str(python) + "\" \"$0\" \"$@\"\n' '''").encode()
+
+
+def relocated_copy(template: Path, path: Path) -> None:
+    """``template`` copied to ``path`` as if created there: its scripts, activate files and pyvenv.cfg name ``path``.
+
+    Nothing else in a virtualenv holds its own absolute path (pip's RECORD files are relative; the
+    interpreter links lead out of it, to the same Python).
+    """
+    shutil.copytree(template, path, symlinks=True)
+    old_header, new_header = script_header(template / "bin" / "python3"), script_header(path / "bin" / "python3")
+    for file in [path / "pyvenv.cfg", *(path / "bin").iterdir()]:
+        if file.is_file() and not file.is_symlink():
+            data = file.read_bytes()
+            if data.startswith(old_header):  # pip's scripts: pip, pip3, pip3.11
+                data = new_header + data[len(old_header):]
+            file.write_bytes(data.replace(str(template).encode(), str(path).encode()))
+
+
+@pytest.fixture(scope="session")
+def venv_templates(tmp_path_factory) -> dict[str, Path]:
+    """``{"pip only": ..., "sound": ...}``: a fresh virtualenv with pip, and one with tinypkg installed too."""
+    folder = tmp_path_factory.mktemp("venv-templates")
+    wheels = folder / "wheels"
+    wheels.mkdir()
+    build_wheel(wheels)
+    empty, sound = folder / "pip-only", folder / "sound"
+    subprocess.run([sys.executable, "-m", "venv", str(empty)], check=True)
+    relocated_copy(empty, sound)
+    subprocess.run([str(sound / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "--no-index",
+                    "--find-links", str(wheels), "tinypkg==1.0"], check=True)  # the copy's own pip script works
+    return {"pip only": empty, "sound": sound}
+
+
+def make_sound_venv(path: Path, requirements: Path, templates: dict[str, Path]) -> None:
     """A working virtualenv with pip and the requirements, as setup.py leaves it."""
-    subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
-    subprocess.run([str(path / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                    "-r", str(requirements)], check=True)
+    relocated_copy(templates["sound"], path)
     assert venv_repair.diagnose(path, requirements).healthy
 
 
-def empty_venv(path: Path, requirements: Path) -> str:
-    subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)  # pip, and nothing else
+def empty_venv(path: Path, requirements: Path, templates: dict[str, Path]) -> str:
+    relocated_copy(templates["pip only"], path)  # pip, and nothing else
+    assert venv_repair.diagnose(path).problems == []  # a sound venv, only empty
     return "tinypkg==1.0 is not installed"
 
 
-def deleted_interpreter(path: Path, requirements: Path) -> str:
+def deleted_interpreter(path: Path, requirements: Path, templates: dict[str, Path] | None = None) -> str:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
     link = last_link(path)
     link.unlink()
@@ -360,29 +402,31 @@ def deleted_interpreter(path: Path, requirements: Path) -> str:
     return "which no longer exists (this is the 'required file not found' error)"
 
 
-def deleted_pip(path: Path, requirements: Path) -> str:
-    make_sound_venv(path, requirements)
+def deleted_pip(path: Path, requirements: Path, templates: dict[str, Path]) -> str:
+    make_sound_venv(path, requirements, templates)
     for script in (path / "bin").glob("pip*"):
         script.unlink()
     return f"{path / 'bin'} has no pip or pip3 script (deleted: the pip command fails)"
 
 
-def moved_venv(path: Path, requirements: Path) -> str:
+def moved_venv(path: Path, requirements: Path, templates: dict[str, Path]) -> str:
     before = path.parent / "old-place"
-    make_sound_venv(before, requirements)
+    make_sound_venv(before, requirements, templates)
     before.rename(path)
     return f"starts with #!{before}/bin/python"
 
 
-def no_venv(path: Path, requirements: Path) -> str:
+def no_venv(path: Path, requirements: Path, templates: dict[str, Path]) -> str:
     return f"there is no virtualenv at {path}"
 
 
 @pytest.mark.parametrize("state", [empty_venv, deleted_interpreter, deleted_pip, moved_venv, no_venv],
                          ids=lambda state: state.__name__)
-def test_each_broken_state_is_found_and_the_printed_command_repairs_it(tmp_path, requirements, state):
+def test_each_broken_state_is_found_and_the_printed_command_repairs_it(tmp_path, requirements, state, request):
     venv = tmp_path / "the venv"
-    problem = state(venv, requirements)
+    # Only the states that start from a working virtualenv ask for the templates (built on first use).
+    templates = request.getfixturevalue("venv_templates") if state in (empty_venv, deleted_pip, moved_venv) else {}
+    problem = state(venv, requirements, templates)
 
     check = fix_venv("--check", "--venv", str(venv), "--requirements", str(requirements))
 

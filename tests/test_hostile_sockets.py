@@ -28,6 +28,10 @@ CATCH_UP = '42["catch_up",{"since":-1}]'
 MALFORMED = '42[not json'  # 11 bytes, as in the review
 
 
+# The module's tests share its show: on one pytest-xdist worker (--dist loadgroup), the show booted once.
+pytestmark = pytest.mark.xdist_group("hostile_sockets")
+
+
 @pytest.fixture(scope="module")
 def hostile_show(docker_client, artifacts_dir):
     show = start_hostile_show(docker_client, artifacts_dir / "show-hostile-sockets.log")

@@ -5,8 +5,9 @@ the budget of new identities per client address, while a whole room behind one N
 within a minute. The presenter sees who takes identities and can close voting. Two shows on one host
 keep their own cookies.
 
-The bucket's arithmetic runs on a fake clock; the app runs in-process on the real PostgreSQL; the
-figures (10 s of stuffing, 500 phones) are measured against a real ``reality_engine.py``.
+The bucket's arithmetic runs on a fake clock (the defaults' figures: 10 s of stuffing, 500 phones); the app
+runs in-process on the real PostgreSQL, served over real sockets for a stuffing script and a room with a
+smaller budget; ``--behind-proxy`` is checked on a real ``reality_engine.py``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterator
 
 import pytest
 import requests
@@ -363,31 +363,35 @@ def test_without_a_port_the_cookie_keeps_its_plain_name(make_app):
     assert make_app(PORT=5002).config["SESSION_COOKIE_NAME"] == "reality-5002"
 
 
-# -- measured against a real reality_engine.py (defaults: a burst of 300, 5 a second) ---------------------
+# -- measured over real HTTP, on the app served in this process -----------------------------------------
+# The defaults' figures (300 at once, then 5 a second: 10 s of stuffing, 500 phones in 40 s) follow from
+# the bucket's arithmetic, checked on a fake clock above. Here the same bucket meets real clients over
+# real sockets with a smaller budget, so the same story takes seconds instead of a minute.
+
+LIVE_BURST = 20
+LIVE_PER_MINUTE = 600  # 10 a second
 
 
 @pytest.fixture
-def drained_show(fresh_show, presenter) -> Iterator:
-    """The shared show after a reset; reset again afterwards, so later tests' phones are not refused."""
-    yield fresh_show
-    presenter.reset()
+def live_show(make_app, serve, votes) -> str:
+    """A served app with the smaller budget; its base URL."""
+    return serve(lambda port: make_app(PORT=port, IDENTITIES_BURST=LIVE_BURST, IDENTITIES_PER_MINUTE=LIVE_PER_MINUTE))
 
 
-def test_a_script_dropping_its_cookie_gets_no_more_than_the_budget_in_10_s(drained_show):
-    show = drained_show
+def test_a_script_dropping_its_cookie_gets_no_more_than_the_budget(live_show, votes):
     counts: Counter[str] = Counter()
     lock = threading.Lock()
     began = time.monotonic()
-    deadline = began + 10
+    deadline = began + 3
 
     def stuff(_: int) -> float:
         last = began
         while time.monotonic() < deadline:
             script = requests.Session()  # a fresh cookie jar: a "new phone" every time
-            page = script.get(show.url("/qr"), timeout=10)
+            page = script.get(f"{live_show}/qr", timeout=10)
             outcome = "page refused" if page.status_code == 429 else "page"
             if page.status_code == 200:
-                outcome = f"vote {script.post(show.url('/api/vote'), json={'choice': 'Go'}, timeout=10).status_code}"
+                outcome = f"vote {script.post(f'{live_show}/api/vote', json={'choice': 'Go'}, timeout=10).status_code}"
             last = time.monotonic()
             with lock:
                 counts[outcome] += 1
@@ -400,40 +404,42 @@ def test_a_script_dropping_its_cookie_gets_no_more_than_the_budget_in_10_s(drain
     accepted = counts["vote 201"]
     print(f"stuffing for {elapsed:.1f} s from one address: {dict(counts)}")
     assert counts["page refused"] > 0, f"the script never reached the budget: {dict(counts)}"
-    assert accepted <= DEFAULT_BURST + elapsed * DEFAULT_PER_MINUTE / 60 + 2, dict(counts)
+    assert LIVE_BURST <= accepted <= LIVE_BURST + elapsed * LIVE_PER_MINUTE / 60 + 2, dict(counts)
     assert set(counts) <= {"page", "page refused", "vote 201"}, dict(counts)
-    assert show.database_rows() == accepted
-    report = Presenter(show).http.get(show.url("/api/presenter/identities"), timeout=5).json()
+    assert votes.total() == accepted
+    report = requests.get(f"{live_show}/api/presenter/identities", headers=BEARER, timeout=5).json()
     assert report["addresses"][0]["address"] == "127.0.0.1" and report["refused"] == counts["page refused"]
     assert "127.0.0.1 was refused" in report["warning"]
-    health = show.health()
+    health = requests.get(f"{live_show}/api/health", timeout=5).json()
     assert PUBLIC_NOTICE in health["notices"] and "127.0.0.1" not in str(health["notices"])
 
 
-def test_500_phones_behind_one_address_all_vote_within_60_s(drained_show):
-    show = drained_show
+def test_a_room_behind_one_address_all_votes_past_the_burst_within_the_budgets_time(live_show, votes):
+    phones = 3 * LIVE_BURST  # two thirds of the room wait, as 200 of the default's 500 do
     waited: Counter[str] = Counter()
 
     def phone(_: int) -> int:
         browser = requests.Session()
         while True:
-            page = browser.get(show.url("/qr"), timeout=10)
+            page = browser.get(f"{live_show}/qr", timeout=10)
             if page.status_code != 429:
                 break
             waited["429 pages"] += 1
             time.sleep(int(page.headers["Retry-After"]))  # what the page's refresh does by itself
         assert page.status_code == 200
-        return browser.post(show.url("/api/vote"), json={"choice": "Rust"}, timeout=10).status_code
+        return browser.post(f"{live_show}/api/vote", json={"choice": "Rust"}, timeout=10).status_code
 
     began = time.monotonic()
     with ThreadPoolExecutor(25) as pool:
-        statuses = Counter(pool.map(phone, range(500)))
+        statuses = Counter(pool.map(phone, range(phones)))
     elapsed = time.monotonic() - began
 
-    print(f"500 phones from one address: {dict(statuses)} in {elapsed:.1f} s, {waited['429 pages']} waits")
-    assert statuses == Counter({201: 500})
-    assert elapsed <= 60
-    assert show.database_rows() == 500
+    print(f"{phones} phones from one address: {dict(statuses)} in {elapsed:.1f} s, {waited['429 pages']} waits")
+    assert statuses == Counter({201: phones})
+    assert waited["429 pages"] > 0  # the room did meet the budget
+    # The default's minute for 500 phones is 1.5 times their 40 s; the same here, plus slack for the load.
+    assert elapsed <= 1.5 * (phones - LIVE_BURST) / (LIVE_PER_MINUTE / 60) + 5
+    assert votes.total() == phones
 
 
 def test_a_show_behind_a_proxy_budgets_each_forwarded_address_with_its_settings(docker_client, artifacts_dir):

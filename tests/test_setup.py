@@ -61,7 +61,7 @@ def rendered_next_steps(activate: str | None, show_needs_activate: bool, width: 
 
 
 LESSON_THEN_SUITE = ["python3 -m pytest tests/test_fantasy.py -v", "python3 -m pytest tests/test_reality.py -v",
-                     "python3 -m pytest -v"]
+                     "python3 -m pytest -n auto --dist loadgroup -v"]
 
 
 @pytest.mark.parametrize("activate, show_needs_activate", [

@@ -33,13 +33,31 @@ TIMEOUT_MS = 15_000
 expect.set_options(timeout=TIMEOUT_MS)
 
 
-@pytest.fixture(scope="module")
+_CHROMIUM: dict = {"users": 0}
+
+
+@pytest.fixture(scope="session")
 def browser(needs_tool):
+    """One Chromium for the test process (each pytest-xdist worker), shared by every module that imports this.
+
+    Each importing module holds its own copy of the fixture: they count their users, the first starts
+    Chromium, the last closes it. Tests get their own context (cookies, storage) from ``open_page``.
+    """
     needs_tool(Path(CHROMIUM).exists(), CHROMIUM, "python3 setup.py --with-browser, or apt-get install chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    if not _CHROMIUM["users"]:
+        playwright = sync_playwright().start()
+        try:
+            _CHROMIUM["browser"] = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        except BaseException:
+            playwright.stop()
+            raise
+        _CHROMIUM["playwright"] = playwright
+    _CHROMIUM["users"] += 1
+    yield _CHROMIUM["browser"]
+    _CHROMIUM["users"] -= 1
+    if not _CHROMIUM["users"]:
+        _CHROMIUM["browser"].close()
+        _CHROMIUM["playwright"].stop()
 
 
 @pytest.fixture

@@ -11,8 +11,11 @@ of every scene at every size lands in artifacts/.
 
 from __future__ import annotations
 
+import itertools
 import threading
-from typing import Any, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
 import pytest
 import requests
@@ -21,7 +24,7 @@ from playwright.sync_api import Page, expect
 from reality.web.scenes import SCENES
 from support.paths import ROOT
 from support.show import TOKEN
-from test_show_browser import browser, open_page  # noqa: F401  (the suite's Chromium fixtures)
+from test_show_browser import TIMEOUT_MS, browser, open_page  # noqa: F401  (the suite's Chromium fixtures)
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -145,29 +148,30 @@ class Stage:
                                     "exit_code": 0, "fantasy_ms": 37, "reality_ms": 50}
 
 
-@pytest.fixture
-def stage(votes) -> Iterator[Any]:
+@contextmanager
+def served_stage(store: Any, question: str, options: list[str]) -> Iterator[Stage]:
+    """The show's app on Werkzeug's server in this process, on ``store``, until the block ends."""
     from werkzeug.serving import make_server
 
     from reality.events import EventBus
     from reality.web import create_app, shutdown
 
-    running = []
-
-    def start(question: str, options: list[str]) -> Stage:
-        app = create_app({"QUESTION": question, "OPTIONS": options, "PRESENTER_TOKEN": TOKEN,
-                          "ASYNC_MODE": "threading"}, bus=EventBus(), store=votes)
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        running.append((server, app))
-        show = Stage(f"http://127.0.0.1:{server.server_port}", app)
+    app = create_app({"QUESTION": question, "OPTIONS": options, "PRESENTER_TOKEN": TOKEN,
+                      "ASYNC_MODE": "threading"}, bus=EventBus(), store=store)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
         assert app.extensions["reality"].health.wait_until("postgres", "up", 30)
-        return show
-
-    yield start
-    for server, app in running:
+        yield Stage(f"http://127.0.0.1:{server.server_port}", app)
+    finally:
         server.shutdown()
         shutdown(app)
+
+
+@pytest.fixture
+def stage(votes) -> Iterator[Any]:
+    with ExitStack() as running:
+        yield lambda question, options: running.enter_context(served_stage(votes, question, options))
 
 
 def full_room(stage_factory, question: str, options: list[str]) -> Stage:
@@ -188,27 +192,71 @@ def step_through_scenes(page: Page, show: Stage):
         yield index, scene
 
 
+@pytest.fixture(scope="module")
+def projector_layouts(postgres_url, browser, artifacts_dir) -> Callable[[str], dict]:
+    """``layouts(poll)[(width, height)]``: each scene's layout on a full room at every size, looked at once per poll.
+
+    One page per poll, resized to each size in each scene (the stage's layout is CSS: a resize lays it
+    out as a page opened at that size would; numbers and bars ease in once per scene, not per size).
+    """
+    from reality.votes import VoteStore
+
+    store = VoteStore(postgres_url)
+    store.init_schema()
+    found: dict[str, dict] = {}
+
+    def layouts(poll: str) -> dict:
+        if poll in found:
+            return found[poll]
+        question, options = (LONGEST_QUESTION, LONGEST_OPTIONS) if poll == "longest" else SHORTEST
+        assert len(question) <= 140 and max(map(len, options)) <= 32
+        store.reset()
+        with served_stage(store, question, options) as show:
+            for index, option in enumerate(options):  # the full room of full_room()
+                show.vote(option, max(1, 4 - index))
+            show.second_vote(options[0])
+            show.tests_ran()
+            context = browser.new_context(viewport={"width": SIZES[0][0], "height": SIZES[0][1]})
+            try:
+                page = context.new_page()
+                page.set_default_timeout(TIMEOUT_MS)
+                page.goto(show.base + "/")
+                expect(page.locator("#tests .tests-list li")).to_have_count(7)
+                sizes: dict[tuple[int, int], dict] = {size: {} for size in SIZES}
+                moves = itertools.count()
+                for index, scene in step_through_scenes(page, show):
+                    for width, height in SIZES:
+                        page.set_viewport_size({"width": width, "height": height})
+                        page.mouse.move(10 + next(moves) % 2, 10)  # the full-screen button shows (3 s): it must fit too
+                        page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+                        page.screenshot(path=artifacts_dir / f"stage-{poll}-{width}x{height}-{index + 1}-{scene.key}.png")
+                        layout = page.evaluate(LAYOUT)
+                        layout["qr_height"] = page.locator("#qr").bounding_box()["height"] \
+                            if scene.key == "qr-voting" else None
+                        sizes[(width, height)][scene.key] = layout
+            finally:
+                context.close()
+        found[poll] = sizes
+        return sizes
+
+    yield layouts
+    store.close()
+
+
+# One page per poll serves the four sizes' tests: on one pytest-xdist worker (--dist loadgroup).
+@pytest.mark.xdist_group("stage_projector_layouts")
 @pytest.mark.parametrize("width,height", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
 @pytest.mark.parametrize("poll", ["longest", "shortest"])
 def test_every_scene_fits_the_projector_with_nothing_overlapping_clipped_or_scrolling(
-        stage, open_page, artifacts_dir, width, height, poll):
-    question, options = (LONGEST_QUESTION, LONGEST_OPTIONS) if poll == "longest" else SHORTEST
-    assert len(question) <= 140 and max(map(len, options)) <= 32
-    show = full_room(stage, question, options)
-    page = open_page(show.base + "/", viewport={"width": width, "height": height})
-    expect(page.locator("#tests .tests-list li")).to_have_count(7)
-    page.mouse.move(10, 10)  # the full-screen button is showing: it must fit too
+        projector_layouts, width, height, poll):
+    scenes = projector_layouts(poll)[(width, height)]
 
-    found = {}
-    for index, scene in step_through_scenes(page, show):
-        page.screenshot(path=artifacts_dir / f"stage-{poll}-{width}x{height}-{index + 1}-{scene.key}.png")
-        layout = page.evaluate(LAYOUT)
-        assert layout["texts"] > 5
-        if scene.key == "qr-voting":  # the join card: a QR code the back row can scan
-            assert page.locator("#qr").bounding_box()["height"] >= 0.55 * height
-        if layout["problems"]:
-            found[scene.key] = layout["problems"]
-    assert found == {}
+    assert list(scenes) == [scene.key for scene in SCENES]
+    for key, layout in scenes.items():
+        assert layout["texts"] > 5, key
+    # The join card: a QR code the back row can scan.
+    assert scenes["qr-voting"]["qr_height"] >= 0.55 * height
+    assert {key: layout["problems"] for key, layout in scenes.items() if layout["problems"]} == {}
 
 
 def test_the_audience_text_meets_the_readability_floor_at_1920x1080(stage, open_page):

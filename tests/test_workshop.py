@@ -459,7 +459,8 @@ def test_an_unusable_exercise_folder_is_one_line_and_a_failing_exit(tmp_path, wh
               "a place nothing can be created": Path("/proc/reality-exercise")}[where]
     if where == "a place nothing can be created" and not Path("/proc/self").exists():
         pytest.skip("no /proc on this system")
-    env = {**os.environ, "COLUMNS": "250"}
+    # One line however long the temporary folder's path (pytest-xdist's workers nest theirs deeper).
+    env = {**os.environ, "COLUMNS": str(max(250, 3 * len(str(folder)) + 100))}
     result = subprocess.run(
         [sys.executable, "workshop.py", "--non-interactive", "--section", "4", "--exercise-dir", str(folder)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=120)

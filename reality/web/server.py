@@ -31,12 +31,14 @@ from typing import Any
 
 from flask import Flask
 
+from .. import config
 from . import MAX_BODY, MAX_SOCKET_BODY
 from .traffic import FLOODING, TokenBucket, TrafficReport
 
 #: Seconds for a whole request (line, headers and body) to arrive; a phone on bad Wi-Fi sends a vote
-#: in well under a second, a client that sends half a request and stops is let go after this.
-REQUEST_TIMEOUT = 10.0
+#: in well under a second, a client that sends half a request and stops is let go after this
+#: (``REALITY_REQUEST_TIMEOUT``, default 10: the tests shorten it to see the cut in seconds).
+REQUEST_TIMEOUT = float(config.request_timeout())
 SOCKET_IO_PATH = "/socket.io/"
 #: Where the gevent server puts the connection's socket in the environ (Werkzeug: ``werkzeug.socket``),
 #: so a flooding websocket can be cut off at once (see ``sockets.SocketGuard``).
