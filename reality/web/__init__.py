@@ -147,6 +147,10 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, bus: EventBus | 
     socketio.init_app(app, async_mode=async_mode, cors_allowed_origins=_allowed_origins(public),
                       max_http_buffer_size=MAX_SOCKET_BODY, logger=False, engineio_logger=False,
                       async_handlers=False)
+    # The common vote answered without Flask's per-request machinery (same contract: see fastvote.py).
+    from .fastvote import DirectVote
+
+    app.wsgi_app = DirectVote(app.wsgi_app, app)  # type: ignore[method-assign]
     if app.config["BEHIND_PROXY"]:
         # The client's address (what the identity budget counts) from the one proxy in front:
         # ProxyFix takes the last X-Forwarded-For entry, the one that proxy appended, so a client
