@@ -121,3 +121,169 @@ def test_the_cookie_serializer_is_built_once_per_key_and_again_when_the_key_chan
     assert second is not first
     with pytest.raises(BadSignature):
         second.loads(cookie)  # signed with the old key: refused once the key changed
+
+
+# -- the vote answered without Flask's request machinery (reality/web/fastvote.py) ----------------
+
+def _vote(client, choice="Python", **kwargs):
+    answer = client.post("/api/vote", json={"choice": choice}, **kwargs)
+    body = answer.get_json()
+    body.pop("retry_after", None)  # seconds left in the window: compared apart (see below)
+    headers = [(name, value) for name, value in answer.headers.items() if name != "Retry-After"]
+    return answer.status, headers, body, answer.headers.get("Retry-After")
+
+
+def _through_flask(app):
+    """The same app with the direct layer taken out of its WSGI stack."""
+    class Around:
+        def __enter__(self):
+            self.direct = app.wsgi_app
+            app.wsgi_app = self.direct.wsgi_app
+
+        def __exit__(self, *exc):
+            app.wsgi_app = self.direct
+
+    return Around()
+
+
+def _phone_session(app):
+    state = app.extensions["reality"]
+    state.real_store.reset()
+    state.limiter.reset()
+    state.set_voting(True)
+    client = app.test_client()
+    assert client.get("/qr").status_code == 200
+    return client
+
+
+def test_the_direct_vote_answers_every_outcome_as_the_flask_route_does(make_app):
+    app = make_app()
+    direct = app.wsgi_app
+    state = app.extensions["reality"]
+    answers = {}
+    for way in ("direct", "flask"):
+        client = _phone_session(app)
+        cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
+        around = _through_flask(app) if way == "flask" else None
+        if around:
+            around.__enter__()
+        try:
+            # 201, 409 (PostgreSQL's constraint), 409, then 429 (the 4th request in a minute).
+            run = [_vote(client) for _ in range(4)]
+            state.set_voting(False)
+            run.append(_vote(client))  # 423
+            state.set_voting(True)
+        finally:
+            if around:
+                around.__exit__()
+        answers[way] = (run, cookie)
+    direct_run, flask_run = answers["direct"][0], answers["flask"][0]
+    assert [status for status, *_ in direct_run] == ["201 CREATED", "409 CONFLICT", "409 CONFLICT",
+                                                     "429 TOO MANY REQUESTS", "423 LOCKED"]
+    # Status line, every header, the JSON body: the same (the seconds left in the window aside).
+    assert [answer[:3] for answer in direct_run] == [answer[:3] for answer in flask_run]
+    assert [answer[3] is None for answer in direct_run] == [answer[3] is None for answer in flask_run]
+    assert direct_run[3][3] is not None and int(direct_run[3][3]) > 0  # the 429 says when to try again
+    assert ("Vary", "Cookie") in direct_run[0][1] and ("Cache-Control", "no-store") in direct_run[0][1]
+    assert direct.answered == 5  # the direct layer answered the five itself; Flask the other five
+
+
+def test_anything_but_the_common_vote_is_left_to_flask(make_app):
+    app = make_app()
+    direct = app.wsgi_app
+    client = _phone_session(app)
+    assert client.post("/api/vote", data='{"choice": "Python"}', content_type="text/plain").status_code == 415
+    assert client.post("/api/vote", data="{not json", content_type="application/json").status_code == 400
+    assert client.post("/api/vote", json={"choice": "COBOL"}).get_json()["options"]  # Flask's 400, with options
+    assert client.post("/api/vote", json=["Python"]).status_code == 400
+    assert client.get("/api/vote").status_code == 405
+    assert app.test_client().post("/api/vote", json={"choice": "Python"}).status_code == 403  # no cookie
+    forged = app.test_client()
+    forged.set_cookie(app.config["SESSION_COOKIE_NAME"], client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value[:-2] + "xx")
+    assert forged.post("/api/vote", json={"choice": "Python"}).status_code == 403  # a bad signature
+    assert direct.answered == 0
+    assert client.post("/api/vote", json={"choice": "Python"}).status_code == 201  # the body was handed on intact
+    assert direct.answered == 1
+
+
+def test_an_unexpected_error_in_a_direct_vote_gets_the_apps_own_500(make_app, monkeypatch):
+    app = make_app()
+    client = _phone_session(app)
+    state = app.extensions["reality"]
+
+    def broken(voter, choice):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(state, "vote", broken)
+    direct = client.post("/api/vote", json={"choice": "Python"})
+    with _through_flask(app):
+        routed = client.post("/api/vote", json={"choice": "Python"})
+    assert direct.status_code == routed.status_code == 500
+    assert direct.get_json() == routed.get_json()
+    assert "Traceback" not in direct.get_data(as_text=True)
+
+
+# -- the rate limit's one Redis call (reality/ratelimit.py) --------------------------------------
+
+@pytest.fixture(scope="module")
+def redis_url():
+    from reality.containers import Infrastructure
+
+    with Infrastructure(role="tests", disposable=True) as infra:
+        infra.start("redis")
+        yield infra.redis_url
+
+
+def test_the_rate_limit_counts_each_phone_in_redis_with_one_call_per_vote(redis_url):
+    import redis
+
+    from reality.ratelimit import KEY_PREFIX, VoterRateLimiter
+
+    limiter = VoterRateLimiter(redis_url, per_minute=3)
+    limiter.reset()
+    server = redis.Redis.from_url(redis_url)
+    assert limiter.hit("phone-0").allowed  # the script loaded once (a fresh Redis has none)
+
+    def calls() -> dict[str, int]:
+        stats = server.info("commandstats")
+        return {name: stat["calls"] - stat.get("failed_calls", 0) for name, stat in stats.items()}
+
+    before = calls()
+    allowed = [limiter.hit("phone-1") for _ in range(3)]
+    after = calls()
+    changed = {name: after[name] - before.get(name, 0) for name in after if after[name] != before.get(name, 0)}
+    # One call per allowed vote, and nothing else (no PING or health check per call): the INFO is
+    # ours, and Redis counts the commands the script runs inside it too.
+    inside_the_script = {"cmdstat_lindex", "cmdstat_lpush", "cmdstat_ltrim", "cmdstat_expire"}
+    assert {name: n for name, n in changed.items() if name not in inside_the_script} == {
+        "cmdstat_evalsha": 3, "cmdstat_info": 1}
+    refused = limiter.hit("phone-1")  # the 4th in a minute
+    assert [d.allowed for d in allowed] == [True, True, True] and not refused.allowed
+    assert {d.backend for d in allowed + [refused]} == {"redis"}
+    assert refused.retry_after > 0
+    assert limiter.hit("phone-2").allowed  # per phone, not per limiter
+    # Counted in Redis, in limits' own moving-window list: three entries for phone-1, one for phone-2.
+    assert server.llen(f"{KEY_PREFIX}:LIMITER/phone-1/3/1/minute") == 3
+    assert server.llen(f"{KEY_PREFIX}:LIMITER/phone-2/3/1/minute") == 1
+
+    server.script_flush()  # as after a Redis restart: the script is loaded again, the count goes on
+    assert not limiter.hit("phone-1").allowed
+    assert limiter.hit("phone-3").allowed
+    limiter.reset()
+    assert limiter.hit("phone-1").allowed
+    limiter.close()
+
+
+def test_a_redis_that_stops_answering_puts_the_limit_on_local_memory(redis_url):
+    from reality.ratelimit import VoterRateLimiter
+
+    limiter = VoterRateLimiter(redis_url, per_minute=3)
+    assert limiter.hit("phone-9").backend == "redis"
+    # The kept connection now points at a port where nobody answers: the next vote falls back.
+    limiter._connections._make = lambda: __import__("redis").Connection(host="127.0.0.1", port=1, socket_timeout=0.25,
+                                                                      socket_connect_timeout=0.25)
+    limiter._connections._idle.clear()
+    decision = limiter.hit("phone-9")
+    assert decision.allowed and decision.backend == "local"
+    assert limiter.degraded
+    limiter.close()
