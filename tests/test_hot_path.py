@@ -287,3 +287,46 @@ def test_a_redis_that_stops_answering_puts_the_limit_on_local_memory(redis_url):
     assert decision.allowed and decision.backend == "local"
     assert limiter.degraded
     limiter.close()
+
+
+# -- the phone page rendered once per variant (reality/web/cached_page.py) -------------------------
+
+def _jinja_page(app, client_cookie=None):
+    """The phone page as render_template makes it for the show's state right now (no cache)."""
+    from flask import render_template
+
+    from reality.web.routes import socket_client_available
+
+    state = app.extensions["reality"]
+    with app.test_request_context("/qr"):
+        voter = None
+        if client_cookie:
+            voter = app.session_interface.get_signing_serializer(app).loads(client_cookie)["voter"]
+        own = state.vote_of(voter).to_dict() if voter else {"known": True, "choice": None}
+        return render_template("phone.html", poll=state.poll, page_state={
+            "results": state.results(), "live": socket_client_available(), "my_vote": own})
+
+
+def test_the_cached_phone_page_is_what_jinja_renders_and_each_phone_gets_its_own_cookie(make_app):
+    app = make_app()
+    state = app.extensions["reality"]
+    name = app.config["SESSION_COOKIE_NAME"]
+    phones = [app.test_client() for _ in range(3)]
+    pages = [phone.get("/qr").get_data(as_text=True) for phone in phones]
+    cookies = [phone.get_cookie(name).value for phone in phones]
+    assert len(set(cookies)) == 3  # one identity per phone, cached page or not
+    assert {app.session_interface.get_signing_serializer(app).loads(c)["voter"] for c in cookies}.__len__() == 3
+    assert pages[2] == _jinja_page(app)  # the same state: byte for byte (3 phones joined, no votes)
+
+    assert phones[0].post("/api/vote", json={"choice": "Go"}).status_code == 201
+    reloaded = phones[0].get("/qr").get_data(as_text=True)
+    assert reloaded == _jinja_page(app, cookies[0])
+    assert '"choice":"Go"' in reloaded.replace(" ", "")  # its own vote, in its own page
+
+    state.set_voting(False)  # another variant of the HTML: the buttons disabled
+    closed = phones[1].get("/qr").get_data(as_text=True)
+    assert closed == _jinja_page(app, cookies[1])
+    assert "disabled" in closed and closed != reloaded
+    state.set_voting(True)
+    assert phones[2].get("/qr").get_data(as_text=True) == _jinja_page(app, cookies[2])
+    assert len(app.extensions["reality.cached_pages"]) == 2  # rendered by Jinja once per variant
