@@ -330,3 +330,32 @@ def test_the_cached_phone_page_is_what_jinja_renders_and_each_phone_gets_its_own
     state.set_voting(True)
     assert phones[2].get("/qr").get_data(as_text=True) == _jinja_page(app, cookies[2])
     assert len(app.extensions["reality.cached_pages"]) == 2  # rendered by Jinja once per variant
+
+
+def test_a_verified_cookie_is_remembered_but_still_expires_and_a_changed_one_is_refused(monkeypatch):
+    import time
+
+    from itsdangerous import SignatureExpired
+
+    from reality.votes import InMemoryVoteStore
+    from reality.web import RememberingSerializer, create_app
+
+    app = create_app({"SECRET_KEY": "a-key-" * 6, "BACKGROUND_TASKS": False, "ASYNC_MODE": "threading"},
+                     store=InMemoryVoteStore())
+    serializer = app.session_interface.get_signing_serializer(app)
+    assert isinstance(serializer, RememberingSerializer)
+    cookie = serializer.dumps({"voter": "a" * 32})
+    verified = []
+    inner_loads = serializer.serializer.loads
+    monkeypatch.setattr(serializer.serializer, "loads", lambda *a, **k: verified.append(1) or inner_loads(*a, **k))
+    assert serializer.loads(cookie, max_age=100) == {"voter": "a" * 32}
+    copy = serializer.loads(cookie, max_age=100)
+    assert copy == {"voter": "a" * 32} and len(verified) == 1  # the second time from memory
+    copy["voter"] = "changed"
+    assert serializer.loads(cookie, max_age=100)["voter"] == "a" * 32  # what one request changes stays its own
+    with pytest.raises(BadSignature):
+        serializer.loads(cookie[:-3] + "abc", max_age=100)  # never seen: verified in full, and refused
+    later = time.time() + 200
+    monkeypatch.setattr(time, "time", lambda: later)
+    with pytest.raises(SignatureExpired):
+        serializer.loads(cookie, max_age=100)  # remembered, and too old all the same
