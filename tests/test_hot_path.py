@@ -359,3 +359,39 @@ def test_a_verified_cookie_is_remembered_but_still_expires_and_a_changed_one_is_
     monkeypatch.setattr(time, "time", lambda: later)
     with pytest.raises(SignatureExpired):
         serializer.loads(cookie, max_age=100)  # remembered, and too old all the same
+
+
+# -- the request's headers without the email package (reality/web/server.py) ---------------------
+
+@pytest.mark.parametrize("block", [
+    b"Host: 127.0.0.1:5001\r\nAccept: */*\r\nUser-Agent: Python/3.11 aiohttp/3.9\r\n"
+    b"Cookie: reality-5001=eyJfcGVybWFuZW50Ijp0cnVl.Z.x\r\nContent-Length: 20\r\nContent-Type: application/json\r\n\r\n",
+    b"Host: x\r\nX-A:   spaced  \r\nX-B:\tt\r\nX-C:\r\nx-c: two\r\n\r\n",  # values as the email parser cuts them
+    b"Host: x\r\nX-Folded: a\r\n b\r\n\r\n",  # a folded line: the standard library's parse
+    b"Host: x\r\nX-Latin: \xe9t\xe9\r\n\r\n",
+    b"Host: x\r\nNoColon\r\n\r\n",
+    b"Host: x\nBare: lf\n\n",
+    b"Host: x\r\n",  # the connection ended in the headers
+    b"".join(b"X-H%d: %d\r\n" % (i, i) for i in range(99)) + b"\r\n",  # 99 and the blank line: the most allowed
+    b"Host: x\r\nX-Long: " + b"a" * 70000 + b"\r\n\r\n",  # a line over 64 KiB
+])
+def test_headers_are_read_as_gevents_own_parse_reads_them(block):
+    import io
+
+    from gevent.pywsgi import headers_factory
+
+    from reality.web.server import parse_headers
+
+    ours, theirs = parse_headers(io.BytesIO(block)), headers_factory(io.BytesIO(block))
+    assert (ours.status, list(ours.headers), ours.typeheader, ours.get("content-length")) == (
+        theirs.status, list(theirs.headers), theirs.typeheader, theirs.get("content-length"))
+
+
+def test_more_than_100_header_lines_raise_what_the_standard_library_raises():
+    import http.client
+    import io
+
+    from reality.web.server import parse_headers
+
+    with pytest.raises(http.client.HTTPException, match="got more than 100 headers"):
+        parse_headers(io.BytesIO(b"".join(b"X-H%d: %d\r\n" % (i, i) for i in range(100)) + b"\r\n"))
