@@ -123,7 +123,7 @@ def test_the_cookie_serializer_is_built_once_per_key_and_again_when_the_key_chan
         second.loads(cookie)  # signed with the old key: refused once the key changed
 
 
-# -- the vote answered without Flask's request machinery (reality/web/fastvote.py) ----------------
+# -- the vote answered without Flask's request machinery (reality/web/direct.py) ----------------
 
 def _vote(client, choice="Python", **kwargs):
     answer = client.post("/api/vote", json={"choice": choice}, **kwargs)
@@ -395,3 +395,72 @@ def test_more_than_100_header_lines_raise_what_the_standard_library_raises():
 
     with pytest.raises(http.client.HTTPException, match="got more than 100 headers"):
         parse_headers(io.BytesIO(b"".join(b"X-H%d: %d\r\n" % (i, i) for i in range(100)) + b"\r\n"))
+
+
+# -- the phone page answered without Flask's request machinery (reality/web/direct.py) ------------
+
+def _page(client):
+    import re
+
+    answer = client.get("/qr")
+    cookie = answer.headers.get("Set-Cookie")
+    headers = [(name, value) for name, value in answer.headers.items() if name != "Set-Cookie"]
+    # The tally's version counts every change since the app started: not the same between two runs.
+    page = re.sub(r'"version": \d+', '"version": N', answer.get_data(as_text=True))
+    return answer.status, headers, page, cookie
+
+
+def test_the_direct_phone_page_is_the_flask_routes_page_with_the_same_cookie(make_app):
+    app = make_app()
+    direct = app.wsgi_app
+    state = app.extensions["reality"]
+    name = app.config["SESSION_COOKIE_NAME"]
+    app.test_client().get("/qr")  # the first page is Flask's: it learns whether the Socket.IO client is there
+    first_pages = direct.pages
+    new, returning, cookies = {}, {}, {}
+    for way in ("flask", "direct"):
+        state.reset()  # no votes, no identities: each way starts from the same show
+        client = app.test_client()
+        with (_through_flask(app) if way == "flask" else _Nothing()):
+            new[way] = _page(client)
+            assert client.post("/api/vote", json={"choice": "Go"}).status_code == 201
+            returning[way] = _page(client)
+        cookies[way] = client.get_cookie(name).value
+    assert direct.pages == first_pages + 2
+    # A new phone: the same page (1 phone joined), headers, and a cookie with the same attributes.
+    assert new["direct"][:3] == new["flask"][:3]
+    flask_cookie, direct_cookie = new["flask"][3], new["direct"][3]
+    assert flask_cookie.split(";", 1)[0] != direct_cookie.split(";", 1)[0]  # each phone its own identity
+    attributes = lambda cookie: sorted(part.strip().split("=")[0] for part in cookie.split(";")[1:])  # noqa: E731
+    assert attributes(direct_cookie) == attributes(flask_cookie) == ["Expires", "HttpOnly", "Path", "SameSite"]
+    serializer = app.session_interface.get_signing_serializer(app)
+    assert serializer.loads(cookies["direct"]).keys() == serializer.loads(cookies["flask"]).keys() == {"voter", "_permanent"}
+    # A returning phone: its own vote in its page, no new cookie, and the same answer as Flask's.
+    assert returning["direct"][3] is None and returning["flask"][3] is None
+    assert returning["direct"][2].replace(" ", "").count('"my_vote":{"choice":"Go","known":true}') == 1
+    assert returning["direct"][:2] == returning["flask"][:2]
+
+
+class _Nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_a_spent_budget_and_other_sessions_are_left_to_flask(make_app):
+    app = make_app(IDENTITIES_BURST=1, IDENTITIES_PER_MINUTE=1)
+    direct = app.wsgi_app
+    state = app.extensions["reality"]
+    app.test_client().get("/qr")  # Flask's first page (learns about the Socket.IO client): the one identity
+    pages = direct.pages
+    refused = app.test_client().get("/qr")
+    assert refused.status_code == 429 and refused.headers["Retry-After"]
+    assert "Too many new phones" in refused.get_data(as_text=True)
+    assert state.identities.refused == 1  # looked at by the direct layer, refused and counted once, by Flask
+    forged = app.test_client()
+    forged.set_cookie(app.config["SESSION_COOKIE_NAME"], "not-a-signed-session")
+    assert forged.get("/qr").status_code == 429  # a cookie that does not verify: Flask's, as a new phone
+    assert state.identities.refused == 2
+    assert direct.pages == pages

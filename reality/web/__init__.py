@@ -64,7 +64,13 @@ class PerRequestSecureSessions(SecureCookieSessionInterface):
     """
 
     def get_cookie_secure(self, app: Flask) -> bool:
-        return request.is_secure or request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip() == "https"
+        return self.secure_for(request.environ)
+
+    @staticmethod
+    def secure_for(environ: Mapping[str, Any]) -> bool:
+        """Whether this request came over https (itself, or to the proxy in front)."""
+        return (environ.get("wsgi.url_scheme") == "https"
+                or environ.get("HTTP_X_FORWARDED_PROTO", "").split(",")[0].strip() == "https")
 
     def get_signing_serializer(self, app: Flask):  # -> URLSafeTimedSerializer | None
         # Flask builds a new serializer on every request (every vote reads the cookie): keep one per
@@ -184,10 +190,10 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, bus: EventBus | 
     socketio.init_app(app, async_mode=async_mode, cors_allowed_origins=_allowed_origins(public),
                       max_http_buffer_size=MAX_SOCKET_BODY, logger=False, engineio_logger=False,
                       async_handlers=False)
-    # The common vote answered without Flask's per-request machinery (same contract: see fastvote.py).
-    from .fastvote import DirectVote
+    # A phone's page and votes answered without Flask's per-request machinery (same contract: direct.py).
+    from .direct import DirectPhoneRequests
 
-    app.wsgi_app = DirectVote(app.wsgi_app, app)  # type: ignore[method-assign]
+    app.wsgi_app = DirectPhoneRequests(app.wsgi_app, app)  # type: ignore[method-assign]
     if app.config["BEHIND_PROXY"]:
         # The client's address (what the identity budget counts) from the one proxy in front:
         # ProxyFix takes the last X-Forwarded-For entry, the one that proxy appended, so a client

@@ -19,10 +19,22 @@ from __future__ import annotations
 
 from typing import Any, Hashable
 
-from flask import current_app, render_template, request
+from flask import Flask, current_app, render_template, request
 from jinja2.nodes import EvalContext
 
 _CACHE = "reality.cached_pages"
+
+
+def _key(template: str, vary: Hashable, script_root: str, context: dict[str, Any]) -> Hashable:
+    # What the HTML can depend on besides the state: the variant, the context's values (the poll), and
+    # the URL prefix that url_for puts before the static files.
+    return (template, vary, script_root, tuple((name, repr(value)) for name, value in sorted(context.items())))
+
+
+def state_json(app: Flask, page_state: dict[str, Any]) -> str:
+    """The page state as the template's ``tojson`` filter writes it."""
+    environment = app.jinja_env
+    return str(environment.filters["tojson"](EvalContext(environment), page_state))
 
 
 def render_with_state(template: str, page_state: dict[str, Any], vary: Hashable, **context: Any) -> str:
@@ -31,19 +43,21 @@ def render_with_state(template: str, page_state: dict[str, Any], vary: Hashable,
     if app.jinja_env.auto_reload:
         return render_template(template, page_state=page_state, **context)
     cache: dict[Hashable, tuple[str, str] | None] = app.extensions.setdefault(_CACHE, {})
-    # What the HTML can depend on besides the state: the variant, the context's values (the poll), and
-    # the URL prefix that url_for puts before the static files.
-    key = (template, vary, request.script_root, tuple((name, repr(value)) for name, value in sorted(context.items())))
-    environment = app.jinja_env
-    tojson = environment.filters["tojson"]
-    eval_context = EvalContext(environment)
+    key = _key(template, vary, request.script_root, context)
     if key not in cache:
         page = render_template(template, page_state=page_state, **context)
-        state = str(tojson(eval_context, page_state))
-        halves = page.split(state)
+        halves = page.split(state_json(app, page_state))
         cache[key] = (halves[0], halves[1]) if len(halves) == 2 else None
         return page
     halves = cache[key]
     if halves is None:
         return render_template(template, page_state=page_state, **context)
-    return halves[0] + str(tojson(eval_context, page_state)) + halves[1]
+    return halves[0] + state_json(app, page_state) + halves[1]
+
+
+def cached_halves(app: Flask, template: str, vary: Hashable, script_root: str,
+                  **context: Any) -> tuple[str, str] | None:
+    """The page's two halves around its state, once :func:`render_with_state` has rendered this variant."""
+    if app.jinja_env.auto_reload:
+        return None
+    return app.extensions.get(_CACHE, {}).get(_key(template, vary, script_root, context))
