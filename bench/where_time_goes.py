@@ -21,22 +21,19 @@ from pathlib import Path
 PARTS = [
     ("gevent's server: reading and parsing requests", r"(read_request|read_requestline|get_environ) \(.*pywsgi"),
     ("gevent's server: sending answers", r"(_sendall|_write_with_headers|finalize_headers) "),
-    ("the app, all of it (WSGI call)", r"wsgi_app \(.*flask/app\.py"),
-    ("the vote fast path (all of it)", r"__call__ \(.*reality/web/fastvote\.py"),
-    ("  Flask: request context, routing, finishing", r"(push|pop|match_request|full_dispatch_request|"
-                                                       r"finalize_request|process_response) \(.*flask/"),
-    ("  the phone page (/qr)", r"phone \(.*reality/web/routes\.py"),
-    ("    Jinja rendering", r"render_template \("),
-    ("  the vote route (/api/vote)", r"vote \(.*reality/web/routes\.py"),
-    ("    ShowState.vote", r"vote \(.*reality/web/state\.py"),
-    ("      PostgreSQL INSERT (psycopg2 + wait callback)", r"cast \(.*reality/votes\.py"),
-    ("      rate limit (Redis)", r"hit \(.*reality/ratelimit\.py"),
-    ("      event bus publish", r"publish \(.*reality/events\.py"),
-    ("  session cookie: open (verify, decode)", r"open_session \("),
-    ("  session cookie: save (sign new phones' cookies)", r"save_session \("),
-    ("  JSON answers (jsonify / dumps)", r"(jsonify|response) \(.*flask/json/provider\.py"),
-    ("Socket.IO / Engine.IO (pings, broadcasts)", r"(engineio|socketio)/"),
-    ("gevent hub (waiting, scheduling)", r"(run|switch|wait) \(.*gevent/"),
+    ("gevent hub (waiting, scheduling)", r"^Hub\.run "),
+    ("requests answered directly (reality/web/direct.py)", r"DirectPhoneRequests\.(_vote|_phone_page) "),
+    ("  the phone page, direct", r"DirectPhoneRequests\._phone_page "),
+    ("    new identity, cookie signing", r"DirectPhoneRequests\._cookie |IdentityBudget\.take "),
+    ("  the votes, direct", r"DirectPhoneRequests\._vote "),
+    ("    session cookie (remembered after the first vote)", r"DirectPhoneRequests\._voter "),
+    ("requests through Flask (anything else)", r"Flask\.wsgi_app \("),
+    ("  Jinja rendering", r"render_template \("),
+    ("ShowState.vote (either way)", r"ShowState\.vote "),
+    ("  PostgreSQL INSERT (psycopg2 + wait callback)", r"VoteStore\.cast "),
+    ("  rate limit (one Redis call)", r"VoterRateLimiter\.hit "),
+    ("  event bus publish", r"EventBus\.publish "),
+    ("Socket.IO broadcasts (the tally to dashboards)", r"Broadcaster\.(run|tick) "),
 ]
 
 
@@ -55,6 +52,7 @@ def summarize(stacks: list[tuple[list[str], int]], cpu_ms: float | None) -> str:
     for label, pattern in PARTS:
         rx = re.compile(pattern)
         hits = sum(count for frames, count in stacks if any(rx.search(frame) for frame in frames))
+        # (An anchored pattern is matched against a stack's root frame only.)
         share = hits / total
         ms = f"  {share * cpu_ms:5.2f} ms/phone" if cpu_ms else ""
         lines.append(f"{share:6.1%}{ms}  {label}")
