@@ -60,8 +60,6 @@ VOTER_FORM = re.compile(r"[0-9a-f]{32}")
 VOTER_KEY = "voter"
 
 StartResponse = Callable[..., Any]
-
-
 Answer = tuple[str, list[tuple[str, str]], bytes]
 
 
@@ -95,7 +93,7 @@ class DirectPhoneRequests:
             return None
         declared = environ.get("CONTENT_LENGTH") or ""
         limit = app.config["MAX_CONTENT_LENGTH"]
-        if not declared.isdecimal() or (limit is not None and int(declared) > limit):
+        if not declared.isdecimal() or len(declared) > 18 or (limit is not None and int(declared) > limit):
             return None  # Flask's 411/413 and chunked handling
         body = environ["wsgi.input"].read(int(declared))
         environ["wsgi.input"] = io.BytesIO(body)  # Flask reads it again if this layer passes
