@@ -93,7 +93,7 @@ class RememberingSerializer:
     full. Bounded (the oldest are forgotten first), and dropped with the serializer when the keys change.
     """
 
-    MAX_REMEMBERED = 20_000
+    MAX_REMEMBERED = 10_000  # about 650 bytes each: 6.5 MB at most, and a room is a few thousand phones
 
     def __init__(self, serializer: Any) -> None:
         self.serializer = serializer
