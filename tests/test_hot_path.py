@@ -229,7 +229,9 @@ def test_an_unexpected_error_in_a_direct_vote_gets_the_apps_own_500(make_app, mo
 def redis_url():
     from reality.containers import Infrastructure
 
-    with Infrastructure(role="tests", disposable=True) as infra:
+    # A role of its own: stopping it removes this process's containers of that role, and the
+    # session's PostgreSQL (conftest.py, role "tests") must outlive this module.
+    with Infrastructure(role="tests-ratelimit", disposable=True) as infra:
         infra.start("redis")
         yield infra.redis_url
 
