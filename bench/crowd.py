@@ -10,6 +10,8 @@ switches it off).
     python3 bench/crowd.py                           # closed loop: bursts of 500 phones, 50 at a time
     python3 bench/crowd.py --modes gevent --phones 1000 --concurrency 100 --scenarios sockets
     python3 bench/crowd.py --modes gevent --open-loop  # phones arrive at a fixed rate, stepped up
+    python3 bench/crowd.py --modes gevent --scenarios http --phones 4000 --boots 1 --profile
+                                                     # where the server's time goes (py-spy; see bench/where_time_goes.py)
 
 Closed loop prints phones/s, first-vote latency p50/p99/max, status counts, the dashboard's tally lag
 after the last vote of a burst, boot time, and the server's CPU: cores, and milliseconds of CPU
@@ -455,6 +457,7 @@ async def bench_mode(mode: str, args: argparse.Namespace) -> tuple[list[Burst], 
             boots.append(time.perf_counter() - server.started)  # from spawning the process
             if attempt < args.boots - 1:
                 continue
+            spy = start_profile(server, args.profile) if args.profile else None
             for _ in range(args.repeat):
                 if args.open_loop:
                     capacity = None
@@ -471,10 +474,31 @@ async def bench_mode(mode: str, args: argparse.Namespace) -> tuple[list[Burst], 
                 for scenario in args.scenarios:
                     bursts.append(await run_burst(server, scenario, args.phones, args.concurrency, rate_limit))
                     print(describe(bursts[-1]), flush=True)
+            if spy is not None:
+                stop_profile(spy, args.profile)
         finally:
             stopped = server.stop()
             print(f"{mode:9s} stop (SIGINT to process gone): {stopped:.2f} s", flush=True)
     return bursts, boots, capacity
+
+
+def start_profile(server: Server, out: Path) -> subprocess.Popen:
+    """py-spy sampling the server (GIL holders only: its CPU, not its waits) while the bursts run."""
+    spy = subprocess.Popen(["py-spy", "record", "--gil", "--format", "raw", "--rate", "250", "--nonblocking",
+                            "--output", str(out), "--pid", str(server.process.pid)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # py-spy attaches
+    return spy
+
+
+def stop_profile(spy: subprocess.Popen, out: Path) -> None:
+    spy.send_signal(signal.SIGINT)  # py-spy writes its file on Ctrl+C
+    try:
+        spy.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        spy.kill()
+        spy.wait()
+    print(f"profile (collapsed stacks): {out}; summary: python3 bench/where_time_goes.py {out}", flush=True)
 
 
 def _list(kind):
@@ -498,6 +522,9 @@ def main() -> int:
                         help="open loop: arrival rates to step through, phones/s (stops at the first over the target)")
     parser.add_argument("--duration", type=float, default=8.0, help="open loop: seconds of arrivals per rate (6-10)")
     parser.add_argument("--p99-target", type=float, default=50.0, help="open loop: first-vote p99 to stay under, ms")
+    parser.add_argument("--profile", type=Path, nargs="?", const=RESULTS / "profile.txt", default=None,
+                        help="record the server with py-spy during the bursts (collapsed stacks; default "
+                             "bench/results/profile.txt)")
     args = parser.parse_args()
     unknown = [s for s in args.scenarios if s not in SCENARIOS]
     if unknown or not args.scenarios:

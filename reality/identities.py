@@ -105,6 +105,13 @@ class IdentityBudget:
             self._count(self._refused, address)
             return Grant(False, max(1, math.ceil((1.0 - tokens) / self._rate)))
 
+    def available(self, address: str) -> bool:
+        """Whether :meth:`take` would grant ``address`` a new identity now (nothing is spent or counted)."""
+        now = self._clock()
+        with self._lock:
+            tokens, then = self._buckets.get(address, (float(self.burst), now))
+            return min(float(self.burst), tokens + max(0.0, now - then) * self._rate) >= 1.0
+
     def _count(self, counter: Counter[str], address: str) -> None:
         if address in counter or len(counter) < MAX_ADDRESSES:
             counter[address] += 1

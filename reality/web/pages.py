@@ -14,6 +14,7 @@ from ..public_url import qr_svg
 from . import presenter
 from .api import api_error, show
 from .ballot import OwnVote
+from .cached_page import render_with_state
 from .state import ShowState
 from .voters import client_address, issue_voter, voter_id
 
@@ -133,10 +134,10 @@ def phone() -> Any:
     else:
         own = state.vote_of(voter)  # one indexed lookup (none while PostgreSQL is known down)
     # A phone needs the tally, its own vote and whether live updates work; nothing else (this page is
-    # the hot path).
-    return render_template("phone.html", poll=state.poll,
-                           page_state={"results": state.results(), "live": socket_client_available(),
-                                       "my_vote": own.to_dict()})
+    # the hot path: Jinja renders it once per variant, see cached_page.py).
+    page_state = {"results": state.results(), "live": socket_client_available(), "my_vote": own.to_dict()}
+    return render_with_state("phone.html", page_state, vary=(page_state["results"]["voting_open"], page_state["live"]),
+                             poll=state.poll)
 
 
 def _too_many_new_phones(state: ShowState, retry_after: int) -> Response:

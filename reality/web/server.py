@@ -24,6 +24,7 @@ from __future__ import annotations
 import http.client
 import io
 import json
+import re
 import socket
 import sys
 import time
@@ -186,6 +187,49 @@ class _ErrorLog:
         pass
 
 
+#: The standard library's limits for a request's header block (``http.client.parse_headers``): a line
+#: over 64 KiB, or more than 100 lines counting the blank one that ends them.
+MAX_HEADER_LINE = 65536
+MAX_HEADER_LINES = 100
+#: A header line the fast parse takes: a name of visible ASCII but ":" (what the ``email`` parser
+#: accepts as a name), a colon, a value of visible ASCII, spaces and tabs. Anything else (folded
+#: lines, other bytes, no name) is parsed by the standard library as before.
+_PLAIN_HEADER = re.compile(rb"([\x21-\x39\x3b-\x7e]+):([\x20-\x7e\t]*)\r?\n")
+
+
+def parse_headers(rfile: Any) -> Any:
+    """The request's headers as gevent's own parse gives them (its ``OldMessage``), without the ``email`` package.
+
+    gevent hands the header block to ``http.client.parse_headers``, which runs the ``email`` parser:
+    about 0.03 ms of CPU per request, a tenth of a vote. The common block (plain ``Name: value``
+    lines) is split here into the same message, with the same value (spaces and tabs before it
+    stripped, after it kept); any other line sends the whole block to gevent's parse, so every
+    unusual request is read as it always was. The limits are the standard library's, and raise
+    what it raises.
+    """
+    from gevent.pywsgi import OldMessage, headers_factory
+
+    lines = []
+    while True:
+        line = rfile.readline(MAX_HEADER_LINE + 1)
+        if len(line) > MAX_HEADER_LINE:
+            message = OldMessage()
+            message.status = "Line too long"  # what gevent makes of http.client.LineTooLong
+            return message
+        lines.append(line)
+        if len(lines) > MAX_HEADER_LINES:
+            raise http.client.HTTPException(f"got more than {MAX_HEADER_LINES} headers")
+        if line in (b"\r\n", b"\n", b""):
+            break
+    message = OldMessage()
+    for line in lines[:-1]:
+        plain = _PLAIN_HEADER.fullmatch(line)
+        if plain is None:
+            return headers_factory(io.BytesIO(b"".join(lines)))
+        message[plain.group(1).decode("ascii")] = plain.group(2).lstrip(b" \t").decode("ascii")
+    return message
+
+
 def _source(client_address: Any) -> str:
     return f"{client_address[0]}:{client_address[1]}" if isinstance(client_address, tuple) else str(client_address)
 
@@ -204,6 +248,9 @@ def _gevent_handler() -> type:
     class GuardedHandler(WSGIHandler):
         deadline: Any = None
         refusal: int | None = None
+
+        def MessageClass(self, rfile: Any, *args: Any) -> Any:
+            return parse_headers(rfile)
 
         def handle_one_request(self) -> Any:
             self.refusal = None

@@ -41,21 +41,28 @@ def vote() -> Response:
 
 def vote_response(answer: VoteAnswer, choice: object, mode: str, options: tuple[str, ...]) -> Response:
     """The HTTP answer to a vote: its status, the JSON body the phone reads, ``Retry-After`` when it helps."""
-    status = VOTE_STATUS[answer.outcome]
     if answer.outcome == VoteOutcome.BAD_CHOICE:
-        return api_error(status, answer.message, options=list(options))
+        return api_error(VOTE_STATUS[answer.outcome], answer.message, options=list(options))
     if answer.outcome == VoteOutcome.NO_IDENTITY:
-        return api_error(status, answer.message)
-    extra: dict[str, object] = {}
-    if answer.reason is not None:
-        extra["reason"] = answer.reason
-    if answer.retry_after is not None:
-        extra["retry_after"] = answer.retry_after
-    response = jsonify(message=answer.message, detail=answer.detail, status=status, choice=choice, mode=mode, **extra)
+        return api_error(VOTE_STATUS[answer.outcome], answer.message)
+    status, body = vote_reply(answer, choice, mode)
+    response = jsonify(body)
     response.status_code = status
     if answer.retry_after is not None:
         response.headers["Retry-After"] = str(answer.retry_after)
     return response
+
+
+def vote_reply(answer: VoteAnswer, choice: object, mode: str) -> tuple[int, dict[str, object]]:
+    """A counted vote's status and JSON body (what the phone reads); ``web/direct.py`` answers with it too."""
+    status = VOTE_STATUS[answer.outcome]
+    body: dict[str, object] = {"message": answer.message, "detail": answer.detail, "status": status,
+                               "choice": choice, "mode": mode}
+    if answer.reason is not None:
+        body["reason"] = answer.reason
+    if answer.retry_after is not None:
+        body["retry_after"] = answer.retry_after
+    return status, body
 
 
 @bp.get("/api/my-vote")
