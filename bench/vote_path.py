@@ -33,7 +33,7 @@ use_gevent()
 
 import gevent.pool  # noqa: E402
 
-from reality.containers import Infrastructure  # noqa: E402
+from reality.orchestration import Infrastructure  # noqa: E402
 from reality.events import EventBus  # noqa: E402
 from reality.votes import VoteStore  # noqa: E402
 from reality.web import create_app, shutdown  # noqa: E402

@@ -148,7 +148,7 @@ def _through_flask(app):
 
 def _phone_session(app):
     state = app.extensions["reality"]
-    state.real_store.reset()
+    state.ballot.real_store.reset()
     state.limiter.reset()
     state.set_voting(True)
     client = app.test_client()
@@ -225,15 +225,7 @@ def test_an_unexpected_error_in_a_direct_vote_gets_the_apps_own_500(make_app, mo
 
 # -- the rate limit's one Redis call (reality/ratelimit.py) --------------------------------------
 
-@pytest.fixture(scope="module")
-def redis_url():
-    from reality.containers import Infrastructure
-
-    # A role of its own: stopping it removes this process's containers of that role, and the
-    # session's PostgreSQL (conftest.py, role "tests") must outlive this module.
-    with Infrastructure(role="tests-ratelimit", disposable=True) as infra:
-        infra.start("redis")
-        yield infra.redis_url
+# ``redis_url``: the session's real Redis (conftest.py).
 
 
 def test_the_rate_limit_counts_each_phone_in_redis_with_one_call_per_vote(redis_url):
@@ -297,7 +289,7 @@ def _jinja_page(app, client_cookie=None):
     """The phone page as render_template makes it for the show's state right now (no cache)."""
     from flask import render_template
 
-    from reality.web.routes import socket_client_available
+    from reality.web.pages import socket_client_available
 
     state = app.extensions["reality"]
     with app.test_request_context("/qr"):
