@@ -41,6 +41,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError
 from redis.retry import Retry
 
+from .errors import first_line
 from .events import EventBus
 
 #: The issue's figure: three vote requests per minute per voter.
@@ -82,6 +83,7 @@ class VoterRateLimiter:
         self._redis_storage: RedisStorage | None = None
         self._redis: MovingWindowRateLimiter | None = None
         self._connections: _Connections | None = None
+        self._url_in_use: str | None = None
         self._degraded = False
         if redis_url is not None:
             self._connect()
@@ -107,13 +109,24 @@ class VoterRateLimiter:
         if self._connections is not None:
             self._connections.close()
         # The URL may be a function: a recovered Redis can answer at another address.
-        url = self.redis_url() if callable(self.redis_url) else self.redis_url
+        url = self._url_in_use = self._current_url()
         self._redis_storage = RedisStorage(
             url, key_prefix=KEY_PREFIX, wrap_exceptions=True,
             socket_timeout=self.timeout, socket_connect_timeout=self.timeout, retry=Retry(NoBackoff(), 0),
         )
         self._redis = MovingWindowRateLimiter(self._redis_storage)
         self._connections = _Connections(self._redis_storage)
+
+    def _current_url(self) -> str | None:
+        return self.redis_url() if callable(self.redis_url) else self.redis_url
+
+    def moved(self) -> bool:
+        """Whether Redis now answers at another address than the one counted on (a replaced container).
+
+        The old address must not be used a moment longer: Docker may already have given it to another
+        container — another show's Redis, whose counts are not this show's.
+        """
+        return self.redis_url is not None and self._current_url() != self._url_in_use
 
     def hit(self, voter_id: str) -> Decision:
         """Count one request from ``voter_id`` and say whether it may go ahead."""
@@ -143,12 +156,14 @@ class VoterRateLimiter:
                 return
             self._degraded = True
         self._publish("degraded", "Redis unreachable: the rate limit now runs from local memory (fallback); "
-                                  "votes keep working", error=_one_line(exc))
+                                  "votes keep working", error=first_line(exc))
 
     def check_backend(self) -> bool:
         """Ping Redis; go back to it when it answers again, fall back when it stops. True when it answers."""
         if self.redis_url is None:
             return False
+        if self.moved():
+            self._connect()
         storage = self._redis_storage
         answers = storage is not None and storage.check()
         if not answers and self._degraded:
@@ -207,24 +222,35 @@ class _Connections:
         key = self._storage.prefixed_key(item.key_for(voter_id))
         args = (time.time(), item.amount, item.get_expiry(), 1)
         try:
-            conn = self._idle.pop()
+            conn, kept = self._idle.pop(), True
         except IndexError:
-            conn = self._make()
+            conn, kept = self._make(), False
         try:
-            try:
-                conn.send_command("EVALSHA", self._script.sha, 1, key, *args)
-                answer = conn.read_response()
-            except NoScriptError:  # a restarted Redis forgot its scripts: EVAL loads it again
-                conn.send_command("EVAL", self._script.script, 1, key, *args)
-                answer = conn.read_response()
-        except BaseException:
-            conn.disconnect()
-            raise
+            answer = self._evaluate(conn, key, args)
+        except redis.exceptions.ConnectionError:
+            if not kept:
+                raise
+            # A kept connection goes stale when its Redis is replaced at the same address (chaos, then
+            # recover): the new Redis resets it, so it counted nothing there; a fresh connection decides.
+            conn = self._make()
+            answer = self._evaluate(conn, key, args)
         if self._closed:
             conn.disconnect()
         else:
             self._idle.append(conn)
         return bool(answer)
+
+    def _evaluate(self, conn: redis.connection.AbstractConnection, key: str, args: tuple) -> object:
+        try:
+            try:
+                conn.send_command("EVALSHA", self._script.sha, 1, key, *args)
+                return conn.read_response()
+            except NoScriptError:  # a restarted Redis forgot its scripts: EVAL loads it again
+                conn.send_command("EVAL", self._script.script, 1, key, *args)
+                return conn.read_response()
+        except BaseException:
+            conn.disconnect()  # it could hold half an answer: never reused
+            raise
 
     def close(self) -> None:
         self._closed = True
@@ -238,8 +264,3 @@ def _close_quietly(storage: RedisStorage) -> None:
         storage.storage.close()
     except Exception:
         pass
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

@@ -283,6 +283,22 @@ def test_a_redis_that_stops_answering_puts_the_limit_on_local_memory(redis_url):
     limiter.close()
 
 
+def test_a_redis_answering_at_another_address_is_followed_at_once(redis_url):
+    """A recovered Redis can come back at another bridge address, and the old one can be handed to
+    another container: the limiter's check goes to the address asked for now, never the one it had."""
+    from reality.ratelimit import VoterRateLimiter
+
+    address = {"url": redis_url}
+    limiter = VoterRateLimiter(lambda: address["url"], per_minute=3)
+    assert limiter.hit("phone-10").backend == "redis" and not limiter.moved()
+    address["url"] = "redis://127.0.0.1:1/0"  # moved: nothing answers there (the old one still would)
+    assert limiter.moved()
+    assert limiter.check_backend() is False and limiter.degraded
+    address["url"] = redis_url
+    assert limiter.check_backend() is True and limiter.hit("phone-10").backend == "redis"
+    limiter.close()
+
+
 # -- the phone page rendered once per variant (reality/web/cached_page.py) -------------------------
 
 def _jinja_page(app, client_cookie=None):

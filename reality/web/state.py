@@ -276,8 +276,9 @@ class ShowState:
 
     def _limiter_follows_health(self) -> None:
         # The one place the limiter is told to check its backend: when health says Redis is up while the
-        # limiter counts locally (go back to Redis), or down while it still counts in Redis (fall back).
-        if self.health.probed("redis") and self.health.usable("redis") == self.limiter.degraded:
+        # limiter counts locally (go back to Redis), or down while it still counts in Redis (fall back),
+        # or when a recovered Redis answers at another address (the old one may be another container's).
+        if (self.health.probed("redis") and self.health.usable("redis") == self.limiter.degraded) or self.limiter.moved():
             self.limiter.check_backend()
 
     def close(self) -> None:
