@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from .project_venv import in_virtualenv
+from .config import CHECKOUT as ROOT  # the repository root, named once
 
 if TYPE_CHECKING:  # rich is installed by this very module: import it only once it is there
     from rich.console import Console
     from rich.table import Table
 
-ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS = ROOT / "requirements.txt"
 MIN_PYTHON = (3, 10)
 

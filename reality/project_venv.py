@@ -14,7 +14,8 @@ import shlex
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from .config import CHECKOUT as ROOT  # the repository root, named once
+
 PROJECT_VENV = ROOT / ".venv"
 #: Where the scripts look for the packages, in order: setup.py's .venv, then the original kit's venv/.
 PROJECT_VENVS = (PROJECT_VENV, ROOT / "venv")

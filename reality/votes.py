@@ -22,7 +22,7 @@ from typing import Callable, Iterable, Protocol, TypeVar
 import psycopg2
 import psycopg2.errors
 
-from .errors import ServiceUnavailable
+from .errors import ServiceUnavailable, first_line
 
 SCHEMA = (Path(__file__).parent / "schema.sql").read_text()
 UNREACHABLE = "PostgreSQL is unreachable: votes cannot be stored right now."
@@ -168,9 +168,9 @@ class VoteStore:
                 "INSERT INTO votes (voter_id, choice) VALUES (%s, %s)", (voter_id, choice)))
         # The UNIQUE constraint on voter_id said no: this is the refusal the show is about.
         except psycopg2.errors.UniqueViolation as exc:
-            first = (exc.pgerror or "").strip().splitlines()[:1]
+            first = first_line(exc.pgerror or "")
             raise AlreadyVoted(voter_id, exc.diag.constraint_name,
-                               first[0].removeprefix("ERROR:").strip() if first else None) from exc
+                               first.removeprefix("ERROR:").strip() or None) from exc
 
     def choice_of(self, voter_id: str) -> str | None:
         """This voter's stored choice, or None: one lookup in the UNIQUE constraint's index."""

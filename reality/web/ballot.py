@@ -280,6 +280,13 @@ class Ballot:
         self.bus.publish(Kind.MODE, ModeAction.REFUSED, message, mode=Mode.FANTASY)
         raise ActionRefused(Obstacle.NOT_NOW, message)
 
+    def open_voting(self, open_: bool) -> bool:
+        """Open or close voting (a closed vote is refused and stores nothing); False when it already was."""
+        if open_ == self.voting_open:
+            return False
+        self.voting_open = open_
+        return True
+
     def reset(self) -> None:
         """No votes, reality mode, voting open, counters at zero (the caller holds the control lock)."""
         try:

@@ -34,6 +34,7 @@ from flask_socketio import SocketIO, emit, join_room
 from ..events import Event
 from . import socketio
 from . import presenter
+from .api import show
 from .server import claim_cut_off, shut_down
 from .state import ShowState
 from .traffic import FLOODING, TokenBucket, TrafficReport
@@ -248,10 +249,6 @@ class SocketGuard:
         return packet.data is None or isinstance(packet.data, dict)  # CONNECT's auth, DISCONNECT
 
 
-def _state() -> ShowState:
-    return current_app.extensions["reality"]
-
-
 def _broadcaster() -> Broadcaster:
     return current_app.extensions["reality.broadcaster"]
 
@@ -268,7 +265,7 @@ def _is_presenter() -> bool:
 @socketio.on("connect")
 def on_connect(auth: object = None) -> bool:
     auth = auth if isinstance(auth, dict) else {}
-    state = _state()
+    state = show()
     if "token" in auth and presenter.try_token(auth["token"]) is None:  # a wrong one counts against the address
         presenter.grant(session)
     emit("tally", state.results())
@@ -300,7 +297,7 @@ def on_scene(data: object = None) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("action"), str):
         return {"ok": False, "status": 400, "message": "Send {\"action\": \"next\"} or similar."}
     try:
-        _state().scenes.apply(data["action"], data.get("index"))
+        show().scenes.apply(data["action"], data.get("index"))
     except ValueError as exc:
         return {"ok": False, "status": 400, "message": str(exc)}
-    return {"ok": True, "status": 200, "scene": _state().scenes.snapshot()}
+    return {"ok": True, "status": 200, "scene": show().scenes.snapshot()}

@@ -188,9 +188,8 @@ class ShowState:
         Not behind the presenter's action lock: closing the vote must be instant, also while a
         Recover is waiting for a container.
         """
-        if open_ == self.voting_open:
+        if not self.ballot.open_voting(open_):
             return "Voting is already " + ("open." if open_ else "closed.")
-        self.ballot.voting_open = open_
         self.version += 1
         self.results_cache.touch()  # phones learn it with the tally they already receive
         message = ("Voting is open: phones can vote again" if open_
