@@ -34,7 +34,7 @@ from flask_socketio import SocketIO, emit, join_room
 from ..events import Event
 from . import socketio
 from . import presenter
-from .server import claim_cut_off, shut_down
+from .http_limits import claim_cut_off, shut_down
 from .state import ShowState
 from .traffic import FLOODING, TokenBucket, TrafficReport
 
