@@ -35,7 +35,7 @@ from ..events import Event
 from . import socketio
 from . import presenter
 from .api import show
-from .server import claim_cut_off, shut_down
+from .http_limits import claim_cut_off, shut_down
 from .state import ShowState
 from .traffic import FLOODING, TokenBucket, TrafficReport
 
