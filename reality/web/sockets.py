@@ -169,7 +169,7 @@ class SocketGuard:
     Installed in front of the library's Engine.IO message handler: a packet that does not decode, or
     is of a type a client never sends here, is dropped and counted; a connection past its event
     budget is disconnected (once) and what it still sends is dropped. Neither prints a traceback.
-    (Under gevent the server also meters a websocket's bytes as they are read: ``reality.web.server``.)
+    (Under gevent the server also meters a websocket's bytes as they are read: ``reality.web.gevent_server``.)
     """
 
     def __init__(self, server: python_socketio.Server, report: TrafficReport, rate: float = EVENTS_PER_SECOND,
