@@ -92,3 +92,14 @@ class EventBus:
         """Forget the history (numbering goes on, so consumers never see a number twice)."""
         with self._lock:
             self._history.clear()
+
+
+def missed_before(held: list[Event], since: int) -> int:
+    """How many events after ``since`` are gone from the bus's history (it keeps only the newest).
+
+        >>> bus = EventBus(history=2)
+        >>> for n in range(5): _ = bus.publish("system", "note", str(n))
+        >>> missed_before(bus.history(1), 1)    # 2 and 3 are gone; 4 and 5 are held
+        2
+    """
+    return max(0, held[0].seq - since - 1) if held and since > 0 else 0

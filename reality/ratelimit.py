@@ -43,6 +43,7 @@ from redis.retry import Retry
 
 from .errors import first_line
 from .events import EventBus
+from .vocabulary import Kind, RateLimitAction
 
 #: The issue's figure: three vote requests per minute per voter.
 DEFAULT_PER_MINUTE = 3
@@ -75,7 +76,7 @@ class VoterRateLimiter:
         self.redis_url = redis_url
         self.bus = bus
         self.item = RateLimitItemPerMinute(per_minute)
-        self.enabled = enabled
+        self.enabled = self.enabled_by_default = enabled
         self.timeout = timeout
         self._lock = threading.Lock()
         self._memory = MemoryStorage()
@@ -155,7 +156,7 @@ class VoterRateLimiter:
             if self._degraded:
                 return
             self._degraded = True
-        self._publish("degraded", "Redis unreachable: the rate limit now runs from local memory (fallback); "
+        self._publish(RateLimitAction.DEGRADED, "Redis unreachable: the rate limit now runs from local memory (fallback); "
                                   "votes keep working", error=first_line(exc))
 
     def check_backend(self) -> bool:
@@ -174,14 +175,16 @@ class VoterRateLimiter:
             was_degraded = self._degraded
             self._degraded = not answers
         if answers and was_degraded:
-            self._publish("restored", "Redis is back: the rate limit is counted in Redis again")
+            self._publish(RateLimitAction.RESTORED, "Redis is back: the rate limit is counted in Redis again")
         elif not answers and not was_degraded:
-            self._publish("degraded", "Redis unreachable: the rate limit now runs from local memory (fallback); "
+            self._publish(RateLimitAction.DEGRADED, "Redis unreachable: the rate limit now runs from local memory (fallback); "
                                       "votes keep working")
         return answers
 
     def reset(self) -> None:
-        """Forget every voter's count, in Redis (if it answers) and in the local fallback."""
+        """A clean slate: every voter's count forgotten, in Redis (if it answers) and in the local
+        fallback, and the limit on or off as it was made."""
+        self.enabled = self.enabled_by_default
         self._memory.reset()
         if self._redis_storage is not None and not self._degraded:
             try:
@@ -195,9 +198,9 @@ class VoterRateLimiter:
         if self._connections is not None:
             self._connections.close()
 
-    def _publish(self, action: str, message: str, **data: object) -> None:
+    def _publish(self, action: RateLimitAction, message: str, **data: object) -> None:
         if self.bus is not None:
-            self.bus.publish("ratelimit", action, message, service="redis", backend=self.backend, **data)
+            self.bus.publish(Kind.RATELIMIT, action, message, service="redis", backend=self.backend, **data)
 
 
 class _Connections:

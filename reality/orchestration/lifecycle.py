@@ -43,7 +43,7 @@ from ..config import (
 from ..errors import ContainerStartError, RealityError, first_line
 from ..events import EventBus
 from ..provision import ImageResolution, resolve_image
-from ..vocabulary import ContainerAction, Kind, ServiceState, SystemAction
+from ..vocabulary import ContainerAction, DockerAction, Kind, ServiceState, SystemAction
 from . import addresses, services
 from .docker_events import DockerEvents
 from .leftovers import dispose_container, remove_containers
@@ -335,12 +335,12 @@ class Infrastructure:
         attributes = event.get("Actor", {}).get("Attributes", {})
         name = attributes.get(LABEL_SERVICE)
         container_id = event.get("id", "")
-        if name not in self.services or action not in ("die", "start"):
+        if name not in self.services or action not in (DockerAction.DIE, DockerAction.START):
             return
         service = self.services[name]
         if service.container_id != container_id:
             return
-        if action == "die":
+        if action == DockerAction.DIE:
             if container_id in self._expected_exits:
                 self._expected_exits.discard(container_id)
                 return
@@ -350,7 +350,7 @@ class Infrastructure:
                 self.bus.publish(Kind.CONTAINER, ContainerAction.KILLED,
                                  f"{NAMES[name]} died outside the app (docker kill?)",
                                  service=name, container=container_id, external=True)
-        elif action == "start" and service.state == ServiceState.DOWN:
+        elif action == DockerAction.START and service.state == ServiceState.DOWN:
             self._locate(service)
             service.state = ServiceState.UP
             self.bus.publish(Kind.CONTAINER, ContainerAction.RESTARTED, f"{NAMES[name]} started again outside the app",

@@ -17,6 +17,8 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from testcontainers.core.waiting_utils import WaitStrategy, WaitStrategyTarget
 
+from ..config import SERVICE_NAMES
+
 #: How often readiness is probed.
 POLL_INTERVAL = 0.02
 STARTUP_TIMEOUT = 60
@@ -64,7 +66,7 @@ class QueryWaitStrategy(CancellableWait):
             conn.close()
             return True
 
-        self._wait(answers, "PostgreSQL")
+        self._wait(answers, SERVICE_NAMES["postgres"])
 
 
 class PingWaitStrategy(CancellableWait):
@@ -86,4 +88,4 @@ class PingWaitStrategy(CancellableWait):
             finally:
                 client.close()
 
-        self._wait(pong, "Redis")
+        self._wait(pong, SERVICE_NAMES["redis"])

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from ..events import missed_before
 from .api import api_error, show
 
 bp = Blueprint("read", __name__)
@@ -34,8 +35,7 @@ def feed() -> Response:
         return api_error(400, "since must be a sequence number (0 or more).")
     since = int(raw)
     held = show().bus.history(since)
-    gap = max(0, held[0].seq - since - 1) if held and since > 0 else 0
-    return jsonify(events=[event.to_dict() for event in held], gap=gap)
+    return jsonify(events=[event.to_dict() for event in held], gap=missed_before(held, since))
 
 
 @bp.get("/api/scene")

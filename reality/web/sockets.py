@@ -31,7 +31,7 @@ import socketio as python_socketio
 from flask import current_app, request, session
 from flask_socketio import SocketIO, emit, join_room
 
-from ..events import Event
+from ..events import Event, missed_before
 from . import socketio
 from . import presenter
 from .api import show
@@ -68,7 +68,7 @@ def feed_payload(events: list[Event], gap: int = 0) -> dict[str, Any]:
 
 def replay(held: list[Event], since: int, limit: int = REPLAY_LIMIT) -> tuple[list[Event], int]:
     """The newest ``limit`` of ``held`` (events after ``since``) and how many before them are not sent."""
-    gap = max(0, held[0].seq - since - 1) if held and since > 0 else 0
+    gap = missed_before(held, since)
     if len(held) > limit:
         gap += len(held) - limit
         held = held[-limit:]

@@ -18,6 +18,7 @@ import threading
 import time
 from typing import Any, Callable, Hashable
 
+from ..config import SERVICES
 from ..events import EventBus
 from ..identities import PUBLIC_NOTICE, Grant, IdentityBudget
 from ..poll import Poll
@@ -51,7 +52,6 @@ class ShowState:
         self.poll = poll
         self.bus = bus
         self.limiter = limiter
-        self.rate_limit_default = limiter.enabled
         self.identities = identities or IdentityBudget()
         self.public = public
         self.infra = infra
@@ -71,7 +71,7 @@ class ShowState:
         # The monitor counts a service as up only after its own probe; "up" from orchestration means
         # "the container answers", so those start as "starting" until the first probe confirms.
         initial = {name: (infra.state(name) if infra is not None else ServiceState.STARTING)
-                   for name in ("postgres", "redis")}
+                   for name in SERVICES}
         initial = {name: (ServiceState.STARTING if state == ServiceState.UP else state) for name, state in initial.items()}
         postgres = (lambda: store.dsn) if isinstance(store, VoteStore) else None  # re-read: it can change on recover
         self.health = HealthMonitor(bus, postgres=postgres, redis_url=redis_url, initial=initial)
@@ -239,7 +239,6 @@ class ShowState:
             self.tests.cancel()
             self.ballot.reset()  # raises (nothing else changed) while PostgreSQL is down
             self.limiter.reset()
-            self.limiter.enabled = self.rate_limit_default
             self.identities.reset()
             self.results_visible = True
             self.service_changes.clear()
