@@ -4,6 +4,7 @@ import { bars, fillBar } from "./bars.js";
 import { animateNumber } from "./count-up.js";
 import { byId as $ } from "./dom.js";
 import { clockTime, percent, plural } from "./format.js";
+import { SERVICES } from "./services.js";
 
 /* The big chart: each count and its share counted up, the bars as shares of the leader's. */
 function drawChart(results) {
@@ -66,7 +67,7 @@ export function drawResults(results) {
 export function drawTiles(health, results) {
   const services = health.services || {};
   const changes = health.service_changes || {};
-  for (const name of ["postgres", "redis"]) {
+  for (const name of SERVICES) {
     const tile = $("tile-" + name);
     const state = services[name] || "starting";
     const change = changes[name];

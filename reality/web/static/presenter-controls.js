@@ -2,7 +2,6 @@
 import { byId as $ } from "./dom.js";
 import { presenterAction, toast } from "./toast.js";
 
-const NAMES = { postgres: "PostgreSQL", redis: "Redis" };
 
 /* Each button's label and state from the health document. */
 export function drawControls(health) {
@@ -89,7 +88,7 @@ export function wireControls(show) {
       // Disabled while the request runs (no double sends); the keyboard's focus comes back after.
       const hadFocus = document.activeElement === button;
       button.disabled = true;
-      if (action === "recover") toast("Recovering " + NAMES[button.dataset.target] + "…", true);
+      if (action === "recover") toast("Recovering " + button.dataset.name + "…", true);
       try {
         await presenterAction(action, actionBody(action, show.health(), button));
       } finally {
