@@ -2,6 +2,8 @@
 
 Each step is idempotent (what is there is skipped) and reports one :class:`Step` for the closing
 summary. ``setup.py`` at the top of the repository is the thin entry script.
+
+A little over 300 lines: one function per step of set-up, in the order they run.
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ broken too (the entry scripts refuse to run in it): the requirements are install
     >>> diagnosis = diagnose(Path(".venv"))                      # doctest: +SKIP
     >>> diagnosis.healthy, diagnosis.problems                    # doctest: +SKIP
     (False, ['.venv/bin/python points to /usr/local/python/3.11.4/bin/python3 (via python3), which no longer exists ...'])
+
+A little over 300 lines: the checks run in the broken interpreter itself, so each is a
+self-contained function with no help from the rest of the package.
 """
 
 from __future__ import annotations

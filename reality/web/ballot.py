@@ -4,6 +4,9 @@ Reality mode sends votes to PostgreSQL, whose UNIQUE constraint refuses a phone'
 fantasy mode sends them to an in-memory mock that takes anything. Going back to reality replays the
 mock's votes into PostgreSQL in the order they were cast. Answers are values
 (:class:`~.answers.VoteAnswer`, :class:`~.answers.ActionRefused`): HTTP is the blueprints' business.
+
+A little over 300 lines: casting, switching modes and the replay back to reality share the
+store in use, the switch's control lock and the room's counters.
 """
 
 from __future__ import annotations

@@ -17,6 +17,9 @@ sends at most :data:`REPLAY_LIMIT` events (older ones are reported as ``gap``), 
 between clients, malformed packets are dropped and counted (:mod:`.traffic`), and a connection that
 sends more than :data:`EVENT_BURST` events at once or :data:`EVENTS_PER_SECOND` for long is
 disconnected (:class:`SocketGuard`).
+
+A little over 300 lines: the three parts of one Socket.IO server — what it sends (the
+broadcaster), what it lets in (the guard) and its handlers — around the same server and rooms.
 """
 
 from __future__ import annotations
