@@ -16,8 +16,9 @@ from reality.events import EventBus
 from reality.pytest_results import Outcome
 from reality.pytest_runner import PytestProcess, run_pytest, stop
 from reality.testrun import TestRun
+from support.paths import ROOT
+from support.waiting import wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
 #: No cache folder in tmp_path, and the suite's own warning filters stay out of the children's way.
 ARGS = ("-p", "no:cacheprovider")
 
@@ -83,13 +84,6 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def wait_for(condition, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"{what} did not happen within {seconds} s"
-        time.sleep(0.05)
 
 
 def group_of(tmp_path: Path, process: PytestProcess) -> list[int]:

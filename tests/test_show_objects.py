@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from typing import Iterator
 
 import pytest
@@ -24,6 +23,7 @@ from reality.web.api import OBSTACLE_STATUS
 from reality.web.health import HealthMonitor
 from reality.web.state import ShowState
 from reality.web.vote_api import VOTE_STATUS
+from support.waiting import wait_for
 
 
 
@@ -284,15 +284,6 @@ def redis_infra() -> Iterator[Infrastructure]:
         yield infra
 
 
-def wait_for(condition, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
-
-
 def test_the_limiter_follows_what_health_knows_of_redis_through_a_kill_and_a_recover(redis_infra, votes):
     bus = redis_infra.bus
     url = lambda: redis_infra.redis_url  # noqa: E731 (read again: a recovered Redis can move)
@@ -308,14 +299,14 @@ def test_the_limiter_follows_what_health_knows_of_redis_through_a_kill_and_a_rec
         assert "Redis killed" in state.chaos.kill("redis")
 
         # The kill's event marks Redis down; the loop's round moves the limiter to local memory.
-        assert wait_for(lambda: state.limiter.backend == "local")
+        wait_for(lambda: state.limiter.backend == "local", 20, "the limiter on local memory")
         assert ("ratelimit", "degraded") in [(e.kind, e.action) for e in bus.history(since)]
         assert state.vote("phone-k", "Go").outcome == VoteOutcome.ACCEPTED  # votes keep working
 
         message, _kept = state.chaos.recover("redis")
 
         assert message == "Redis is back: the rate limit is counted in Redis again."
-        assert wait_for(lambda: state.limiter.backend == "redis")
+        wait_for(lambda: state.limiter.backend == "redis", 20, "the limiter back on Redis")
         assert ("ratelimit", "restored") in [(e.kind, e.action) for e in bus.history(since)]
     finally:
         state.close()

@@ -8,15 +8,14 @@ still shows what Docker does. The narrated run is covered end to end by tests/te
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 from rich.console import Console
 
 from reality.workshop.infrastructure import our_containers
 from reality.workshop.sections import the_magic
 from reality.workshop.session import Session
+from support.paths import ROOT as REPO
 
-REPO = Path(__file__).resolve().parent.parent
 
 
 def test_the_magic_run_quietly_measures_everything_and_narrates_nothing(tmp_path, docker_client):
