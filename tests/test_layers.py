@@ -61,3 +61,13 @@ def test_an_entry_script_imports_only_the_packages_entry_points(script):
     reached = _imports(ROOT / script)
     assert reached, f"{script} should call into the package"
     assert reached <= ENTRY_POINTS, f"{script} reaches past the entry points: {sorted(reached - ENTRY_POINTS)}"
+
+
+def test_testcontainers_label_names_restated_in_config_are_testcontainers_own():
+    """config.py restates two of Testcontainers' label names so that tools need not import it: they must not drift."""
+    from testcontainers.core import labels
+
+    from reality import config
+
+    assert config.LABEL_TESTCONTAINERS == labels.LABEL_TESTCONTAINERS
+    assert config.LABEL_TC_SESSION == labels.LABEL_SESSION_ID
