@@ -24,9 +24,8 @@ except ValueError as problem:  # an unknown REALITY_ASYNC_MODE
     sys.exit(f"✗ {problem}")
 
 import argparse  # noqa: E402
-import os  # noqa: E402
 
-from reality.config import BEHIND_PROXY_ENV, identity_budget, presenter_token_problem, request_timeout  # noqa: E402
+from reality.config import identity_budget, presenter_token_problem, request_timeout  # noqa: E402
 from reality.poll import DEFAULT_OPTIONS, DEFAULT_QUESTION, InvalidPoll, Poll  # noqa: E402
 from reality.public_url import InvalidPublicUrl, normalise_public_url  # noqa: E402
 
@@ -67,12 +66,10 @@ def main() -> int:
         print(f"✗ {exc}", file=sys.stderr)
         return 2
 
-    if args.behind_proxy:
-        os.environ[BEHIND_PROXY_ENV] = "1"  # read by the app's settings (reality/config.py)
     from reality.show import ShowOptions, main as run_show
 
     return run_show(ShowOptions(host=args.host, port=args.port, poll=poll, public_url=args.public_url,
-                                   theme=args.theme, async_mode=ASYNC_MODE))
+                                   theme=args.theme, async_mode=ASYNC_MODE, behind_proxy=args.behind_proxy))
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ class ShowOptions:
     public_url: str | None = None
     theme: str = "dark"
     async_mode: str = config.DEFAULT_ASYNC_MODE  # REALITY_ASYNC_MODE, read by the entry script (config.async_mode)
+    behind_proxy: bool = False  # --behind-proxy (REALITY_BEHIND_PROXY and Codespaces are read by config.behind_proxy)
 
 
 class TerminalLog:
@@ -160,7 +161,8 @@ def run(options: ShowOptions, out: Print = print, err: Print = _stderr,
         store.init_schema()
         app = create_app({"REDIS_URL": lambda: infra.redis_url, "QUESTION": options.poll.question,
                           "OPTIONS": list(options.poll.options), "ASYNC_MODE": mode, "PORT": options.port,
-                          "THEME": options.theme},
+                          "THEME": options.theme,
+                          "BEHIND_PROXY": options.behind_proxy or config.behind_proxy()},
                          bus=bus, store=store, infra=infra, public=public)
         server = make_server(mode, listener, app)
         addresses = urls(options, public, app.config["PRESENTER_TOKEN"])
