@@ -8,7 +8,6 @@ controller with ``kill``, ``recover`` and ``state``.
 
 from __future__ import annotations
 
-import logging
 import time
 from datetime import timedelta
 from typing import Any, Mapping
@@ -216,8 +215,6 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, bus: EventBus | 
         socketio.start_background_task(state.maintain)
         socketio.start_background_task(broadcaster.run)
         socketio.start_background_task(traffic.run, socketio.sleep)
-    # Request lines would drown the terminal (and cost time) under an audience.
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     return app
 
 

@@ -25,6 +25,7 @@ Where each part lives: :mod:`.http_limits` (the limits, the refusals and ending 
 
 from __future__ import annotations
 
+import logging
 import socket
 import sys
 from typing import Any
@@ -65,6 +66,9 @@ def make_server(mode: str, listener: socket.socket, app: Flask) -> Any:
         from werkzeug.serving import make_server as werkzeug_server
 
         host, port = listener.getsockname()[:2]
+        # Werkzeug's server logs a line per request: under an audience that would drown the terminal
+        # (and cost time). Its logger is the server's, so the server that uses it quiets it.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         server = werkzeug_server(host, port, LimitBodies(QuietSocketErrors(app, report), report), threaded=True,
                                  fd=listener.fileno(), request_handler=werkzeug_handler())
     server.traffic = report
