@@ -25,7 +25,6 @@ import pytest
 if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
 
-from support.docker import connect_or_fail, session_infrastructure, start_or_fail, sweep_orphans_quietly  # noqa: E402
 from support.paths import ARTIFACTS  # noqa: E402
 from support.terminal import Terminal, require_tool  # noqa: E402
 
@@ -39,16 +38,26 @@ def pytest_configure(config: pytest.Config) -> None:
     signal.signal(signal.SIGHUP, interrupt)  # the terminal closed
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    # Containers a crashed or killed earlier run left on this machine would otherwise linger (and
-    # their pid labels could be mistaken for a new process's): remove those whose process is gone.
+# -- real services: started once per session, only when a test asks for them ---------------------------
+
+# Docker and Testcontainers are imported by the fixtures that need them, not here: a run without
+# containers (the lesson's `pytest tests/test_fantasy.py`, the mock that needs nothing) pays neither
+# for importing them nor for asking Docker anything.
+
+@pytest.fixture(scope="session")
+def _swept() -> None:
+    """Before this session's first container: containers a crashed or killed earlier run left on this
+    machine would otherwise linger (and their pid labels could be mistaken for a new process's), so
+    those whose process is gone are removed."""
+    from support.docker import sweep_orphans_quietly
+
     sweep_orphans_quietly()
 
 
-# -- real services: started once per session, only when a test asks for them ---------------------------
-
 @pytest.fixture(scope="session")
-def _services():
+def _services(_swept):
+    from support.docker import session_infrastructure
+
     # Disposable: Docker removes the containers after the session, nobody waits for it.
     infra = session_infrastructure(role="tests", disposable=True)
     with infra:  # removes the containers however the session ends, Ctrl+C included
@@ -58,6 +67,8 @@ def _services():
 @pytest.fixture(scope="session")
 def postgres_url(_services) -> str:
     """URL of a real PostgreSQL 15, started by Testcontainers once per test session."""
+    from support.docker import start_or_fail
+
     start_or_fail(_services, "postgres")
     return _services.postgres_url
 
@@ -65,6 +76,8 @@ def postgres_url(_services) -> str:
 @pytest.fixture(scope="session")
 def redis_url(_services) -> str:
     """URL of a real Redis 7, started by Testcontainers once per test session (the rate limit's store)."""
+    from support.docker import start_or_fail
+
     start_or_fail(_services, "redis")
     return _services.redis_url
 
@@ -87,8 +100,10 @@ def votes(_vote_store):
 
 
 @pytest.fixture(scope="session")
-def docker_client():
+def docker_client(_swept):
     """A client for the real Docker engine (the test fails with one line when none answers)."""
+    from support.docker import connect_or_fail
+
     client = connect_or_fail()
     yield client
     client.close()
