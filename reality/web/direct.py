@@ -39,8 +39,6 @@ page (it learns whether the Socket.IO client is installed).
 from __future__ import annotations
 
 import io
-import re
-import secrets
 from typing import Any, Callable, Iterable
 
 from flask import Flask
@@ -49,16 +47,13 @@ from werkzeug.http import HTTP_STATUS_CODES, dump_cookie, parse_cookie
 
 from ..identities import address_key
 from .cached_page import cached_halves, render_with_state, state_json
+from .pages import SOCKET_CLIENT_KNOWN
 from .vote_api import vote_reply
+from .voters import VOTER_KEY, new_voter, valid_voter
 
 VOTE_PATH = "/api/vote"
 PHONE_PATH = "/qr"
 PHONE_TEMPLATE = "phone.html"
-#: Where the phone route keeps whether ``npm ci`` installed the Socket.IO client (routes.socket_client_available).
-SOCKET_CLIENT_KNOWN = "reality.socket_client"
-#: Exactly what the phone page issues (routes._issue_voter): anything else goes to Flask (a 403).
-VOTER_FORM = re.compile(r"[0-9a-f]{32}")
-VOTER_KEY = "voter"
 
 StartResponse = Callable[..., Any]
 Answer = tuple[str, list[tuple[str, str]], bytes]
@@ -150,7 +145,7 @@ class DirectPhoneRequests:
             if not grant.allowed:  # another thread took the last one meanwhile (threading mode only)
                 return None
             session = interface.session_class()
-            session[VOTER_KEY] = voter = secrets.token_hex(16)  # as routes._issue_voter
+            session[VOTER_KEY] = voter = new_voter()  # as voters.issue_voter
             session.permanent = True
             set_cookie = self._cookie(environ, session)
             own = {"known": True, "choice": None}  # a new phone has not voted: no query
@@ -196,8 +191,8 @@ class DirectPhoneRequests:
             data = serializer.loads(cookie, max_age=int(app.permanent_session_lifetime.total_seconds()))
         except BadSignature:
             return None
-        voter = data.get(VOTER_KEY) if isinstance(data, dict) else None
-        return voter if isinstance(voter, str) and VOTER_FORM.fullmatch(voter) else None
+        # Anything but what the phone page issues goes to Flask (its 403).
+        return valid_voter(data.get(VOTER_KEY)) if isinstance(data, dict) else None
 
     def fixed_headers(self, path: str, method: str, mimetype: str) -> list[tuple[str, str]]:
         """The headers the app's ``after_request`` hooks add to an answer on ``path`` (asked once)."""

@@ -21,14 +21,16 @@ from .voters import client_address, issue_voter, voter_id
 bp = Blueprint("show", __name__)
 
 SOCKET_IO_CLIENT = "socket.io-client/dist/socket.io.min.js"
+#: Where the app keeps whether ``npm ci`` installed the Socket.IO client (see socket_client_available).
+SOCKET_CLIENT_KNOWN = "reality.socket_client"
 
 
 def socket_client_available() -> bool:
     """Whether ``npm ci`` installed the Socket.IO client (checked once: pages ask on every load)."""
-    known = current_app.extensions.get("reality.socket_client")
+    known = current_app.extensions.get(SOCKET_CLIENT_KNOWN)
     if known is None:
         known = (Path(current_app.config["NODE_MODULES"]) / SOCKET_IO_CLIENT).is_file()
-        current_app.extensions["reality.socket_client"] = known
+        current_app.extensions[SOCKET_CLIENT_KNOWN] = known
     return known
 
 

@@ -190,25 +190,26 @@ class ShowState:
         """
         if not self.ballot.open_voting(open_):
             return "Voting is already " + ("open." if open_ else "closed.")
-        self.version += 1
-        self.results_cache.touch()  # phones learn it with the tally they already receive
-        message = ("Voting is open: phones can vote again" if open_
-                   else "Voting is closed: votes answer 423 and nothing is stored")
-        self.bus.publish(Kind.SYSTEM, SystemAction.VOTING_OPEN if open_ else SystemAction.VOTING_CLOSED, message,
-                         voting_open=open_)
-        return message + "."
+        return self._switched(SystemAction.VOTING_OPEN if open_ else SystemAction.VOTING_CLOSED,
+                              "Voting is open: phones can vote again" if open_
+                              else "Voting is closed: votes answer 423 and nothing is stored", voting_open=open_)
 
     def set_results_visible(self, visible: bool) -> str:
         """Show or hide the results on the audience screen and the phones (counting goes on)."""
         if visible == self.results_visible:
             return "The results are already " + ("shown." if visible else "hidden.")
         self.results_visible = visible
+        return self._switched(SystemAction.RESULTS_SHOWN if visible else SystemAction.RESULTS_HIDDEN,
+                              "Results revealed: the room sees the counts" if visible
+                              else "Results hidden: votes still count, the room sees no numbers until you reveal them",
+                              results_visible=visible)
+
+    def _switched(self, action: SystemAction, message: str, **data: object) -> str:
+        """A switch the room sees flipped: documents change, phones learn it with the tally they already
+        receive, the feed says so; the presenter's answer."""
         self.version += 1
         self.results_cache.touch()
-        message = ("Results revealed: the room sees the counts" if visible
-                   else "Results hidden: votes still count, the room sees no numbers until you reveal them")
-        self.bus.publish(Kind.SYSTEM, SystemAction.RESULTS_SHOWN if visible else SystemAction.RESULTS_HIDDEN, message,
-                         results_visible=visible)
+        self.bus.publish(Kind.SYSTEM, action, message, **data)
         return message + "."
 
     def set_theme(self, theme: object) -> str:
