@@ -92,17 +92,23 @@ def _lose_first(lost: list[str], times: int):
     return handle
 
 
-def test_a_module_lost_on_the_way_loads_the_page_again(stage, open_page):  # noqa: F811
-    show = stage("Tabs or spaces?", ["Tabs", "Spaces"])
-    show.vote("Tabs", 2)
+def _open_losing_bars(show, open_page, times: int):
+    """The audience screen with its first ``times`` requests for bars.js lost; (page, documents loaded, lost)."""
     documents: list[str] = []
     lost: list[str] = []
 
     def before_load(page):
         page.on("request", lambda r: r.resource_type == "document" and documents.append(r.url))
-        page.route(re.compile(r".*/static/bars\.js$"), _lose_first(lost, 1))
+        page.route(re.compile(r".*/static/bars\.js$"), _lose_first(lost, times))
 
     page = open_page(show.base + "/", before_load=before_load, viewport={"width": 1280, "height": 720})
+    return page, documents, lost
+
+
+def test_a_module_lost_on_the_way_loads_the_page_again(stage, open_page):  # noqa: F811
+    show = stage("Tabs or spaces?", ["Tabs", "Spaces"])
+    show.vote("Tabs", 2)
+    page, documents, lost = _open_losing_bars(show, open_page, times=1)
     # The first load's module graph failed; the second one runs and draws the tally.
     expect(page.locator("body")).to_have_attribute("data-total", "2")
     assert len(lost) == 1 and len(documents) == 2
@@ -110,14 +116,7 @@ def test_a_module_lost_on_the_way_loads_the_page_again(stage, open_page):  # noq
 
 def test_a_module_that_never_loads_stops_the_reloads_after_two(stage, open_page):  # noqa: F811
     show = stage("Tabs or spaces?", ["Tabs", "Spaces"])
-    documents: list[str] = []
-    lost: list[str] = []
-
-    def before_load(page):
-        page.on("request", lambda r: r.resource_type == "document" and documents.append(r.url))
-        page.route(re.compile(r".*/static/bars\.js$"), _lose_first(lost, 1_000))
-
-    page = open_page(show.base + "/", before_load=before_load, viewport={"width": 1280, "height": 720})
+    page, documents, lost = _open_losing_bars(show, open_page, times=1_000)
     for _ in range(150):  # up to 15 s for the two reloads (0.5 s and 1 s apart, on a loaded machine)
         if len(documents) >= 3:
             break
