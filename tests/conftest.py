@@ -36,6 +36,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
     signal.signal(signal.SIGTERM, interrupt)
     signal.signal(signal.SIGHUP, interrupt)  # the terminal closed
+    # A suite started as a script's background job inherits an ignored SIGINT (the shell's rule for
+    # such jobs), and every child would inherit it too: the tests that press Ctrl+C on a pytest child,
+    # a workshop or a show would then wait on a child that cannot hear it.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 # -- real services: started once per session, only when a test asks for them ---------------------------
