@@ -12,7 +12,6 @@ import threading
 
 from docker.models.containers import Container
 from testcontainers.community.postgres import PostgresContainer
-from testcontainers.community.redis import RedisContainer
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.exceptions import ContainerStartException
 from testcontainers.core.waiting_utils import WaitStrategy
@@ -57,6 +56,10 @@ def build_container(name: str, image: str, port: int, role: str, *, fast_storage
         if fast_storage:
             container.with_command(FAST_POSTGRES)
     else:
+        # Imported here: it loads redis-py (70 ms), which a session that needs only PostgreSQL (the
+        # lesson's `pytest tests/test_reality.py`) would pay for nothing.
+        from testcontainers.community.redis import RedisContainer
+
         readiness = PingWaitStrategy(port, cancel)
         container = RedisContainer(image)
     container.waiting_for(readiness)

@@ -12,9 +12,6 @@ import threading
 from typing import Callable
 
 import psycopg2
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 from testcontainers.core.waiting_utils import WaitStrategy, WaitStrategyTarget
 
 from ..config import SERVICE_NAMES
@@ -70,14 +67,24 @@ class QueryWaitStrategy(CancellableWait):
 
 
 class PingWaitStrategy(CancellableWait):
-    """Ready when Redis on host ``port`` answers ``PING``, polled every ``POLL_INTERVAL``."""
+    """Ready when Redis on host ``port`` answers ``PING``, polled every ``POLL_INTERVAL``.
+
+    redis-py is imported when a Redis is waited for: a session that starts only PostgreSQL (the
+    lesson's ``pytest tests/test_reality.py``) would otherwise pay 70 ms for loading it.
+    """
 
     def __init__(self, port: int, cancel: threading.Event | None = None) -> None:
+        import redis
+
         super().__init__(cancel)
         self.port = port
         self.with_transient_exceptions(redis.exceptions.ConnectionError)
 
     def wait_until_ready(self, container: WaitStrategyTarget) -> None:
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
         def pong() -> bool:
             # No retries inside the probe: redis-py's default back-off (with jitter, up to a second)
             # would hold a refused PING while the next poll, 20 ms later, could already succeed.
