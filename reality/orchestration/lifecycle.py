@@ -380,6 +380,7 @@ class Infrastructure:
         # container; wait for them, so that none creates one after the sweep below.
         with self._settled:
             self._settled.wait_for(lambda: self._in_flight == 0, timeout=STOP_WAIT)
+        stopped = {service.container_id for service in self.services.values()} - {None}
         # Plain threads, not an executor: this also runs from atexit, when executors refuse work.
         stoppers = [threading.Thread(target=self.stop, args=(name,)) for name in self.services]
         for thread in stoppers:
@@ -389,7 +390,7 @@ class Infrastructure:
         if first:
             # Anything still being created when the stop began carries this process's labels.
             remove_containers(self.client, {LABEL_PID: str(os.getpid()), LABEL_ROLE: self.role},
-                              dispose=self.disposable)
+                              dispose=self.disposable, skip=stopped)
 
     def __enter__(self) -> "Infrastructure":
         return self
