@@ -10,6 +10,8 @@ each mode achieves on a 2-core machine is in the README's "Measured" section.
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
+from typing import Iterator
 
 
 def prepare(mode: str) -> str:
@@ -25,3 +27,20 @@ def patched_for_gevent() -> bool:
     """True when this process was monkey-patched for gevent (by :func:`prepare` or anyone else)."""
     monkey = sys.modules.get("gevent.monkey")
     return bool(monkey and monkey.is_module_patched("socket"))
+
+
+@contextmanager
+def quick_handoffs(interval: float = 0.0005) -> Iterator[None]:
+    """Pass the GIL between threads every ``interval`` seconds, instead of Python's 5 ms, in the block.
+
+    At the show's boot a native thread imports the web stack (0.4 s of pure Python) while the hub's
+    thread starts the containers: each step of a Docker call or readiness poll there waits for the
+    GIL, up to the switch interval every time. Measured on 2 cores: both containers ready 0.95 s
+    after their start with 5 ms, 0.7 s with 0.5 ms.
+    """
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(interval)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)
