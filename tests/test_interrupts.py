@@ -16,6 +16,7 @@ import textwrap
 import docker
 import pytest
 
+from reality.pytest_runner import skipped_plugin_options
 from support.docker import containers_of
 from support.paths import ROOT
 from support.waiting import wait_for
@@ -39,7 +40,8 @@ def test_interrupted_session_leaves_no_container(tmp_path, sig, phase):
     log = tmp_path / "child.log"
     with open(log, "wb") as output:
         child = subprocess.Popen(
-            [sys.executable, "-m", "pytest", "-q", "-p", "tests.conftest", "-p", "no:cacheprovider", str(tmp_path)],
+            [sys.executable, "-m", "pytest", "-q", "-p", "tests.conftest", "-p", "no:cacheprovider",
+             *skipped_plugin_options(), str(tmp_path)],
             cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
         )
     try:

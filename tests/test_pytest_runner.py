@@ -14,7 +14,7 @@ from pathlib import Path
 
 from reality.events import EventBus
 from reality.pytest_results import Outcome
-from reality.pytest_runner import PytestProcess, run_pytest, stop
+from reality.pytest_runner import PytestProcess, run_pytest, skipped_plugin_options, stop
 from reality.testrun import TestRun
 from support.paths import ROOT
 from support.waiting import wait_for
@@ -90,6 +90,21 @@ def group_of(tmp_path: Path, process: PytestProcess) -> list[int]:
     """The child and the grandchild it started (once it has said which)."""
     wait_for(lambda: (tmp_path / "grandchild.pid").exists(), 60, "the grandchild's start")
     return [process.process.pid, int((tmp_path / "grandchild.pid").read_text())]
+
+
+def test_a_file_outside_the_checkout_runs_without_the_plugins_pytest_ini_turns_off(tmp_path):
+    # The kit's pytest.ini does not reach tmp_path (nor an --exercise-dir elsewhere): the plugins it
+    # turns off (Schemathesis and Hypothesis are among the kit's own requirements) must be off anyway.
+    skipped = {name.removeprefix("no:") for name in skipped_plugin_options() if name.startswith("no:")}
+    assert {"schemathesis", "hypothesispytest"} <= skipped
+    (tmp_path / "test_plugins.py").write_text(
+        "def test_plugins(pytestconfig):\n"
+        f"    loaded = [name for name in {sorted(skipped)!r} if pytestconfig.pluginmanager.has_plugin(name)]\n"
+        "    assert not loaded, loaded\n")
+
+    [run] = run_pytest([tmp_path / "test_plugins.py"], tmp_path, extra_args=ARGS, timeout=120)
+
+    assert [test.outcome for test in run.tests] == [Outcome.PASSED], run.output
 
 
 def test_every_outcome_is_one_result_with_its_time_and_reason(tmp_path):

@@ -14,6 +14,7 @@ import pytest
 from reality.events import EventBus
 from reality.poll import InvalidPoll, Poll
 from reality.public_url import InvalidPublicUrl, normalise_public_url, phone_url, qr_svg
+from reality.pytest_runner import skipped_plugin_options
 from reality.ratelimit import VoterRateLimiter
 from reality.testrun import MARKER, TestRun, describe
 from reality.web.presenter import token_matches
@@ -189,7 +190,8 @@ def test_the_test_run_plugin_reports_each_test_with_its_setup_time(tmp_path):
         "@pytest.mark.skip\n"
         "def test_skipped():\n    pass\n")
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "reality.testrun", "-p", "no:cacheprovider",
-                          str(tmp_path / "test_sample.py")], capture_output=True, text=True, cwd=ROOT, timeout=60)
+                          *skipped_plugin_options(), str(tmp_path / "test_sample.py")],
+                         capture_output=True, text=True, cwd=ROOT, timeout=60)
     lines = [json.loads(line.split(MARKER, 1)[1]) for line in run.stdout.splitlines() if MARKER in line]
     by_name = {line["nodeid"].split("::")[1]: line for line in lines}
     assert by_name["test_ok"]["outcome"] == "passed" and by_name["test_ok"]["duration"] >= 0.2
