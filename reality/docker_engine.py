@@ -127,28 +127,32 @@ def start_engine(wait: float = 30.0) -> None:
         raise DockerUnavailable("dockerd is not installed: run `python3 setup.py --install-docker` as root.")
     if not uses_local_engine():
         raise DockerUnavailable(f"The Docker engine at DOCKER_HOST={os.environ['DOCKER_HOST']} is not answering: start it there.")
+    launched = False
     if dockerd_running():
         # A second dockerd would fight the first over docker0 and iptables: wait for this one instead.
         pass
     elif shutil.which("systemctl") and Path("/run/systemd/system").is_dir():
-        subprocess.run(["systemctl", "start", "docker"], check=False)
+        launched = subprocess.run(["systemctl", "start", "docker"], check=False).returncode == 0
     else:
         with open(DOCKERD_LOG, "ab") as log:
             subprocess.Popen(["dockerd"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        launched = True
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         if is_reachable():
-            quicken_bridge_arp()
+            if launched:  # an engine someone else started keeps their settings
+                quicken_bridge_arp()
             return
         time.sleep(0.3)
     raise DockerUnavailable(f"dockerd did not answer within {wait:.0f} s: see {DOCKERD_LOG}.")
 
 
 def quicken_bridge_arp(setting: Path = BRIDGE_ARP_RETRY) -> bool:
-    """On an engine this kit starts: ask again every 100 ms on Docker's bridge (see ``BRIDGE_ARP_RETRY``).
+    """On an engine this kit launched: ask again every 100 ms on Docker's bridge (see ``BRIDGE_ARP_RETRY``).
 
-    Only the kernel's default (1000 ms) is changed, never someone's own choice; False when the
-    setting is not there or cannot be written (not Linux, not root, a read-only /proc).
+    Only the kernel's default (1000 ms) is changed, never someone's own choice, and only until the
+    machine restarts; False when the setting is not there or cannot be written (not Linux, not
+    root, a read-only /proc).
     """
     try:
         if setting.read_text().strip() == "1000":

@@ -2,7 +2,9 @@
 
 The command is the one a participant types (``python3 -m pytest PATHS``) plus the results plugin
 (:mod:`reality.pytest_results`: one JSON line per finished test) and whatever the caller adds;
-pytest.ini's options apply as they do by hand, so the figures shown are the participant's own.
+pytest.ini's options apply as they do by hand, so the figures shown are the participant's own. (Files
+outside the checkout, where pytest.ini does not reach, get its plugin switches on the command line:
+see :func:`command_line`.)
 
 Each child's output goes to a file, read while it runs from the calling thread (:func:`run_pytest`):
 several children need no reader threads, and that thread (where Ctrl+C lands) stops them at once.
@@ -92,13 +94,16 @@ _FIRMNESS = {signal.SIGINT: 1, signal.SIGTERM: 2, signal.SIGKILL: 3}
 
 
 def command_line(paths: Sequence[str | os.PathLike[str]], extra_args: Sequence[str] = (),
-                 python: str = sys.executable) -> list[str]:
+                 python: str = sys.executable, cwd: Path = CHECKOUT) -> list[str]:
     """``python -m pytest PATHS`` as typed by hand, with the results plugin and the caller's options.
 
     For files outside the checkout (an ``--exercise-dir`` elsewhere), where the kit's pytest.ini
-    does not apply, the plugins it turns off are turned off on the command line instead.
+    does not apply, the plugins it turns off are turned off on the command line instead: a test
+    there that relies on one of them (Hypothesis' pytest options, anyio's marker) would miss it.
+    ``cwd`` is where the child runs (relative ``paths`` are read from there).
     """
-    outside = [] if all(_inside_checkout(path) for path in paths) else skipped_plugin_options()
+    inside = all(_under(Path(cwd, path), CHECKOUT) for path in paths)
+    outside = () if inside else skipped_plugin_options()
     return [python, "-m", "pytest", *map(str, paths), "-p", RESULTS_PLUGIN, *outside, *extra_args]
 
 
@@ -106,19 +111,19 @@ def command_line(paths: Sequence[str | os.PathLike[str]], extra_args: Sequence[s
 def skipped_plugin_options(ini: Path = CHECKOUT / "pytest.ini") -> tuple[str, ...]:
     """The ``-p no:NAME`` options of the kit's pytest.ini: globally installed plugins it never uses.
 
-    Loading them costs a pytest run 2 s of CPU on a machine with Schemathesis and Hypothesis
-    installed (the kit's own requirements), against 0.25 s for a whole run without them.
+    Loading them costs a pytest run 2.3 s of CPU on a machine with Schemathesis and Hypothesis
+    installed (the kit's own requirements), against 0.2 s for a whole run without them.
     """
-    parser = configparser.ConfigParser()
+    parser = configparser.ConfigParser(interpolation=None)
     parser.read(ini)
     words = shlex.split(parser.get("pytest", "addopts", fallback=""))
     return tuple(option for pair in zip(words, words[1:]) if pair[0] == "-p" and pair[1].startswith("no:")
                  for option in pair)
 
 
-def _inside_checkout(path: str | os.PathLike[str]) -> bool:
-    # A relative path is the callers' way of naming the checkout's own tests (run from its root).
-    return not Path(path).is_absolute() or Path(path).resolve().is_relative_to(CHECKOUT.resolve())
+def _under(path: Path, folder: Path) -> bool:
+    # Absolute paths as pytest takes them when it looks for an ini file: symlinks not followed.
+    return Path(os.path.abspath(path)).is_relative_to(os.path.abspath(folder))
 
 
 class PytestProcess:
@@ -148,7 +153,7 @@ class PytestProcess:
         with open(output, "wb") as sink:
             # Its own session: a Ctrl+C in the terminal reaches the caller only, which then stops the
             # child exactly once (a second SIGINT would cut its fixtures' cleanup short).
-            process = subprocess.Popen(command_line(paths, extra_args, python), cwd=cwd, env=env,
+            process = subprocess.Popen(command_line(paths, extra_args, python, cwd), cwd=cwd, env=env,
                                        stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                        start_new_session=True)
         return cls(process, output, began)

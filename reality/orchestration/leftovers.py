@@ -36,10 +36,13 @@ def remove(container: Container | None) -> None:
         pass  # engine gone: cleanup.py or the next run's sweep will catch it
 
 
-def dispose_container(container: Container | None) -> None:
-    """End an auto-remove container and leave its removal to Docker; force-remove any other."""
+def dispose_container(container: Container | None) -> bool:
+    """End an auto-remove container and leave its removal to Docker; force-remove any other.
+
+    True when it is ended or gone; False when Docker refused (the caller's sweep may try again).
+    """
     if container is None:
-        return
+        return True
     try:
         container.reload()  # the state Docker has now, not the one this object was made with
         # Created but never started, Docker would not remove it by itself.
@@ -48,12 +51,13 @@ def dispose_container(container: Container | None) -> None:
                 container.kill(signal=DISPOSE_SIGNALS.get(container.labels.get(LABEL_SERVICE, ""), "SIGKILL"))
             except DockerException:
                 pass  # already exiting or gone: Docker removes it
-            return
+            return True
         container.remove(force=True, v=True)
     except NotFound:
         pass
     except DockerException:
-        pass  # already being removed, or the engine is gone: cleanup.py or the next run's sweep catch it
+        return False  # being removed already, or the engine is gone: cleanup.py or the next run's sweep catch it
+    return True
 
 
 def remove_containers(client: docker.DockerClient, labels: dict[str, str], dispose: bool = False,
@@ -67,18 +71,20 @@ def remove_containers(client: docker.DockerClient, labels: dict[str, str], dispo
     filters = {"label": [f"{key}={value}" for key, value in labels.items()]}
     removed = []
     try:
-        # One listing, no per-container inspection (the SDK's ``containers.list`` inspects each).
+        # One listing; only the containers not skipped are looked at (the SDK's ``containers.list``
+        # would inspect every one).
         for summary in client.api.containers(all=True, filters=filters):
             if summary["Id"] in skip:
                 continue
             try:
                 container = client.containers.get(summary["Id"])
                 if dispose:
-                    dispose_container(container)
+                    if not dispose_container(container):
+                        continue
                 else:
                     container.remove(force=True, v=True)
                 removed.append(container.name)
-            except NotFound:
+            except DockerException:  # gone meanwhile, or Docker refused this one: the others still go
                 pass
     except DockerException:
         pass

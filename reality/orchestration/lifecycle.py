@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import docker
-from docker.errors import DockerException
+from docker.errors import DockerException, NotFound
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.waiting_utils import WaitStrategy
 
@@ -368,18 +368,23 @@ class Infrastructure:
 
     # -- stopping -------------------------------------------------------------------------------
 
-    def stop(self, name: str) -> None:
+    def stop(self, name: str) -> str | None:
+        """Remove (or, disposable, end) the service's container; returns its id once Docker took the order."""
         service = self.services[name]
+        ended = None
         if service.container is not None:
-            if service.container_id:
-                self._expected_exits.add(service.container_id)
+            container_id = service.container_id
+            if container_id:
+                self._expected_exits.add(container_id)
             if self.disposable:
-                dispose_container(docker_container(service.container))
+                done = dispose_container(docker_container(service.container))
             else:
-                self._remove(service.container)
+                done = self._remove(service.container)
+            ended = container_id if done else None
             service.container = None
             service.state = ServiceState.STOPPED
             self.bus.publish(Kind.CONTAINER, ContainerAction.STOPPED, f"{NAMES[name]} container removed", service=name)
+        return ended
 
     def stop_all(self) -> None:
         """Remove every container this run started (safe to call twice, or from a signal handler)."""
@@ -390,9 +395,12 @@ class Infrastructure:
         # container; wait for them, so that none creates one after the sweep below.
         with self._settled:
             self._settled.wait_for(lambda: self._in_flight == 0, timeout=STOP_WAIT)
-        stopped = {service.container_id for service in self.services.values()} - {None}
+        # The containers Docker took the order for: the sweep below leaves them alone (looking at a
+        # container Docker is taking down waits for Docker), and tries again for any other.
+        ended: list[str | None] = []
         # Plain threads, not an executor: this also runs from atexit, when executors refuse work.
-        stoppers = [threading.Thread(target=self.stop, args=(name,)) for name in self.services]
+        stoppers = [threading.Thread(target=lambda name=name: ended.append(self.stop(name)))
+                    for name in self.services]
         for thread in stoppers:
             thread.start()
         for thread in stoppers:
@@ -400,7 +408,7 @@ class Infrastructure:
         if first:
             # Anything still being created when the stop began carries this process's labels.
             remove_containers(self.client, {LABEL_PID: str(os.getpid()), LABEL_ROLE: self.role},
-                              dispose=self.disposable, skip=stopped)
+                              dispose=self.disposable, skip={container_id for container_id in ended if container_id})
 
     def __enter__(self) -> "Infrastructure":
         return self
@@ -409,11 +417,14 @@ class Infrastructure:
         self.stop_all()
 
     @staticmethod
-    def _remove(container: DockerContainer | None) -> None:
-        """Force-remove a container with its volumes (Testcontainers' ``stop``); quiet when already gone."""
+    def _remove(container: DockerContainer | None) -> bool:
+        """Force-remove a container with its volumes (Testcontainers' ``stop``); True when it is gone."""
         if container is None:
-            return
+            return True
         try:
             container.stop(force=True, delete_volume=True)
+        except NotFound:
+            return True
         except DockerException:
-            pass  # already gone, or the engine is: cleanup.py or the next run's sweep will catch it
+            return False  # the engine is gone, or refused: cleanup.py or the next run's sweep will catch it
+        return True

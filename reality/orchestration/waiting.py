@@ -69,8 +69,9 @@ class QueryWaitStrategy(CancellableWait):
 class PingWaitStrategy(CancellableWait):
     """Ready when Redis on host ``port`` answers ``PING``, polled every ``POLL_INTERVAL``.
 
-    redis-py is imported when a Redis is waited for: a session that starts only PostgreSQL (the
-    lesson's ``pytest tests/test_reality.py``) would otherwise pay 70 ms for loading it.
+    redis-py is imported when this strategy is made (a Redis is about to start): a session that
+    starts only PostgreSQL (the lesson's ``pytest tests/test_reality.py``) would otherwise pay 70 ms
+    for loading it.
     """
 
     def __init__(self, port: int, cancel: threading.Event | None = None) -> None:
