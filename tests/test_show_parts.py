@@ -12,6 +12,7 @@ import time
 import pytest
 
 from reality.events import EventBus
+from reality.green import entry_points_read_once
 from reality.poll import InvalidPoll, Poll
 from reality.public_url import InvalidPublicUrl, normalise_public_url, phone_url, qr_svg
 from reality.pytest_runner import skipped_plugin_options
@@ -99,6 +100,24 @@ def test_without_codespaces_or_a_public_url_the_address_is_never_localhost():
 def test_the_qr_code_is_a_standalone_svg_with_a_white_background():
     svg = qr_svg("https://fuzzy-lamp-x7-5001.app.github.dev/qr")
     assert svg.startswith("<svg") and 'fill="white"' in svg and "viewBox" in svg
+
+
+def test_entry_points_read_once_gives_the_same_entry_points_and_puts_the_lookup_back():
+    from importlib import metadata
+
+    original = metadata.entry_points
+    groups = ["pytest11", "console_scripts", "gevent.plugins.monkey.will_patch_all"]
+
+    def listed() -> dict[str, list[tuple[str, str]]]:
+        return {group: sorted((ep.name, ep.value) for ep in metadata.entry_points(group=group)) for group in groups}
+
+    before = listed()
+    assert before["pytest11"], "pytest's own plugins are registered as entry points here"
+    with entry_points_read_once():
+        assert metadata.entry_points is not original
+        inside = listed()
+    assert inside == before
+    assert metadata.entry_points is original
 
 
 def test_the_local_rate_limit_counts_per_voter():
