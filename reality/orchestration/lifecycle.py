@@ -373,14 +373,11 @@ class Infrastructure:
         service = self.services[name]
         ended = None
         if service.container is not None:
-            container_id = service.container_id
-            if container_id:
-                self._expected_exits.add(container_id)
-            if self.disposable:
-                done = dispose_container(docker_container(service.container))
-            else:
-                done = self._remove(service.container)
-            ended = container_id if done else None
+            wrapped = docker_container(service.container)
+            if wrapped is not None:
+                self._expected_exits.add(wrapped.id)
+            done = dispose_container(wrapped) if self.disposable else self._remove(service.container)
+            ended = wrapped.id if done and wrapped is not None else None
             service.container = None
             service.state = ServiceState.STOPPED
             self.bus.publish(Kind.CONTAINER, ContainerAction.STOPPED, f"{NAMES[name]} container removed", service=name)
