@@ -329,7 +329,7 @@ def test_ctrl_c_while_postgres_runs_stops_cleanly_and_leaves_no_container(tmp_pa
         while not workshop_containers(docker_client, workshop.pid):
             assert workshop.poll() is None, workshop.stdout.read()
             assert time.monotonic() < deadline, "the workshop never started PostgreSQL"
-            time.sleep(0.1)
+            time.sleep(0.02)
         workshop.send_signal(signal.SIGINT)
         out, _ = workshop.communicate(timeout=60)
     finally:
@@ -376,7 +376,7 @@ def start_a_held_check(tmp_path: Path, docker_client) -> tuple[subprocess.Popen,
     while len(children) < 2:  # both checks (with and without the constraint) are inside the test
         assert workshop.poll() is None, workshop.stdout.read()
         assert time.monotonic() < deadline, "the check never got to the participant's test"
-        time.sleep(0.1)
+        time.sleep(0.02)
         children = [int(path.name) for path in held.iterdir()]
     return workshop, children, exercise
 
@@ -397,18 +397,19 @@ def end_it_all(workshop: subprocess.Popen, children: list[int], docker_client) -
 def test_ctrl_c_during_a_check_cancels_it_and_goes_back_to_the_menu(tmp_path, docker_client, presses):
     workshop, children, exercise = start_a_held_check(tmp_path, docker_client)
     try:
-        for _ in range(presses):  # an impatient participant presses twice
+        for press in range(presses):  # an impatient participant presses twice
+            if press:
+                time.sleep(0.2)
             workshop.send_signal(signal.SIGINT)
-            time.sleep(0.2)
         # Well inside the minute the test sleeps: the check's pytest runs are stopped at once.
         deadline = time.monotonic() + 30
         while any(process_alive(pid) for pid in children):
             assert time.monotonic() < deadline, "the check's pytest runs outlived the Ctrl+C"
-            time.sleep(0.1)
+            time.sleep(0.02)
         deadline = time.monotonic() + 30
         while workshop_containers(docker_client, workshop.pid):  # the section's database goes with it
             assert time.monotonic() < deadline, "the hands-on database outlived the cancelled check"
-            time.sleep(0.1)
+            time.sleep(0.02)
         assert workshop.poll() is None, "the workshop ended instead of going back to the menu"
         out, _ = workshop.communicate("q\n", timeout=60)  # at the menu: q quits
     finally:
