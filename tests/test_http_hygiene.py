@@ -212,6 +212,29 @@ def test_the_deadline_is_a_setting_and_a_malformed_one_stops_the_show_at_once(tm
     assert "Starting PostgreSQL" not in done.stdout
 
 
+def test_the_summary_lines_interval_is_a_setting_and_a_malformed_one_stops_the_show_at_once(monkeypatch, make_app,
+                                                                                            tmp_path):
+    from reality import config
+    from reality.web.traffic import REPORT_INTERVAL
+    from support.app import traffic
+
+    monkeypatch.delenv(config.TRAFFIC_REPORT_ENV, raising=False)
+    assert config.traffic_report_seconds() == REPORT_INTERVAL == 5  # the README's figure
+    assert traffic(make_app()).interval == REPORT_INTERVAL
+    monkeypatch.setenv(config.TRAFFIC_REPORT_ENV, "2")  # what this module's show runs with
+    assert traffic(make_app()).interval == 2
+    for bad in ("0", "soon", "1.5"):
+        monkeypatch.setenv(config.TRAFFIC_REPORT_ENV, bad)
+        with pytest.raises(ValueError, match=f"^{config.TRAFFIC_REPORT_ENV}='"):
+            config.web_settings()
+    env = dict(os.environ, **{config.TRAFFIC_REPORT_ENV: "often"}, REALITY_RUNTIME_DIR=str(tmp_path))
+    done = subprocess.run(show_command(5999), cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"✗ {config.TRAFFIC_REPORT_ENV}='often' is not a whole number from 1 to 1000000 (default 5)."]
+    assert "Starting PostgreSQL" not in done.stdout
+
+
 def test_a_keep_alive_connection_serves_many_requests_within_the_deadline(hostile_show, terminal):
     with requests.Session() as http:
         for _ in range(20):
