@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import selectors
 import socket
 import subprocess
@@ -271,12 +272,23 @@ def test_closing_a_websocket_prints_nothing(hostile_show, terminal):
     for transports in (["websocket"], ["polling", "websocket"]) * 3:
         client = socketio.Client(reconnection=False)
         client.connect(hostile_show.base_url, auth={"role": "phone"}, transports=transports, wait_timeout=10)
-        time.sleep(0.3)
+        wait_for(lambda: client.transport() == "websocket", 10, "the upgrade to a websocket", interval=0.01)
         # Its last frames after the websocket ended once made gevent print "Invalid HTTP method:
         # '\x88\x82…'": they were read as the connection's next HTTP request.
         client.disconnect()
-    time.sleep(2)  # a summary line would be out by now; the terminal fixture checks the rest
-    assert not any("malformed HTTP" in line for line in terminal.summaries())
+    # Then one malformed request on purpose: the summary line that counts it says the show has looked
+    # at what came before it, and it must be the only malformed request counted.
+    sock = raw_connection(hostile_show)
+    sock.sendall(b"NONSENSE\r\n\r\n")
+    assert status_of(read_answer(sock)) == 400
+    sock.close()
+
+    def malformed_counted() -> list[int]:
+        return [int(n.replace(",", "")) for line in terminal.summaries()
+                for n in re.findall(r"([\d,]+) malformed HTTP requests", line)]
+    assert wait_for(malformed_counted, 15, "the summary line counting the malformed request") == [1]
+    time.sleep(0.5)  # a websocket's frame read late would be counted by now (the terminal fixture checks the rest)
+    assert malformed_counted() == [1]
 
 
 # -- identities -----------------------------------------------------------------------------------------
@@ -303,21 +315,27 @@ def test_any_strange_identity_in_a_validly_signed_cookie_is_403(hostile_show, te
 
 # -- threading mode (REALITY_ASYNC_MODE=threading): Werkzeug's server, the same rules ------------------
 
+#: The request deadline of the threading-mode server in this process: a request sent at once is far
+#: inside it, a trickle is cut in a second.
+THREADED_DEADLINE = 1.0
+
+
 @pytest.fixture
 def threaded_show(votes, monkeypatch):
-    """The app on Werkzeug's server in this process, as threading mode runs it (2 s request timeout)."""
+    """The app on Werkzeug's server in this process, as threading mode runs it (1 s request timeout)."""
     import threading
 
     from reality.events import EventBus
     from reality.show import bind
     from reality.web import create_app, server as web_server, shutdown
 
-    monkeypatch.setattr(web_server, "REQUEST_TIMEOUT", 2.0)
+    monkeypatch.setattr(web_server, "REQUEST_TIMEOUT", THREADED_DEADLINE)
     listener = bind("127.0.0.1", 0)
     port = listener.getsockname()[1]
     app = create_app({"ASYNC_MODE": "threading", "SECRET_KEY": SECRET_KEY, "PORT": port}, bus=EventBus(), store=votes)
     server = web_server.make_server("threading", listener, app)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # Werkzeug's loop looks for a shutdown every poll_interval (0.5 s by default): each test's teardown waited that.
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
 
     class Running:
         base_url = f"http://127.0.0.1:{port}"
@@ -364,7 +382,7 @@ def test_threading_mode_keeps_an_idle_websocket(threaded_show):
         assert ws.recv().startswith("0{")
         ws.send('40{"role":"phone"}')
         assert ws.recv().startswith("4")
-        time.sleep(3)  # longer than the (test's) request timeout: the websocket is past its request
+        time.sleep(2 * THREADED_DEADLINE)  # longer than the (test's) request timeout: the websocket is past its request
         ws.send('42["scene",{"action":"next"}]')  # refused (not the presenter), but answered only if alive
         ws.send('421["scene",{"action":"next"}]')
         frames = []
