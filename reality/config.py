@@ -85,7 +85,7 @@ DEFAULT_TRAFFIC_REPORT = 5
 
 
 def traffic_report_seconds() -> int:
-    """Seconds between two summary lines of dropped traffic (the tests shorten it); ValueError in one line when malformed."""
+    """Seconds between two lines saying what traffic was dropped (tests shorten it); ValueError in one line."""
     return _positive_int(TRAFFIC_REPORT_ENV, DEFAULT_TRAFFIC_REPORT)
 
 
