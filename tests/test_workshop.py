@@ -329,7 +329,7 @@ def test_ctrl_c_while_postgres_runs_stops_cleanly_and_leaves_no_container(tmp_pa
         while not workshop_containers(docker_client, workshop.pid):
             assert workshop.poll() is None, workshop.stdout.read()
             assert time.monotonic() < deadline, "the workshop never started PostgreSQL"
-            time.sleep(0.02)
+            time.sleep(0.05)  # each look is a Docker API call: not too often while it starts one
         workshop.send_signal(signal.SIGINT)
         out, _ = workshop.communicate(timeout=60)
     finally:
@@ -409,7 +409,7 @@ def test_ctrl_c_during_a_check_cancels_it_and_goes_back_to_the_menu(tmp_path, do
         deadline = time.monotonic() + 30
         while workshop_containers(docker_client, workshop.pid):  # the section's database goes with it
             assert time.monotonic() < deadline, "the hands-on database outlived the cancelled check"
-            time.sleep(0.02)
+            time.sleep(0.05)  # a Docker API call each time, while the workshop removes the container
         assert workshop.poll() is None, "the workshop ended instead of going back to the menu"
         out, _ = workshop.communicate("q\n", timeout=60)  # at the menu: q quits
     finally:
