@@ -25,7 +25,9 @@ except ValueError as problem:  # an unknown REALITY_ASYNC_MODE
 
 import argparse  # noqa: E402
 
-from reality.config import identity_budget, presenter_token_problem, request_timeout  # noqa: E402
+from reality.config import (  # noqa: E402
+    identity_budget, presenter_token_problem, request_timeout, traffic_report_seconds,
+)
 from reality.poll import DEFAULT_OPTIONS, DEFAULT_QUESTION, InvalidPoll, Poll  # noqa: E402
 from reality.public_url import InvalidPublicUrl, normalise_public_url  # noqa: E402
 
@@ -62,6 +64,7 @@ def main() -> int:
             normalise_public_url(args.public_url)
         identity_budget()  # a malformed REALITY_IDENTITIES_* fails now, before any container starts
         request_timeout()  # and a malformed REALITY_REQUEST_TIMEOUT
+        traffic_report_seconds()  # or REALITY_TRAFFIC_REPORT_SECONDS
     except (InvalidPoll, InvalidPublicUrl, ValueError) as exc:
         print(f"✗ {exc}", file=sys.stderr)
         return 2

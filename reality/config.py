@@ -79,6 +79,16 @@ def request_timeout() -> int:
     return _positive_int(REQUEST_TIMEOUT_ENV, DEFAULT_REQUEST_TIMEOUT)
 
 
+#: At most one summary line of dropped traffic this often, in seconds (reality/web/traffic.py).
+TRAFFIC_REPORT_ENV = "REALITY_TRAFFIC_REPORT_SECONDS"
+DEFAULT_TRAFFIC_REPORT = 5
+
+
+def traffic_report_seconds() -> int:
+    """Seconds between two lines saying what traffic was dropped (tests shorten it); ValueError in one line."""
+    return _positive_int(TRAFFIC_REPORT_ENV, DEFAULT_TRAFFIC_REPORT)
+
+
 def behind_proxy() -> bool:
     """Whether a proxy in front of the show appends the client's address to ``X-Forwarded-For``.
 
@@ -141,6 +151,7 @@ def web_settings() -> dict[str, Any]:
         "IDENTITIES_PER_MINUTE": per_minute,
         "IDENTITIES_BURST": burst,
         "BEHIND_PROXY": behind_proxy(),
+        "TRAFFIC_REPORT_SECONDS": traffic_report_seconds(),
         "NODE_MODULES": str(CHECKOUT / "node_modules"),
     }
 

@@ -7,10 +7,8 @@ bounded in size and time; waits are bounded polls. Speed targets live in ``bench
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import threading
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,7 +17,7 @@ import pytest
 import requests
 
 from support.docker import containers_of
-from support.show import Phone, Presenter, ShowProcess, SocketClient
+from support.show import Phone, ShowProcess, SocketClient
 from support.waiting import wait_for
 
 #: No single request may take longer than this, whatever is being killed meanwhile.
@@ -197,34 +195,3 @@ def test_docker_engine_unreachable_mid_show_is_shown_and_votes_go_on(docker_clie
         show.stop()
         proxy.stop()
     assert containers_of(docker_client, show.process.pid) == []
-
-
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_stopping_the_show_under_load_leaves_no_container_within_5_s(docker_client, artifacts_dir, signum):
-    show = ShowProcess.start(docker_client, artifacts_dir / f"show-stop-under-load-{signum.name}.log")
-    Presenter(show).ok("rate-limit", {"enabled": False})
-    stop_voting = threading.Event()
-
-    def keep_voting() -> None:
-        while not stop_voting.is_set():
-            try:
-                Phone(show).vote("Java")
-            except (requests.RequestException, AssertionError):
-                return  # the show is going away: that is the point
-
-    voters = [threading.Thread(target=keep_voting) for _ in range(8)]
-    for voter in voters:
-        voter.start()
-    try:
-        wait_for(lambda: show.results()["total"] >= 20, 30, "the load to be under way")
-        signalled = time.monotonic()
-        show.process.send_signal(signum)
-        show.process.wait(10)
-        wait_for(lambda: not containers_of(docker_client, show.process.pid), 5 - (time.monotonic() - signalled),
-                 "every container of the show to be gone")
-        assert time.monotonic() - signalled <= 5
-    finally:
-        stop_voting.set()
-        for voter in voters:
-            voter.join(10)
-        show.stop()

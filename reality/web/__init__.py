@@ -27,7 +27,7 @@ from ..ratelimit import VoterRateLimiter
 from ..testrun import TestRun
 from ..votes import Store, VoteStore
 from ..vocabulary import Kind, SystemAction
-from .traffic import TrafficReport, count_library_errors
+from .traffic import REPORT_INTERVAL, TrafficReport, count_library_errors
 
 socketio = SocketIO()
 
@@ -127,7 +127,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, bus: EventBus | 
     ``SECRET_KEY``, ``ASYNC_MODE`` (``gevent`` or ``threading``), ``RATE_LIMIT_PER_MINUTE``,
     ``NODE_MODULES``, ``BACKGROUND_TASKS``, ``PORT`` (names the cookie: two shows on one host never
     share it), ``IDENTITIES_PER_MINUTE`` and ``IDENTITIES_BURST`` (new voter identities per client
-    address), ``BEHIND_PROXY`` (believe ``X-Forwarded-For``).
+    address), ``BEHIND_PROXY`` (believe ``X-Forwarded-For``), ``TRAFFIC_REPORT_SECONDS`` (at most one
+    summary line of dropped traffic this often).
     """
     app = Flask(__name__)
     app.config.from_mapping(
@@ -205,7 +206,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, bus: EventBus | 
     app.extensions["reality.broadcaster"] = broadcaster
     # Dropped traffic (malformed packets, floods, broken requests) reaches the terminal and the
     # dashboard's feed as one summary line at most every few seconds.
-    traffic = TrafficReport(lambda line: bus.publish(Kind.SYSTEM, SystemAction.TRAFFIC, line))
+    traffic = TrafficReport(lambda line: bus.publish(Kind.SYSTEM, SystemAction.TRAFFIC, line),
+                            interval=float(app.config.get("TRAFFIC_REPORT_SECONDS") or REPORT_INTERVAL))
     app.extensions["reality.traffic"] = traffic
     count_library_errors(traffic)
     guard = sockets.SocketGuard(socketio.server, traffic)

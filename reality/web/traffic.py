@@ -18,7 +18,8 @@ import time
 from typing import Callable
 
 FLOODING = "flooding sockets disconnected"
-#: At most one summary line this often; the first line of a quiet period comes within a second.
+#: At most one summary line this often (``REALITY_TRAFFIC_REPORT_SECONDS``); the first line of a quiet
+#: period comes within a second.
 REPORT_INTERVAL = 5.0
 #: Distinct sources remembered per kind between two lines (enough to say "from 600 connections").
 MAX_SOURCES = 10_000

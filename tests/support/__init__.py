@@ -5,7 +5,8 @@
 - :mod:`support.docker`: the Docker engine, the test session's containers, containers a process left.
 - :mod:`support.app`: the show's app in this process (Flask's and Flask-SocketIO's test clients).
 - :mod:`support.show`: a real ``reality_engine.py`` process, its phones and its presenter.
-- :mod:`support.hostile`: attacking a show of one's own (raw sockets, floods, its terminal's new lines).
+- :mod:`support.hostile`: attacking a show of one's own (raw sockets, floods, its terminal's new lines);
+  :mod:`support.flood` the floods themselves (light enough for a spawned attacker process).
 - :mod:`support.terminal`: a real terminal (tmux) to see screens as a person would; tools a test needs.
 
 Tests import product code they only set up through here where they can, so that a moved module is

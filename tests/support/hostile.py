@@ -2,7 +2,9 @@
 
 These tests attack the show (floods, trickles, forged cookies), so each module boots a show of its
 own: the shared one stays clean for the others, and its memory and terminal are the attack's alone.
-The show gets a known cookie key (``REALITY_SECRET_KEY``), so a test can sign what a leaked key would.
+The show gets a known cookie key (``REALITY_SECRET_KEY``), so a test can sign what a leaked key would,
+and says what it dropped at most every 2 s (``REALITY_TRAFFIC_REPORT_SECONDS``, 5 by default): a test
+waiting for the summary line of its attack waits less for the line an earlier test's attack printed.
 """
 
 from __future__ import annotations
@@ -14,15 +16,20 @@ from pathlib import Path
 import psutil
 import pytest
 
+from reality.config import TRAFFIC_REPORT_ENV
+
+from .flood import flood, open_dashboard_socket  # noqa: F401  (the attacks, offered here too)
 from .show import ShowProcess
 
 SECRET_KEY = "secret-key-of-the-hostile-tests"
+REPORT_SECONDS = 2
 SUMMARY = "Dropped in the last"
 
 
 def start_hostile_show(docker_client, log_path: Path) -> ShowProcess:
     with pytest.MonkeyPatch.context() as env:
         env.setenv("REALITY_SECRET_KEY", SECRET_KEY)  # show_env copies this process's environment
+        env.setenv(TRAFFIC_REPORT_ENV, str(REPORT_SECONDS))
         return ShowProcess.start(docker_client, log_path)
 
 
@@ -68,40 +75,3 @@ def read_answer(sock: socket.socket, timeout: float = 10) -> bytes:
 
 def status_of(answer: bytes) -> int:
     return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.") else 0
-
-
-def open_dashboard_socket(port: int, role: str = "dashboard"):
-    """A raw websocket speaking Engine.IO 4 / Socket.IO 5 by hand, joined as a dashboard (or phone)."""
-    import websocket
-
-    ws = websocket.create_connection(f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket", timeout=10)
-    assert ws.recv().startswith("0{")
-    ws.send('40{"role":"%s","since":0}' % role)
-    return ws
-
-
-def flood(port: int, packets: list[str], rounds: int = 1, settle: bool = False) -> int:
-    """Send ``packets`` as fast as possible on one socket, ``rounds`` times (a new socket each round).
-
-    Runs in a process of its own in the tests: in the test's process it would compete with the
-    phones it measures for the interpreter, and the figures would be the client's, not the show's.
-    With ``settle`` each socket waits until the show has handled all it sent. Returns packets sent.
-    """
-    import websocket
-
-    sent = 0
-    for _ in range(rounds):
-        ws = open_dashboard_socket(port)
-        try:
-            for packet in packets:
-                ws.send(packet)
-                sent += 1
-            if settle:  # packets are handled in order: once this is answered, all before it were seen
-                ws.send('42["catch_up",{"since":0}]')
-                while not ws.recv().startswith('42["feed"'):
-                    pass
-        except (websocket.WebSocketException, OSError):
-            pass  # disconnected for flooding; the next round connects again, as an attacker would
-        finally:
-            ws.close(timeout=0)
-    return sent
