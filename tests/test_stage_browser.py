@@ -6,7 +6,7 @@ none is clipped or off screen, nothing scrolls. At 1920×1080 every text is at l
 address, the counts and the totals at least 48 px; bar tracks stand out from the page (3:1). The
 projector shows no notes, clocks, controls or login link. axe-core (npm, served from node_modules
 only to these tests) finds no serious or critical violation on ``/`` and ``/presenter``. A screenshot
-of every scene at every size lands in artifacts/.
+(JPEG) of every scene at every size lands in artifacts/.
 """
 
 from __future__ import annotations
@@ -243,8 +243,12 @@ def projector_layouts(postgres_url, browser, artifacts_dir) -> Callable[[str], d
                     for width, height in SIZES:
                         page.set_viewport_size({"width": width, "height": height})
                         page.mouse.move(10 + next(moves) % 2, 10)  # the full-screen button shows (3 s): it must fit too
-                        page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
-                        page.screenshot(path=artifacts_dir / f"stage-{poll}-{width}x{height}-{index + 1}-{scene.key}.png")
+                        # No script reacts to a resize (the layout is CSS, which measuring lays out at
+                        # once): only a transition the new size started, if any, is waited for.
+                        settle(page)
+                        # JPEG: 48 pictures for people to look at, encoded in half the time of PNG.
+                        page.screenshot(path=artifacts_dir / f"stage-{poll}-{width}x{height}-{index + 1}-{scene.key}.jpg",
+                                        type="jpeg", quality=80)
                         layout = page.evaluate(LAYOUT)
                         layout["qr_height"] = page.locator("#qr").bounding_box()["height"] \
                             if scene.key == "qr-voting" else None
