@@ -85,6 +85,19 @@ def bar_count(page: Page, option: str, part: str = ".bar-count"):
         .locator(part)
 
 
+#: The screen at rest: no finite animation or transition running (the bars ease to their width), no
+#: number counting up to its value (count-up.js marks the node it counts). Infinite ones (a blinking
+#: dot) never end and do not move the layout.
+SETTLED = """() => !document.getAnimations().some((animation) => animation.playState === "running"
+        && animation.effect && animation.effect.getComputedTiming().endTime !== Infinity)
+    && ![...document.querySelectorAll("[data-value]")].some((node) => node.counting)"""
+
+
+def settle(page: Page) -> None:
+    """Wait until the screen is at rest (``SETTLED``): measured as the room sees it once things stop moving."""
+    page.wait_for_function(SETTLED)
+
+
 def decode_qr(image: Path) -> str:
     """What zbar reads in a screenshot (the QR code anywhere in it); empty when it finds none."""
     zbarimg = shutil.which("zbarimg")

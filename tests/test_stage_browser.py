@@ -24,7 +24,7 @@ from playwright.sync_api import Page, expect
 from reality.web.scenes import SCENES
 from support.paths import ROOT
 from support.show import TOKEN
-from test_show_browser import TIMEOUT_MS, browser, open_page  # noqa: F401  (the suite's Chromium fixtures)
+from test_show_browser import TIMEOUT_MS, browser, open_page, settle  # noqa: F401  (the suite's Chromium fixtures)
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -182,19 +182,6 @@ def full_room(stage_factory, question: str, options: list[str]) -> Stage:
     show.second_vote(options[0])
     show.tests_ran()
     return show
-
-
-#: The screen at rest: no finite animation or transition running (the bars ease to their width), no
-#: number counting up to its value (count-up.js marks the node it counts). Infinite ones (a blinking
-#: dot) never end and do not move the layout.
-SETTLED = """() => !document.getAnimations().some((animation) => animation.playState === "running"
-        && animation.effect && animation.effect.getComputedTiming().endTime !== Infinity)
-    && ![...document.querySelectorAll("[data-value]")].some((node) => node.counting)"""
-
-
-def settle(page: Page) -> None:
-    """Wait until the screen is at rest (``SETTLED``): measured as the room sees it once things stop moving."""
-    page.wait_for_function(SETTLED)
 
 
 def step_through_scenes(page: Page, show: Stage):
