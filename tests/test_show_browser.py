@@ -85,16 +85,20 @@ def bar_count(page: Page, option: str, part: str = ".bar-count"):
         .locator(part)
 
 
-#: The screen at rest: no finite animation or transition running (the bars ease to their width), no
-#: number counting up to its value (count-up.js marks the node it counts). Infinite ones (a blinking
-#: dot) never end and do not move the layout.
-SETTLED = """() => !document.getAnimations().some((animation) => animation.playState === "running"
-        && animation.effect && animation.effect.getComputedTiming().endTime !== Infinity)
+#: A finite animation or transition still running (the bars easing to their width, a feed item
+#: arriving); infinite ones (a blinking dot) never end and do not move the layout.
+RUNNING = """() => document.getAnimations().filter((animation) => animation.playState === "running"
+    && animation.effect && animation.effect.getComputedTiming().endTime !== Infinity)"""
+#: The screen at rest: nothing of ``RUNNING``, no number counting up to its value (count-up.js marks
+#: the node it counts, frame by frame).
+SETTLED = f"""() => ({RUNNING})().length === 0
     && ![...document.querySelectorAll("[data-value]")].some((node) => node.counting)"""
 
 
 def settle(page: Page) -> None:
-    """Wait until the screen is at rest (``SETTLED``): measured as the room sees it once things stop moving."""
+    """The screen at rest, as the room sees it once things stop moving: running animations jump to their
+    end (where they were going), numbers count up to theirs."""
+    page.evaluate(f"() => ({RUNNING})().forEach((animation) => animation.finish())")
     page.wait_for_function(SETTLED)
 
 
