@@ -85,6 +85,12 @@ def bar_count(page: Page, option: str, part: str = ".bar-count"):
         .locator(part)
 
 
+def expect_live_console(console: Page) -> None:
+    """The console's scripts run and its socket is connected (its HTML alone already says "● live")."""
+    expect(console.locator("#feed-live")).to_have_attribute("data-connected", "true")
+    expect(console.locator("#feed-live")).to_have_text("● live")
+
+
 #: A finite animation or transition still running (the bars easing to their width, a feed item
 #: arriving); infinite ones (a blinking dot) never end and do not move the layout.
 RUNNING = """() => document.getAnimations().filter((animation) => animation.playState === "running"
@@ -118,7 +124,7 @@ def test_a_phone_vote_reaches_the_audience_screen_and_the_console_over_the_webso
     dashboard.goto(fresh_show.url("/"))
     expect(dashboard.locator("body")).to_have_attribute("data-live", "live")
     console = open_page(fresh_show.url(f"/?token={TOKEN}"), viewport={"width": 1280, "height": 720})
-    expect(console.locator("#feed-live")).to_have_text("● live")
+    expect_live_console(console)
 
     phone = open_page(fresh_show.url("/qr"), **PHONE)
     phone.screenshot(path=artifacts_dir / "phone-390x844.png")
@@ -210,7 +216,7 @@ def test_the_presenter_runs_the_show_from_the_console_and_the_projector_follows(
     laptop = open_page(fresh_show.url(f"/?token={TOKEN}"), viewport={"width": 1280, "height": 720})
     assert laptop.url == fresh_show.url("/presenter")  # logged in, and the token left the address bar
     expect(projector.locator("#controls")).to_have_count(0)  # read-only for everyone else
-    expect(laptop.locator("#feed-live")).to_have_text("● live")
+    expect_live_console(laptop)
     expect(laptop.locator("#next-title")).to_have_text("Scan and vote")
 
     laptop.keyboard.press("ArrowRight")
@@ -322,7 +328,7 @@ def test_the_presenter_runs_the_show_from_the_console_and_the_projector_follows(
 
 def test_space_or_enter_on_a_focused_button_presses_it_and_p_and_h_work(fresh_show, open_page):
     laptop = open_page(fresh_show.url(f"/?token={TOKEN}"), viewport={"width": 1280, "height": 720})
-    expect(laptop.locator("#feed-live")).to_have_text("● live")
+    expect_live_console(laptop)
 
     laptop.locator("#btn-results").focus()
     laptop.keyboard.press(" ")
@@ -357,7 +363,7 @@ def test_a_presenter_click_sends_only_what_was_clicked(fresh_show, open_page):
 
     laptop = open_page(fresh_show.url(f"/?token={TOKEN}"), before_load=record_frames,
                        viewport={"width": 1280, "height": 720})
-    expect(laptop.locator("#feed-live")).to_have_text("● live")
+    expect_live_console(laptop)
 
     laptop.locator("#question").click()  # not a control
     laptop.get_by_role("button", name="Rate limit: on").click()
