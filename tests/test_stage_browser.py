@@ -189,7 +189,7 @@ def step_through_scenes(page: Page, show: Stage):
         show.scene(index)
         expect(page.locator("body")).to_have_attribute("data-scene", scene.key)
         # Numbers and bars ease in for half a second (on the first load; a scene change moves nothing
-        # today): wait for them to stop rather than a fixed 700 ms a scene.
+        # today): the screen at rest, rather than a fixed 700 ms a scene.
         settle(page)
         yield index, scene
 
@@ -231,7 +231,7 @@ def projector_layouts(postgres_url, browser, artifacts_dir) -> Callable[[str], d
                         page.set_viewport_size({"width": width, "height": height})
                         page.mouse.move(10 + next(moves) % 2, 10)  # the full-screen button shows (3 s): it must fit too
                         # No script reacts to a resize (the layout is CSS, which measuring lays out at
-                        # once): only a transition the new size started, if any, is waited for.
+                        # once): only a transition the new size started, if any, is brought to its end.
                         settle(page)
                         layout = page.evaluate(LAYOUT)
                         # For people to look at: every scene at the full size, and any size where something
