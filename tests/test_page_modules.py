@@ -92,23 +92,32 @@ def _lose_first(lost: list[str], times: int):
     return handle
 
 
-def _open_losing_bars(show, open_page, times: int):
-    """The audience screen with its first ``times`` requests for bars.js lost; (page, documents loaded, lost)."""
+def _open_losing_bars(show, open_page, times: int, clock: bool = False):
+    """The audience screen with its first ``times`` requests for bars.js lost.
+
+    Returns the page, the documents requested, the requests lost and the documents that finished
+    loading (their modules' errors handled by then). With ``clock``, the page runs on Playwright's
+    clock (real time flows; the test can jump ahead).
+    """
     documents: list[str] = []
     lost: list[str] = []
+    loaded: list[str] = []
 
     def before_load(page):
+        if clock:
+            page.clock.install()
+        page.on("load", lambda p: loaded.append(p.url))
         page.on("request", lambda r: r.resource_type == "document" and documents.append(r.url))
         page.route(re.compile(r".*/static/bars\.js$"), _lose_first(lost, times))
 
     page = open_page(show.base + "/", before_load=before_load, viewport={"width": 1280, "height": 720})
-    return page, documents, lost
+    return page, documents, lost, loaded
 
 
 def test_a_module_lost_on_the_way_loads_the_page_again(stage, open_page):  # noqa: F811
     show = stage("Tabs or spaces?", ["Tabs", "Spaces"])
     show.vote("Tabs", 2)
-    page, documents, lost = _open_losing_bars(show, open_page, times=1)
+    page, documents, lost, _ = _open_losing_bars(show, open_page, times=1)
     # The first load's module graph failed; the second one runs and draws the tally.
     expect(page.locator("body")).to_have_attribute("data-total", "2")
     assert len(lost) == 1 and len(documents) == 2
@@ -116,12 +125,18 @@ def test_a_module_lost_on_the_way_loads_the_page_again(stage, open_page):  # noq
 
 def test_a_module_that_never_loads_stops_the_reloads_after_two(stage, open_page):  # noqa: F811
     show = stage("Tabs or spaces?", ["Tabs", "Spaces"])
-    page, documents, lost = _open_losing_bars(show, open_page, times=1_000)
-    for _ in range(150):  # up to 15 s for the two reloads (0.5 s and 1 s apart, on a loaded machine)
-        if len(documents) >= 3:
+    page, documents, lost, loaded = _open_losing_bars(show, open_page, times=1_000, clock=True)
+    # The two reloads come 0.5 s and 1 s apart on the page's clock, which the test moves ahead.
+    for _ in range(300):  # up to 15 s of real time for them, on a loaded machine
+        if len(loaded) >= 3:
             break
-        page.wait_for_timeout(100)
+        page.clock.fast_forward(100)
+        page.wait_for_timeout(50)
     assert len(documents) == 3, documents  # the first load and two more
-    page.wait_for_timeout(2500)  # longer than the guard's longest wait (1 s): no fourth load comes
-    assert len(documents) == 3 and len(lost) == 3
+    # The third page loaded (its modules failed, its guard has decided): far past the guard's longest
+    # wait (1 s; a third would be 1.5 s) on the page's clock, then a real second for a navigation it
+    # started to show up. No fourth load comes.
+    page.clock.fast_forward(10_000)
+    page.wait_for_timeout(1000)
+    assert len(documents) == 3 and len(lost) == 3 and len(loaded) == 3
     assert page.locator("body").get_attribute("data-total") is None  # no script ever drew
