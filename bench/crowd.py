@@ -17,9 +17,7 @@ Closed loop prints phones/s, first-vote latency p50/p99/max, status counts, the 
 after the last vote of a burst, boot time, and the server's CPU: cores, and milliseconds of CPU
 (user + system) per phone. Open loop (``--open-loop``): phones arrive at a fixed rate for
 ``--duration`` seconds, the rate steps up through ``--rates`` until the first-vote p99 goes over
-``--p99-target``; it prints the highest rate that stayed under. Its phones (without sockets) are
-started by ``--generators`` processes (2 by default) sharing one schedule, so that the generator's
-own event loop does not add its queueing to the latency it measures. Writes the figures to
+``--p99-target``; it prints the highest rate that stayed under. Writes the figures to
 bench/results/crowd.json and a latency plot to bench/results/crowd.png. Only loopback is used, and
 every run is bounded (a request gives up after ``REQUEST_TIMEOUT``). The load generator runs on the
 same machine and takes its share of the same cores (its CPU per phone is printed too).
@@ -60,19 +58,10 @@ SCENARIO_NAMES = {"http": "http", "sockets": "with sockets + dashboard"}
 _addresses = itertools.count()
 
 
-def phone_address(n: int | None = None) -> str:
-    """A fresh 127.x.y.z source address (all of 127.0.0.0/8 is this machine on Linux): the ``n``-th of
-    the run, or the next one."""
-    n = next(_addresses) if n is None else n
+def phone_address() -> str:
+    """A fresh 127.x.y.z source address (all of 127.0.0.0/8 is this machine on Linux)."""
+    n = next(_addresses)
     return f"127.{10 + (n >> 16) % 240}.{(n >> 8) & 255}.{n & 255}"
-
-
-def reserve_addresses(count: int) -> int:
-    """Set ``count`` addresses aside (for another process's phones); returns the first one's number."""
-    global _addresses
-    first = next(_addresses)
-    _addresses = itertools.count(first + count)
-    return first
 
 
 @dataclass
@@ -189,9 +178,9 @@ def jar() -> aiohttp.CookieJar:
     return aiohttp.CookieJar(unsafe=True)
 
 
-def phone_session(address: int | None = None) -> aiohttp.ClientSession:
-    """A phone: its own cookie jar and its own loopback source address (the ``address``-th, or the next)."""
-    connector = aiohttp.TCPConnector(local_addr=(phone_address(address), 0), limit=4)
+def phone_session() -> aiohttp.ClientSession:
+    """A phone: its own cookie jar and its own loopback source address."""
+    connector = aiohttp.TCPConnector(local_addr=(phone_address(), 0), limit=4)
     return aiohttp.ClientSession(cookie_jar=jar(), connector=connector, timeout=REQUEST_TIMEOUT)
 
 
@@ -230,8 +219,8 @@ async def results(url: str) -> dict:
 class Crowd:
     """One burst's phones, dashboard and bookkeeping."""
 
-    def __init__(self, url: str, burst: Burst, options: list[str], sockets: bool) -> None:
-        self.url = url
+    def __init__(self, server: Server, burst: Burst, options: list[str], sockets: bool) -> None:
+        self.url = server.url
         self.burst = burst
         self.options = options
         self.sockets = sockets
@@ -242,7 +231,6 @@ class Crowd:
         self.sessions: list[aiohttp.ClientSession] = []
         self.closing = False
         self.phone_tallies = 0  # tally messages the phones' sockets received
-        self.generators_cpu_s = 0.0  # open loop: the CPU of the generator processes besides this one
 
     def on_phone_tally(self, *_: object) -> None:
         self.phone_tallies += 1
@@ -256,9 +244,9 @@ class Crowd:
         self.dashboard.on("tally", lambda doc: self.tallies.append((time.perf_counter(), doc.get("total", 0))))
         await self.dashboard.connect(self.url, auth={"role": "dashboard"})
 
-    async def phone(self, socket: bool | None = None, address: int | None = None) -> None:
+    async def phone(self, socket: bool | None = None) -> None:
         url, burst = self.url, self.burst
-        session = phone_session(address)
+        session = phone_session()
         socket = self.sockets if socket is None else socket
         try:
             async with session.get(f"{url}/qr") as page:
@@ -343,7 +331,7 @@ class Crowd:
         burst.server_cpu_cores = round(sampler.cpu_cores, 2)
         burst.server_cpu_ms_per_phone = round(sampler.cpu_s * 1000 / burst.phones, 2)
         burst.server_system_share = round(sampler.system_s / sampler.cpu_s, 2) if sampler.cpu_s else 0.0
-        burst.bench_cpu_ms_per_phone = round((sampler.bench_cpu_s + self.generators_cpu_s) * 1000 / burst.phones, 2)
+        burst.bench_cpu_ms_per_phone = round(sampler.bench_cpu_s * 1000 / burst.phones, 2)
         burst.server_rss_mb = round(sampler.peak_rss / 1e6, 1)
         latencies = sorted(burst.latencies_ms) or [0.0]
         burst.p50_ms = round(statistics.median(latencies), 1)
@@ -370,7 +358,7 @@ async def run_burst(server: Server, scenario: str, phones: int, concurrency: int
     """Closed loop: ``phones`` phones, ``concurrency`` at a time, as fast as the server answers."""
     options = await prepare_burst(server, rate_limit)
     burst = Burst(server.mode, SCENARIO_NAMES[scenario], phones, concurrency, rate_limit)
-    crowd = Crowd(server.url, burst, options, SCENARIOS[scenario])
+    crowd = Crowd(server, burst, options, SCENARIOS[scenario])
     await crowd.connect_dashboard()
     gate = asyncio.Semaphore(concurrency)
 
@@ -388,26 +376,26 @@ async def run_burst(server: Server, scenario: str, phones: int, concurrency: int
     return burst
 
 
-async def run_open_loop(server: Server, scenario: str, rate: float, duration: float, rate_limit: bool,
-                        generators: Generators | None = None) -> Burst:
-    """Open loop: a new phone every 1/``rate`` s for ``duration`` s, however slowly the server answers.
-
-    With ``generators`` (phones without sockets only), the phones are started by those processes, each
-    taking every n-th arrival of the same schedule: one event loop at 400 arrivals a second is busy
-    enough to start phones late and to read answers late, which the first-vote latency would count.
-    """
+async def run_open_loop(server: Server, scenario: str, rate: float, duration: float, rate_limit: bool) -> Burst:
+    """Open loop: a new phone every 1/``rate`` s for ``duration`` s, however slowly the server answers."""
     options = await prepare_burst(server, rate_limit)
     phones = max(1, round(rate * duration))
     burst = Burst(server.mode, f"open loop {rate:g}/s", phones, 0, rate_limit, offered_per_s=rate)
-    crowd = Crowd(server.url, burst, options, SCENARIOS[scenario])
+    crowd = Crowd(server, burst, options, SCENARIOS[scenario])
     await crowd.connect_dashboard()
     loop = asyncio.get_running_loop()
+    tasks = []
+    late = 0.0
     with Sampler(server.ps) as sampler:
         began = time.perf_counter()
-        if generators is not None and not crowd.sockets:
-            late = await generators.run(server.url, options, rate, phones, crowd)
-        else:
-            late = await arrive(crowd, rate, range(phones), loop.time())
+        start = loop.time()
+        for index in range(phones):
+            due = start + index / rate
+            if due > loop.time():
+                await asyncio.sleep(due - loop.time())
+            late = max(late, loop.time() - due)
+            tasks.append(asyncio.create_task(crowd.phone()))
+        await asyncio.gather(*tasks)
         burst.wall_s = time.perf_counter() - began
         await crowd.wait_for_tally()
     await crowd.finish(sampler, began)
@@ -415,70 +403,6 @@ async def run_open_loop(server: Server, scenario: str, rate: float, duration: fl
     # Phones served per second of arrivals: below the offered rate once the server falls behind.
     burst.phones_per_s = round(phones / burst.wall_s, 1)
     return burst
-
-
-async def arrive(crowd: Crowd, rate: float, arrivals: range, start: float, first_address: int | None = None) -> float:
-    """Start phone number ``i`` of ``arrivals`` at ``start + i / rate`` (the loop's clock: CLOCK_MONOTONIC,
-    the same in every process); returns how late the latest one started, in seconds."""
-    loop = asyncio.get_running_loop()
-    tasks, late = [], 0.0
-    for index in arrivals:
-        due = start + index / rate
-        if due > loop.time():
-            await asyncio.sleep(due - loop.time())
-        late = max(late, loop.time() - due)
-        address = None if first_address is None else first_address + index
-        tasks.append(asyncio.create_task(crowd.phone(address=address)))
-    await asyncio.gather(*tasks)
-    return late
-
-
-def generate_share(url: str, options: list[str], rate: float, phones: int, share: int, shares: int,
-                   first_address: int, start: float) -> dict:
-    """In a generator process: phones ``share``, ``share + shares``, ... of an open-loop step."""
-    async def run() -> dict:
-        burst = Burst("", "", 0, 0)
-        crowd = Crowd(url, burst, options, sockets=False)
-        cpu = time.process_time()
-        late = await arrive(crowd, rate, range(share, phones, shares), start, first_address)
-        return {"latencies_ms": burst.latencies_ms, "accepted_at": crowd.accepted_at,
-                "statuses": dict(crowd.statuses), "errors": burst.errors,
-                "duplicates_refused": burst.duplicates_refused, "late": late,
-                "cpu_s": time.process_time() - cpu}
-    return asyncio.run(run())
-
-
-class Generators:
-    """Processes that start open-loop phones beside this one's event loop (started once, reused)."""
-
-    def __init__(self, count: int) -> None:
-        import concurrent.futures
-        import multiprocessing
-
-        self.count = count
-        self.pool = concurrent.futures.ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"))
-        # Started and warmed now (imports done), not during the first step's schedule.
-        list(self.pool.map(time.sleep, [0.2] * count))
-
-    async def run(self, url: str, options: list[str], rate: float, phones: int, crowd: Crowd) -> float:
-        loop = asyncio.get_running_loop()
-        first = reserve_addresses(phones)
-        start = time.monotonic() + 0.2  # every process has its share in hand before the first arrival
-        shares = await asyncio.gather(*(
-            loop.run_in_executor(self.pool, generate_share, url, options, rate, phones, share, self.count,
-                                 first, start) for share in range(self.count)))
-        burst = crowd.burst
-        for part in shares:
-            burst.latencies_ms += part["latencies_ms"]
-            crowd.accepted_at += part["accepted_at"]
-            crowd.statuses.update(part["statuses"])
-            burst.errors += part["errors"]
-            burst.duplicates_refused += part["duplicates_refused"]
-            crowd.generators_cpu_s += part["cpu_s"]
-        return max(part["late"] for part in shares)
-
-    def close(self) -> None:
-        self.pool.shutdown()
 
 
 def describe(burst: Burst) -> str:
@@ -534,13 +458,11 @@ async def bench_mode(mode: str, args: argparse.Namespace) -> tuple[list[Burst], 
             if attempt < args.boots - 1:
                 continue
             spy = start_profile(server, args.profile) if args.profile else None
-            generators = Generators(args.generators) if args.open_loop and args.generators > 1 else None
             for _ in range(args.repeat):
                 if args.open_loop:
                     capacity = None
                     for rate in args.rates:
-                        burst = await run_open_loop(server, args.scenarios[0], rate, args.duration, rate_limit,
-                                                    generators)
+                        burst = await run_open_loop(server, args.scenarios[0], rate, args.duration, rate_limit)
                         bursts.append(burst)
                         print(describe(burst), flush=True)
                         if burst.p99_ms > args.p99_target or burst.errors:
@@ -554,8 +476,6 @@ async def bench_mode(mode: str, args: argparse.Namespace) -> tuple[list[Burst], 
                     print(describe(bursts[-1]), flush=True)
             if spy is not None:
                 stop_profile(spy, args.profile)
-            if generators is not None:
-                generators.close()
         finally:
             stopped = server.stop()
             print(f"{mode:9s} stop (SIGINT to process gone): {stopped:.2f} s", flush=True)
@@ -601,8 +521,6 @@ def main() -> int:
     parser.add_argument("--rates", type=_list(float), default=[100, 150, 200, 250, 300, 350, 400, 450, 500],
                         help="open loop: arrival rates to step through, phones/s (stops at the first over the target)")
     parser.add_argument("--duration", type=float, default=8.0, help="open loop: seconds of arrivals per rate (6-10)")
-    parser.add_argument("--generators", type=int, default=2,
-                        help="open loop, phones without sockets: processes starting the phones (1: this one only)")
     parser.add_argument("--p99-target", type=float, default=50.0, help="open loop: first-vote p99 to stay under, ms")
     parser.add_argument("--profile", type=Path, nargs="?", const=RESULTS / "profile.txt", default=None,
                         help="record the server with py-spy during the bursts (collapsed stacks; default "
@@ -611,8 +529,6 @@ def main() -> int:
     unknown = [s for s in args.scenarios if s not in SCENARIOS]
     if unknown or not args.scenarios:
         parser.error(f"--scenarios: use {' or '.join(SCENARIOS)}")
-    if args.generators < 1:
-        parser.error("--generators: at least 1")
     if not 1 <= args.duration <= 30:
         parser.error("--duration: 1 to 30 seconds (the issue's method uses 6-10)")
     RESULTS.mkdir(parents=True, exist_ok=True)
