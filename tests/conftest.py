@@ -60,21 +60,28 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 # for importing them nor for asking Docker anything.
 
 @pytest.fixture(scope="session")
-def _swept() -> None:
-    """Before this session's first container: containers a crashed or killed earlier run left on this
-    machine would otherwise linger (and their pid labels could be mistaken for a new process's), so
-    those whose process is gone are removed."""
-    from support.docker import sweep_orphans_quietly
+def _engine():
+    """The session's client for the Docker engine (``None`` without one), shared by its fixtures.
 
-    sweep_orphans_quietly()
+    Before this session's first container: containers a crashed or killed earlier run left on this
+    machine would otherwise linger (and their pid labels could be mistaken for a new process's), so
+    those whose process is gone are removed.
+    """
+    from support.docker import connect_and_sweep
+
+    client = connect_and_sweep()
+    yield client
+    if client is not None:
+        client.close()
 
 
 @pytest.fixture(scope="session")
-def _services(_swept):
+def _services(_engine):
     from support.docker import session_infrastructure
 
-    # Disposable: Docker removes the containers after the session, nobody waits for it.
-    infra = session_infrastructure(role="tests", disposable=True)
+    # Disposable: Docker removes the containers after the session, nobody waits for it. Without an
+    # engine, Infrastructure says in one line how to start one.
+    infra = session_infrastructure(role="tests", disposable=True, client=_engine)
     with infra:  # removes the containers however the session ends, Ctrl+C included
         yield infra
 
@@ -115,13 +122,13 @@ def votes(_vote_store):
 
 
 @pytest.fixture(scope="session")
-def docker_client(_swept):
+def docker_client(_engine):
     """A client for the real Docker engine (the test fails with one line when none answers)."""
+    if _engine is not None:
+        return _engine
     from support.docker import connect_or_fail
 
-    client = connect_or_fail()
-    yield client
-    client.close()
+    return connect_or_fail()
 
 
 # -- the show's app in this process ---------------------------------------------------------------------

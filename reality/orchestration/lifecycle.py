@@ -191,7 +191,7 @@ class Infrastructure:
             for attempt in range(1, PORT_ATTEMPTS + 1):
                 container, service.readiness = build_container(
                     name, image, service.host_port, self.role, fast_storage=self.fast_storage,
-                    disposable=self.disposable, cancel=self._closing)
+                    disposable=self.disposable, cancel=self._closing, api_version=self.client.api.api_version)
                 service.container = container
                 try:
                     container.start()

@@ -51,14 +51,20 @@ def load(names: tuple[str, ...]) -> None:
 
 
 def build_container(name: str, image: str, port: int, role: str, *, fast_storage: bool, disposable: bool,
-                    cancel: threading.Event) -> tuple[DockerContainer, WaitStrategy]:
-    """The container for service ``name`` on host ``port``, not started, and the strategy that says it is ready."""
+                    cancel: threading.Event, api_version: str | None = None) -> tuple[DockerContainer, WaitStrategy]:
+    """The container for service ``name`` on host ``port``, not started, and the strategy that says it is ready.
+
+    ``api_version``: the engine's API version, when a client of ours has already asked it; Testcontainers'
+    own client then skips asking again (a round trip to the engine per container).
+    """
+    client_kw = {"version": api_version} if api_version else None
     readiness: WaitStrategy
     if name == "postgres":
         readiness = QueryWaitStrategy(
             f"postgresql://{POSTGRES_USER}:{POSTGRES_PASSWORD}@{LOOPBACK}:{port}/{POSTGRES_DB}", cancel)
         container: DockerContainer = FastPostgresContainer(
-            image, username=POSTGRES_USER, password=POSTGRES_PASSWORD, dbname=POSTGRES_DB, driver=None)
+            image, username=POSTGRES_USER, password=POSTGRES_PASSWORD, dbname=POSTGRES_DB, driver=None,
+            docker_client_kw=client_kw)
         if fast_storage:
             container.with_command(FAST_POSTGRES)
     else:
@@ -67,7 +73,7 @@ def build_container(name: str, image: str, port: int, role: str, *, fast_storage
         from testcontainers.community.redis import RedisContainer
 
         readiness = PingWaitStrategy(port, cancel)
-        container = RedisContainer(image)
+        container = RedisContainer(image, docker_client_kw=client_kw)
     container.waiting_for(readiness)
     # A fixed host port (chosen free) survives a restart, so clients reconnect by themselves
     # after chaos; Docker would hand a restarted container a new random port otherwise.

@@ -14,8 +14,8 @@ from reality.config import LABEL_PID
 from reality.orchestration import Infrastructure, sweep_orphans
 from reality.errors import RealityError
 
-__all__ = ["Infrastructure", "RealityError", "connect_or_fail", "containers_of", "remove_containers_of",
-           "sweep_orphans_quietly"]
+__all__ = ["Infrastructure", "RealityError", "connect_and_sweep", "connect_or_fail", "containers_of",
+           "remove_containers_of"]
 
 
 def connect_or_fail() -> docker.DockerClient:
@@ -26,16 +26,19 @@ def connect_or_fail() -> docker.DockerClient:
         pytest.fail(str(exc), pytrace=False)
 
 
-def sweep_orphans_quietly() -> None:
-    """Remove containers a crashed or killed earlier run left (those whose process is gone); no Docker, nothing."""
+def connect_and_sweep() -> docker.DockerClient | None:
+    """A client for the engine, once containers a crashed or killed earlier run left (those whose process
+    is gone) are removed; ``None`` without Docker (the tests that need it say so themselves)."""
     try:
         client = docker_engine.connect()
     except RealityError:
-        return  # no Docker: the tests that need it say so themselves
+        return None
     try:
         sweep_orphans(client)
-    finally:
+    except BaseException:
         client.close()
+        raise
+    return client
 
 
 def session_infrastructure(role: str = "tests", **options: object) -> Infrastructure:
