@@ -175,12 +175,12 @@ def run(options: ShowOptions, out: Print = print, err: Print = _stderr,
         from .web import create_app
 
         postgres_started()
-        redis_started()
-        infra.watch()
         # Functions, not URLs: read again at each new connection, since a recovered container can
         # come back at another bridge address (see Infrastructure.address).
         store = VoteStore(lambda: infra.postgres_url)
-        store.init_schema()
+        store.init_schema()  # while Redis may still be starting
+        redis_started()
+        infra.watch()
         app = create_app({"REDIS_URL": lambda: infra.redis_url, "QUESTION": options.poll.question,
                           "OPTIONS": list(options.poll.options), "ASYNC_MODE": mode, "PORT": options.port,
                           "THEME": options.theme,
