@@ -88,7 +88,10 @@ def stop_serving_on_signals(server: Any) -> None:
     """
     def request_stop(signum: int, frame: object) -> None:
         # shutdown() waits for the loop this very thread runs: it is called from another one.
-        threading.Thread(target=server.shutdown, name="stop-serving", daemon=True).start()
+        try:
+            threading.Thread(target=server.shutdown, name="stop-serving", daemon=True).start()
+        except RuntimeError:  # no thread to be had (a flood of request threads): stop the old way
+            raise KeyboardInterrupt(f"signal {signum}") from None
 
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, request_stop)

@@ -104,6 +104,16 @@ def test_direct_connections_can_be_switched_off(monkeypatch):
         assert infra.address("redis") == (LOOPBACK, infra.services["redis"].host_port)
 
 
+def test_testcontainers_is_handed_our_api_version_only_when_it_reaches_the_same_engine(docker_client, monkeypatch):
+    """Handed over, it skips a round trip to the engine per container; to another engine (Testcontainers
+    Desktop's ``tc.host``, a Docker context of its own) a wrong version would refuse every start."""
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    infra = Infrastructure(role="tests-version", client=docker_client)
+    assert infra._shared_api_version() == docker_client.api.api_version  # both on the local socket
+    monkeypatch.setenv("DOCKER_HOST", "tcp://192.0.2.1:2375")  # what Testcontainers reads first after tc.host
+    assert infra._shared_api_version() is None  # it asks its own engine
+
+
 # -- A test session's end: the container is killed, Docker removes it ---------------------------------
 
 from support.paths import ROOT as REPO

@@ -116,7 +116,10 @@ class Infrastructure:
         self._closing = threading.Event()
         self._in_flight = 0  # container starts under way
         self._settled = threading.Condition()
+        self._opening = threading.Lock()  # held while the reaper is decided: no start goes ahead of it
         self._opened = False  # the reaper decided and the exit hook registered (at the first start)
+        # The engine our clients reach (docker_engine.connect reads DOCKER_HOST, else the local socket).
+        self._docker_host = os.environ.get("DOCKER_HOST")
         self._expected_exits: set[str] = set()
         self._events: DockerEvents | None = None
 
@@ -150,16 +153,25 @@ class Infrastructure:
             raise errors[0]
         return self
 
+    def _shared_api_version(self) -> str | None:
+        """Our client's API version, for Testcontainers' client to skip asking for it again, when both
+        reach the same engine; ``None`` (it asks its own) when Testcontainers is set to another
+        (``tc.host`` in ~/.testcontainers.properties, a Docker context of its own)."""
+        from testcontainers.core.docker_client import get_docker_host
+
+        theirs = get_docker_host()
+        return self.client.api.api_version if theirs == self._docker_host else None
+
     def _open(self) -> None:
         """Once per run, before its first container: Testcontainers' reaper, and a stop at interpreter exit."""
-        with self._settled:
+        with self._opening:
             if self._opened:
                 return
+            note = configure_reaper(self.client)
+            atexit.register(self.stop_all)
             self._opened = True
-        note = configure_reaper(self.client)
         if note:
             self.bus.publish(Kind.SYSTEM, SystemAction.NOTE, note)
-        atexit.register(self.stop_all)
 
     def _start_one(self, name: str, port: int | None = None) -> Service:
         self._open()
@@ -191,7 +203,7 @@ class Infrastructure:
             for attempt in range(1, PORT_ATTEMPTS + 1):
                 container, service.readiness = build_container(
                     name, image, service.host_port, self.role, fast_storage=self.fast_storage,
-                    disposable=self.disposable, cancel=self._closing, api_version=self.client.api.api_version)
+                    disposable=self.disposable, cancel=self._closing, api_version=self._shared_api_version())
                 service.container = container
                 try:
                     container.start()
