@@ -25,9 +25,7 @@ except ValueError as problem:  # an unknown REALITY_ASYNC_MODE
 
 import argparse  # noqa: E402
 
-from reality.config import (  # noqa: E402
-    identity_budget, presenter_token_problem, request_timeout, traffic_report_seconds,
-)
+from reality.config import presenter_token_problem, request_timeout, web_settings  # noqa: E402
 from reality.poll import DEFAULT_OPTIONS, DEFAULT_QUESTION, InvalidPoll, Poll  # noqa: E402
 from reality.public_url import InvalidPublicUrl, normalise_public_url  # noqa: E402
 
@@ -62,9 +60,8 @@ def main() -> int:
         poll = Poll.parse(args.question, args.options)
         if args.public_url:
             normalise_public_url(args.public_url)
-        identity_budget()  # a malformed REALITY_IDENTITIES_* fails now, before any container starts
+        web_settings()  # every malformed number the web app reads fails now, before any container starts
         request_timeout()  # and a malformed REALITY_REQUEST_TIMEOUT
-        traffic_report_seconds()  # or REALITY_TRAFFIC_REPORT_SECONDS
     except (InvalidPoll, InvalidPublicUrl, ValueError) as exc:
         print(f"✗ {exc}", file=sys.stderr)
         return 2

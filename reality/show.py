@@ -238,18 +238,17 @@ def run(options: ShowOptions, out: Print = print, err: Print = _stderr,
 _START_THREADS: list[threading.Thread] = []
 
 
-def start_in_background(infra: Any, *names: str) -> Callable[[], None]:
-    """Start the named containers (all by default) on another thread; the returned function waits and
-    re-raises a failure."""
+def start_in_background(infra: Any, name: str) -> Callable[[], None]:
+    """Start the ``name`` container on another thread; the returned function waits and re-raises a failure."""
     failure: list[BaseException] = []
 
     def start() -> None:
         try:
-            infra.start(*names)
+            infra.start(name)
         except BaseException as exc:  # handed to the waiting caller, which decides
             failure.append(exc)
 
-    thread = threading.Thread(target=start, name=f"start-{'-'.join(names) or 'containers'}", daemon=True)
+    thread = threading.Thread(target=start, name=f"start-{name}", daemon=True)
     _START_THREADS.append(thread)
     thread.start()
 

@@ -20,7 +20,8 @@ from reality.events import EventBus
 from reality.web import sockets
 from reality.web.traffic import TrafficReport
 from support.app import broadcaster, show_state, socket_guard, socketio, traffic
-from support.hostile import ShowTerminal, flood, open_dashboard_socket, rss_mb, start_hostile_show
+from support.flood import flood, open_dashboard_socket
+from support.hostile import ShowTerminal, rss_mb, start_hostile_show
 from support.show import Phone
 from support.waiting import wait_for
 

@@ -403,7 +403,7 @@ def test_threading_mode_keeps_an_idle_websocket(threaded_show):
 def test_threading_mode_cuts_off_a_flooding_socket(threaded_show):
     import websocket
 
-    from support.hostile import open_dashboard_socket
+    from support.flood import open_dashboard_socket
 
     ws = open_dashboard_socket(threaded_show.port)
     began = time.monotonic()
@@ -422,7 +422,7 @@ def test_threading_mode_cuts_off_a_flooding_socket(threaded_show):
 def test_threading_mode_ends_websockets_quietly(threaded_show, capfd, caplog):
     import websocket
 
-    from support.hostile import open_dashboard_socket
+    from support.flood import open_dashboard_socket
 
     for frame in ("x", None):  # a broken Engine.IO frame, and a plain close
         ws = open_dashboard_socket(threaded_show.port, role="phone")

@@ -120,6 +120,7 @@ class Infrastructure:
         self._opened = False  # the reaper decided and the exit hook registered (at the first start)
         # The engine our clients reach (docker_engine.connect reads DOCKER_HOST, else the local socket).
         self._docker_host = os.environ.get("DOCKER_HOST")
+        self._api_version: str | None = None  # handed to Testcontainers' clients (decided in _open)
         self._expected_exits: set[str] = set()
         self._events: DockerEvents | None = None
 
@@ -163,11 +164,13 @@ class Infrastructure:
         return self.client.api.api_version if theirs == self._docker_host else None
 
     def _open(self) -> None:
-        """Once per run, before its first container: Testcontainers' reaper, and a stop at interpreter exit."""
+        """Once per run, before its first container: Testcontainers' reaper, the API version its clients
+        are handed, and a stop at interpreter exit."""
         with self._opening:
             if self._opened:
                 return
             note = configure_reaper(self.client)
+            self._api_version = self._shared_api_version()
             atexit.register(self.stop_all)
             self._opened = True
         if note:
@@ -203,7 +206,7 @@ class Infrastructure:
             for attempt in range(1, PORT_ATTEMPTS + 1):
                 container, service.readiness = build_container(
                     name, image, service.host_port, self.role, fast_storage=self.fast_storage,
-                    disposable=self.disposable, cancel=self._closing, api_version=self._shared_api_version())
+                    disposable=self.disposable, cancel=self._closing, api_version=self._api_version)
                 service.container = container
                 try:
                     container.start()

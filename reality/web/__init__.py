@@ -148,6 +148,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, bus: EventBus | 
         BACKGROUND_TASKS=True,
         PORT=None,
         THEME="dark",
+        TRAFFIC_REPORT_SECONDS=REPORT_INTERVAL,
     )
     # What the environment says (read in reality.config only): the secret key, the presenter token,
     # the identity budget, whether a proxy is in front, where node_modules is.
@@ -207,7 +208,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, bus: EventBus | 
     # Dropped traffic (malformed packets, floods, broken requests) reaches the terminal and the
     # dashboard's feed as one summary line at most every few seconds.
     traffic = TrafficReport(lambda line: bus.publish(Kind.SYSTEM, SystemAction.TRAFFIC, line),
-                            interval=float(app.config.get("TRAFFIC_REPORT_SECONDS") or REPORT_INTERVAL))
+                            interval=float(app.config["TRAFFIC_REPORT_SECONDS"]))
     app.extensions["reality.traffic"] = traffic
     count_library_errors(traffic)
     guard = sockets.SocketGuard(socketio.server, traffic)

@@ -18,7 +18,6 @@ import pytest
 
 from reality.config import TRAFFIC_REPORT_ENV
 
-from .flood import flood, open_dashboard_socket  # noqa: F401  (the attacks, offered here too)
 from .show import ShowProcess
 
 SECRET_KEY = "secret-key-of-the-hostile-tests"
