@@ -8,6 +8,7 @@ server and removes every container this run started.
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import socket
@@ -132,10 +133,22 @@ def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+def leave_out_asyncio_clients() -> None:
+    """Keep aiohttp out of the show: python-socketio imports its asyncio client with the package, and
+    that client loads aiohttp whenever it is installed (the benchmarks' phones need it). The show never
+    uses it, and loading it cost 0.17 s of CPU in the middle of the boot, beside the container starts.
+
+    A ``None`` in ``sys.modules`` makes ``import aiohttp`` raise ImportError, which python-engineio
+    expects (aiohttp is optional there). A process that has loaded aiohttp already keeps it.
+    """
+    sys.modules.setdefault("aiohttp", None)  # type: ignore[arg-type]
+
+
 def run(options: ShowOptions, out: Print = print, err: Print = _stderr,
         ready: Callable[[dict[str, str]], None] | None = None) -> int:
     """Run the show until Ctrl+C or SIGTERM; returns the process exit code."""
     began = time.perf_counter()
+    leave_out_asyncio_clients()
     mode = options.async_mode
     install_signal_handlers(mode)
     bus = EventBus()
@@ -151,7 +164,7 @@ def run(options: ShowOptions, out: Print = print, err: Print = _stderr,
         client = docker_engine.connect()
         from .provision import require_images
 
-        require_images(client)
+        images = require_images(client)
         listener = bind(options.host, options.port)
         pid.write()
 
@@ -162,7 +175,8 @@ def run(options: ShowOptions, out: Print = print, err: Print = _stderr,
         # votes when PostgreSQL is killed, and "data kept" after chaos must be true. Measured here:
         # 0.9 ms per commit instead of 0.3 ms.
         # direct: bridge addresses where they answer (the show follows Docker's events: infra.watch()).
-        infra = Infrastructure(bus, role="show", client=client, fast_storage=False, direct=True)
+        infra = Infrastructure(bus, role="show", client=client, fast_storage=False, direct=True,
+                               resolved=images)
         # The thread starting a container gets the GIL back at once at each step, instead of after 5 ms,
         # while imports run beside it.
         with quick_handoffs():
@@ -172,8 +186,8 @@ def run(options: ShowOptions, out: Print = print, err: Print = _stderr,
             postgres_started = start_in_background(infra, "postgres")
             off_the_hub(mode, lambda: infra.prepare("redis"))
             redis_started = start_in_background(infra, "redis")
-            # The web stack (about 0.4 s of imports) loads while the databases boot.
-            off_the_hub(mode, import_web_stack)
+            # The web stack (about 0.3 s of imports) loads while the databases boot.
+            off_the_hub(mode, lambda: import_web_stack(mode))
         from .votes import VoteStore
         from .web import create_app
 
@@ -272,8 +286,19 @@ def off_the_hub(mode: str, work: Callable[[], None]) -> None:
         work()
 
 
-def import_web_stack() -> None:
+def import_web_stack(mode: str) -> None:
+    """Import everything ``create_app`` needs, so that building the app, once the databases answer, imports nothing.
+
+    Left to ``create_app``, the routes and python-engineio's driver for ``mode`` (imported by name
+    when the Socket.IO server is made) cost 50 ms after the databases were ready.
+    """
     from . import votes, web  # noqa: F401
+    from .web import routes, sockets  # noqa: F401
+
+    try:
+        importlib.import_module(f"engineio.async_drivers.{mode}")
+    except ImportError:  # another python-engineio layout: create_app imports what it needs itself
+        pass
 
 
 def _sweep_leftovers(client: Any, out: Print) -> None:

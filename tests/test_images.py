@@ -15,7 +15,7 @@ from reality import docker_engine
 from reality.config import IMAGE_ENV, LOCAL_IMAGES, OFFICIAL_IMAGES
 from reality.errors import DockerUnavailable
 from reality.orchestration import configure_reaper, project_labels
-from reality.provision import is_present, resolve_image
+from reality.provision import RYUK_IMAGE, is_present, present_tags, resolve_image
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +47,16 @@ def test_the_official_image_wins_when_present_else_the_drop_in(client, monkeypat
     else:
         assert (chosen.image, chosen.source) == (OFFICIAL_IMAGES[service], "pull")
     assert chosen.image in chosen.describe()
+
+
+def test_one_listing_of_the_images_says_what_inspecting_each_one_says(client):
+    """The show chooses its images from one call to Docker (present_tags): it must agree with Docker's
+    inspect, image by image, for the images the kit knows, present or not."""
+    present = present_tags(client)
+    known = [*OFFICIAL_IMAGES.values(), *LOCAL_IMAGES.values(), RYUK_IMAGE, "reality-tests/never-built:0"]
+
+    assert {image: image in present for image in known} == {image: is_present(client, image) for image in known}
+    assert any(image in present for image in [*LOCAL_IMAGES.values(), *OFFICIAL_IMAGES.values()])
 
 
 def test_postgres_image_honours_the_official_environment_contract(client):

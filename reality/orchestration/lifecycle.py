@@ -22,7 +22,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 import docker
 from docker.errors import DockerException, NotFound
@@ -91,6 +91,9 @@ class Infrastructure:
     container it starts, so an address must be dropped as soon as its container dies, and a run that
     does not watch would not know.
 
+    ``resolved``: the images already chosen (:func:`~reality.provision.require_images`), so that a
+    start does not ask Docker again; a service without one has its image chosen at its first start.
+
     Nothing process-wide happens in the constructor: the reaper setting and the exit hook are set
     at the first start and the hook is removed by :meth:`stop_all`.
     """
@@ -104,6 +107,7 @@ class Infrastructure:
         client: docker.DockerClient | None = None,
         disposable: bool = False,
         direct: bool = False,
+        resolved: Mapping[str, ImageResolution] | None = None,
     ) -> None:
         self.bus = bus or EventBus()
         self.role = role
@@ -113,6 +117,8 @@ class Infrastructure:
         self.direct = direct
         self.client = client or docker_engine.connect()
         self.services = {name: Service(name) for name in SERVICES}
+        for name, choice in (resolved or {}).items():  # images the caller has chosen already (require_images)
+            self.services[name].image = choice
         self._closing = threading.Event()
         self._in_flight = 0  # container starts under way
         self._settled = threading.Condition()
