@@ -109,7 +109,8 @@ def command_line(paths: Sequence[str | os.PathLike[str]], extra_args: Sequence[s
 
 @functools.cache
 def skipped_plugin_options(ini: Path = CHECKOUT / "pytest.ini") -> tuple[str, ...]:
-    """The ``-p no:NAME`` options of the kit's pytest.ini: globally installed plugins it never uses.
+    """The options of the kit's pytest.ini that keep installed plugins it never uses from loading:
+    ``--disable-plugin-autoload`` and any ``-p no:NAME``.
 
     Loading them costs a pytest run 2.3 s of CPU on a machine with Schemathesis and Hypothesis
     installed (the kit's own requirements), against 0.2 s for a whole run without them.
@@ -117,8 +118,9 @@ def skipped_plugin_options(ini: Path = CHECKOUT / "pytest.ini") -> tuple[str, ..
     parser = configparser.ConfigParser(interpolation=None)
     parser.read(ini)
     words = shlex.split(parser.get("pytest", "addopts", fallback=""))
-    return tuple(option for pair in zip(words, words[1:]) if pair[0] == "-p" and pair[1].startswith("no:")
-                 for option in pair)
+    autoload = tuple(word for word in words if word == "--disable-plugin-autoload")
+    return autoload + tuple(option for pair in zip(words, words[1:])
+                            if pair[0] == "-p" and pair[1].startswith("no:") for option in pair)
 
 
 def _under(path: Path, folder: Path) -> bool:
