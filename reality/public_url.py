@@ -1,4 +1,4 @@
-"""The address phones use to reach the show, and its QR code.
+"""The address phones use to reach the show (its QR code is drawn by :mod:`reality.web.qr`).
 
 Phones are never on the presenter's machine, so the phone URL is never ``localhost``. In order:
 
@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from typing import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
-import qrcode
-import qrcode.image.svg
 
 PHONE_PATH = "/qr"
 
@@ -145,10 +143,3 @@ def _names_loopback(name: str) -> bool:
     except (OSError, UnicodeError):
         return False
     return bool(found) and all(ipaddress.ip_address(address.split("%")[0]).is_loopback for address in found)
-
-
-def qr_svg(data: str) -> str:
-    """A QR code for ``data`` as a standalone SVG document (dark modules on white, with a quiet zone)."""
-    image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathFillImage, box_size=10, border=4,
-                        error_correction=qrcode.constants.ERROR_CORRECT_M)
-    return image.to_string(encoding="unicode")

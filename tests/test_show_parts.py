@@ -14,7 +14,8 @@ import pytest
 from reality.events import EventBus
 from reality.green import entry_points_read_once
 from reality.poll import InvalidPoll, Poll
-from reality.public_url import InvalidPublicUrl, normalise_public_url, phone_url, qr_svg
+from reality.public_url import InvalidPublicUrl, normalise_public_url, phone_url
+from reality.web.qr import qr_svg
 from reality.pytest_runner import skipped_plugin_options
 from reality.ratelimit import VoterRateLimiter
 from reality.testrun import MARKER, TestRun, describe

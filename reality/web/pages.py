@@ -10,11 +10,11 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, send_from_directory, url_for
 
-from ..public_url import qr_svg
 from . import presenter
 from .api import api_error, show
 from .ballot import OwnVote
 from .cached_page import render_with_state
+from .qr import qr_svg
 from .state import ShowState
 from .voters import client_address, issue_voter, voter_id
 
