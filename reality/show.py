@@ -189,21 +189,25 @@ def run(options: ShowOptions, out: Print = print, err: Print = _stderr,
             # The web stack (about 0.3 s of imports) loads while the databases boot.
             off_the_hub(mode, lambda: import_web_stack(mode))
         from .votes import VoteStore
-        from .web import create_app
+        from .web import create_app, start_background_tasks
 
         postgres_started()
         # Functions, not URLs: read again at each new connection, since a recovered container can
         # come back at another bridge address (see Infrastructure.address).
         store = VoteStore(lambda: infra.postgres_url)
-        store.init_schema()  # while Redis may still be starting
+        # A new database's first CREATE TABLE takes PostgreSQL 50-180 ms (its caches are cold): the
+        # app and the server are built meanwhile, and their background work waits for the table.
+        schema_created = in_background(store.init_schema, "schema")
         redis_started()
         infra.watch()
         app = create_app({"REDIS_URL": lambda: infra.redis_url, "QUESTION": options.poll.question,
                           "OPTIONS": list(options.poll.options), "ASYNC_MODE": mode, "PORT": options.port,
-                          "THEME": options.theme,
+                          "THEME": options.theme, "BACKGROUND_TASKS": False,
                           "BEHIND_PROXY": options.behind_proxy or config.behind_proxy()},
                          bus=bus, store=store, infra=infra, public=public)
         server = make_server(mode, listener, app)
+        schema_created()
+        start_background_tasks(app)
         addresses = urls(options, public, app.config["PRESENTER_TOKEN"])
         out("")
         out(f"Reality Engine is live ({time.perf_counter() - began:.2f} s, {mode}). "
@@ -249,21 +253,27 @@ def run(options: ShowOptions, out: Print = print, err: Print = _stderr,
     return code
 
 
-_START_THREADS: list[threading.Thread] = []
+_BACKGROUND_THREADS: list[threading.Thread] = []
 
 
 def start_in_background(infra: Any, name: str) -> Callable[[], None]:
     """Start the ``name`` container on another thread; the returned function waits and re-raises a failure."""
+    return in_background(lambda: infra.start(name), f"start-{name}")
+
+
+def in_background(work: Callable[[], object], name: str) -> Callable[[], None]:
+    """Run ``work`` on another thread (a greenlet with gevent); the returned function waits for it
+    and re-raises its failure."""
     failure: list[BaseException] = []
 
-    def start() -> None:
+    def run_work() -> None:
         try:
-            infra.start(name)
+            work()
         except BaseException as exc:  # handed to the waiting caller, which decides
             failure.append(exc)
 
-    thread = threading.Thread(target=start, name=f"start-{name}", daemon=True)
-    _START_THREADS.append(thread)
+    thread = threading.Thread(target=run_work, name=name, daemon=True)
+    _BACKGROUND_THREADS.append(thread)
     thread.start()
 
     def wait() -> None:
@@ -331,13 +341,14 @@ def main(options: ShowOptions) -> int:
 
 
 def exit_now_if_a_start_lingers(code: int) -> None:
-    """End the process at once when a container start is still waiting on a container we removed.
+    """End the process at once when a container start (or the table's creation) is still waiting on a
+    container we removed.
 
     Stopped during boot, a start can go on polling for a readiness that will never come (its
     container is gone) for many seconds, and Python waits for every executor thread before it
     exits. Everything that matters — containers, pid file — is cleaned up by now.
     """
-    if any(thread.is_alive() for thread in _START_THREADS):
+    if any(thread.is_alive() for thread in _BACKGROUND_THREADS):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

@@ -125,10 +125,11 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, bus: EventBus | 
     Settings: ``DATABASE_URL`` (used when no ``store`` is given), ``REDIS_URL`` (the rate limit's
     Redis; none means local memory only), ``QUESTION``, ``OPTIONS``, ``PRESENTER_TOKEN``,
     ``SECRET_KEY``, ``ASYNC_MODE`` (``gevent`` or ``threading``), ``RATE_LIMIT_PER_MINUTE``,
-    ``NODE_MODULES``, ``BACKGROUND_TASKS``, ``PORT`` (names the cookie: two shows on one host never
-    share it), ``IDENTITIES_PER_MINUTE`` and ``IDENTITIES_BURST`` (new voter identities per client
-    address), ``BEHIND_PROXY`` (believe ``X-Forwarded-For``), ``TRAFFIC_REPORT_SECONDS`` (at most one
-    summary line of dropped traffic this often).
+    ``NODE_MODULES``, ``BACKGROUND_TASKS`` (start the background work now; off,
+    :func:`start_background_tasks` does it later), ``PORT`` (names the cookie: two shows on one host
+    never share it), ``IDENTITIES_PER_MINUTE`` and ``IDENTITIES_BURST`` (new voter identities per
+    client address), ``BEHIND_PROXY`` (believe ``X-Forwarded-For``), ``TRAFFIC_REPORT_SECONDS`` (at
+    most one summary line of dropped traffic this often).
     """
     app = Flask(__name__)
     app.config.from_mapping(
@@ -215,10 +216,19 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, bus: EventBus | 
     guard.install()
     app.extensions["reality.socket_guard"] = guard
     if app.config["BACKGROUND_TASKS"]:
-        socketio.start_background_task(state.maintain)
-        socketio.start_background_task(broadcaster.run)
-        socketio.start_background_task(traffic.run, socketio.sleep)
+        start_background_tasks(app)
     return app
+
+
+def start_background_tasks(app: Flask) -> None:
+    """Start the app's background work: the health probes, the live updates, the traffic summary.
+
+    ``create_app`` does it unless ``BACKGROUND_TASKS`` is off; the show does it itself, once the
+    votes table exists (it builds the app while PostgreSQL creates the table).
+    """
+    socketio.start_background_task(app.extensions["reality"].maintain)
+    socketio.start_background_task(app.extensions["reality.broadcaster"].run)
+    socketio.start_background_task(app.extensions["reality.traffic"].run, socketio.sleep)
 
 
 def shutdown(app: Flask) -> None:
