@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
 
     console = Console()
     log = console.print
+    steps.append(machine_setup.compile_kit())
     steps.append(machine_setup.install_frontend(log))
     docker = machine_setup.ensure_docker(log, asker(args.yes), install=args.install_docker or args.yes)
     steps.append(docker)

@@ -31,6 +31,25 @@ def test_a_second_run_skips_everything_and_says_what_is_ready():
     assert "Traceback" not in result.stdout + result.stderr
 
 
+def test_the_kits_modules_are_compiled_even_where_python_writes_no_bytecode(tmp_path):
+    """compile_kit writes what Python would not (PYTHONDONTWRITEBYTECODE), and a broken module is a failed step."""
+    package = tmp_path / "kit"
+    package.mkdir()
+    (package / "module.py").write_text("VALUE = 1\n")
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from pathlib import Path; "
+            f"from reality import machine_setup; step = machine_setup.compile_kit((Path({str(package)!r}),)); "
+            "print(step.ok, step.detail)")
+
+    compiled = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+
+    assert compiled.stdout.startswith("True"), compiled.stdout + compiled.stderr
+    assert [path.name.split(".")[0] for path in (package / "__pycache__").iterdir()] == ["module"]
+    (package / "broken.py").write_text("def broken(:\n")
+    failed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert failed.stdout.splitlines()[-1].startswith("False") and "do not compile" in failed.stdout, failed.stdout
+
+
 def test_an_unreachable_engine_is_one_line_and_a_failure(tmp_path):
     result = run_setup("--yes", env={"DOCKER_HOST": f"unix://{tmp_path}/nowhere.sock"})
 
