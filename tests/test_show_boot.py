@@ -213,7 +213,7 @@ def test_a_running_show_stops_within_seconds_and_removes_everything(docker_clien
             assert (record["pid"], record["port"], record["checkout"]) == (process.pid, port, str(ROOT))
             assert len(containers_of(docker_client, process.pid)) == 2
             # The benchmarks' HTTP client, installed with the kit, never loads into the show
-            # (show.leave_out_asyncio_clients): its compiled modules are not mapped.
+            # (boot.leave_out_asyncio_clients): its compiled modules are not mapped.
             assert "aiohttp" not in Path(f"/proc/{process.pid}/maps").read_text()
 
             with Voting(port):
