@@ -88,8 +88,8 @@ def exit_now_if_a_start_lingers(code: int) -> None:
     container we removed.
 
     Stopped during boot, a start can go on polling for a readiness that will never come (its
-    container is gone) for many seconds, and Python waits for every executor thread before it
-    exits. Everything that matters — containers, pid file — is cleaned up by now.
+    container is gone) for many seconds, and Python waits for the executor threads a start uses
+    before it exits. Everything that matters — containers, pid file — is cleaned up by now.
     """
     if any(thread.is_alive() for thread in _BACKGROUND_THREADS):
         sys.stdout.flush()

@@ -20,9 +20,11 @@ PROJECT_VENV = ROOT / ".venv"
 #: Where the scripts look for the packages, in order: setup.py's .venv, then the original kit's venv/.
 PROJECT_VENVS = (PROJECT_VENV, ROOT / "venv")
 
-#: Import names of the run-time requirements (requirements.txt) the entry scripts need.
+#: Import names of the run-time requirements (requirements.txt) the entry scripts need. pytest and
+#: pytest-xdist too: the show's test run and the workshop's checks start pytest, and pytest.ini loads
+#: xdist by name, so a pytest without it stops at its start.
 RUNTIME_MODULES = ("flask", "flask_socketio", "gevent", "testcontainers", "docker", "psycopg2", "redis", "limits",
-                   "qrcode", "rich", "psutil")
+                   "qrcode", "rich", "psutil", "pytest", "xdist")
 
 #: Set on the relaunch, so a virtualenv that lacks the packages too is reported, not relaunched again.
 RELAUNCHED = "REALITY_RELAUNCHED_IN_VENV"

@@ -98,8 +98,9 @@ def command_line(paths: Sequence[str | os.PathLike[str]], extra_args: Sequence[s
     """``python -m pytest PATHS`` as typed by hand, with the results plugin and the caller's options.
 
     For files outside the checkout (an ``--exercise-dir`` elsewhere), where the kit's pytest.ini
-    does not apply, the plugins it turns off are turned off on the command line instead: a test
-    there that relies on one of them (Hypothesis' pytest options, anyio's marker) would miss it.
+    does not apply, installed plugins are kept from loading on the command line instead, as
+    pytest.ini keeps them inside it (only pytest-xdist is loaded there): a test that relies on one
+    (pytest-mock's ``mocker``, Hypothesis' options, anyio's marker) names it with ``-p NAME``.
     ``cwd`` is where the child runs (relative ``paths`` are read from there).
     """
     inside = all(_under(Path(cwd, path), CHECKOUT) for path in paths)

@@ -1,8 +1,9 @@
 """Boot, run and stop the show.
 
 Boot: pre-flight checks (Docker reachable, images present, port free) that each fail with one
-actionable line; PostgreSQL and Redis started in parallel; the schema; then the web server, and the
-dashboard, phone and presenter URLs. Ctrl+C or SIGTERM at any point — during boot too — stops the
+actionable line; PostgreSQL and Redis started in parallel while the web stack is imported; the votes
+table created while the app and the web server are built (``reality.boot``); then the dashboard,
+phone and presenter URLs. Ctrl+C or SIGTERM at any point — during boot too — stops the
 server and removes every container this run started.
 """
 
@@ -185,7 +186,8 @@ def run(options: ShowOptions, out: Print = print, err: Print = _stderr,
         # come back at another bridge address (see Infrastructure.address).
         store = VoteStore(lambda: infra.postgres_url)
         # A new database's first CREATE TABLE takes PostgreSQL 50-180 ms (its caches are cold): the
-        # app and the server are built meanwhile, and their background work waits for the table.
+        # app and the server are built meanwhile (threading; with gevent, the table's greenlet goes
+        # on while this one waits for Redis), and their background work waits for the table.
         schema_created = in_background(store.init_schema, "schema")
         redis_started()
         infra.watch()

@@ -13,9 +13,9 @@ from testcontainers.community.redis import RedisContainer
 
 from reality import docker_engine
 from reality.config import IMAGE_ENV, LOCAL_IMAGES, OFFICIAL_IMAGES
-from reality.errors import DockerUnavailable
+from reality.errors import DockerUnavailable, ImageMissing
 from reality.orchestration import configure_reaper, project_labels
-from reality.provision import RYUK_IMAGE, is_present, present_tags, resolve_image
+from reality.provision import is_present, require_images, resolve_image
 
 
 @pytest.fixture(scope="module")
@@ -49,14 +49,18 @@ def test_the_official_image_wins_when_present_else_the_drop_in(client, monkeypat
     assert chosen.image in chosen.describe()
 
 
-def test_one_listing_of_the_images_says_what_inspecting_each_one_says(client):
-    """The show chooses its images from one call to Docker (present_tags): it must agree with Docker's
-    inspect, image by image, for the images the kit knows, present or not."""
-    present = present_tags(client)
-    known = [*OFFICIAL_IMAGES.values(), *LOCAL_IMAGES.values(), RYUK_IMAGE, "reality-tests/never-built:0"]
+def test_the_show_is_refused_a_missing_pinned_image_and_given_a_present_one(client, monkeypatch):
+    """require_images looks a pinned image up (a tag never built, or one that is here, by its id)."""
+    monkeypatch.delenv(IMAGE_ENV["redis"], raising=False)
+    monkeypatch.setenv(IMAGE_ENV["postgres"], "reality-tests/never-built:0")
+    with pytest.raises(ImageMissing, match="reality-tests/never-built:0 missing"):
+        require_images(client)
 
-    assert {image: image in present for image in known} == {image: is_present(client, image) for image in known}
-    assert any(image in present for image in [*LOCAL_IMAGES.values(), *OFFICIAL_IMAGES.values()])
+    here = client.images.get(resolve_image(client, "redis").image).id  # sha256:…, no tag at all
+    monkeypatch.setenv(IMAGE_ENV["postgres"], here)
+    chosen = require_images(client)
+    assert (chosen["postgres"].image, chosen["postgres"].source) == (here, "pinned")
+    assert chosen["redis"].source in ("official", "local")
 
 
 def test_postgres_image_honours_the_official_environment_contract(client):

@@ -110,6 +110,15 @@ def test_a_file_outside_the_checkout_runs_without_the_plugins_pytest_ini_turns_o
     assert [test.outcome for test in run.tests] == [Outcome.PASSED], run.output
 
 
+def test_inside_the_checkout_only_xdist_is_loaded(pytestconfig):
+    """pytest.ini names the one plugin the suite uses; the installed ones (Schemathesis' among them) stay out."""
+    installed = sorted(entry.name for entry in importlib.metadata.entry_points(group="pytest11"))
+    assert "schemathesis" in installed
+
+    assert [name for name in installed if pytestconfig.pluginmanager.has_plugin(name)] == []
+    assert pytestconfig.pluginmanager.has_plugin("xdist.plugin")
+
+
 def test_every_outcome_is_one_result_with_its_time_and_reason(tmp_path):
     (tmp_path / "test_sample.py").write_text(SAMPLE)
     (tmp_path / "test_broken_file.py").write_text("def test_x(:\n    pass\n")

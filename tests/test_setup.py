@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import subprocess
 import sys
 
@@ -48,6 +49,13 @@ def test_the_kits_modules_are_compiled_even_where_python_writes_no_bytecode(tmp_
     (package / "broken.py").write_text("def broken(:\n")
     failed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert failed.stdout.splitlines()[-1].startswith("False") and "do not compile" in failed.stdout, failed.stdout
+    if os.geteuid() == 0:  # run as `sudo python3 setup.py`: nothing owned by root is left in the checkout
+        (package / "broken.py").unlink()
+        shutil.rmtree(package / "__pycache__")
+        under_sudo = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                    env={**env, "SUDO_USER": "participant"}, timeout=60)
+        assert under_sudo.stdout.startswith("True not compiled under sudo"), under_sudo.stdout + under_sudo.stderr
+        assert not (package / "__pycache__").exists()
 
 
 def test_an_unreachable_engine_is_one_line_and_a_failure(tmp_path):

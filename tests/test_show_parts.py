@@ -15,11 +15,11 @@ from reality.events import EventBus
 from reality.green import entry_points_read_once
 from reality.poll import InvalidPoll, Poll
 from reality.public_url import InvalidPublicUrl, normalise_public_url, phone_url
-from reality.web.qr import qr_svg
 from reality.pytest_runner import skipped_plugin_options
 from reality.ratelimit import VoterRateLimiter
 from reality.testrun import MARKER, TestRun, describe
 from reality.web.presenter import token_matches
+from reality.web.qr import qr_svg
 from reality.web.scenes import SCENES, SHOW_SECONDS, SceneClock
 from reality.web.tally import ResultsCache
 from support.paths import ROOT

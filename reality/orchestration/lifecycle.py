@@ -92,7 +92,7 @@ class Infrastructure:
     does not watch would not know.
 
     ``resolved``: the images already chosen (:func:`~reality.provision.require_images`), so that a
-    start does not ask Docker again; a service without one has its image chosen at its first start.
+    start does not inspect them again; a service without one has its image chosen at its first start.
 
     Nothing process-wide happens in the constructor: the reaper setting and the exit hook are set
     at the first start and the hook is removed by :meth:`stop_all`.
