@@ -31,7 +31,7 @@ from reality.provision import resolve_image
 from reality.pytest_runner import command_line
 from reality.workshop import Workshop
 from reality.workshop.exercise import SKELETON, SOLUTION, Exercise
-from reality.workshop.judge import check
+from reality.workshop.judge import TESTCONTAINERS_POLLING, check, testcontainers_polling
 from reality.workshop.measurements import FANTASY_TESTS, run_suite
 from reality.workshop.screens import render_verdict
 
@@ -347,6 +347,11 @@ HELD_CHECK = (
     "def test_two_products_cannot_share_a_sku(db):\n"
     "    pathlib.Path(os.environ['HELD_DIR'], str(os.getpid())).write_text('running')\n"
     "    time.sleep(60)\n")
+#: Added to the held check's conftest: how long a traceback pytest is left to format once the check is stopped.
+HELD_TRACEBACK = (
+    "\n\ndef pytest_keyboard_interrupt(excinfo):\n"
+    "    import os, pathlib\n"
+    "    pathlib.Path(os.environ['HELD_DIR'], f'{os.getpid()}.traceback').write_text(str(len(excinfo.traceback)))\n")
 
 
 def process_alive(pid: int) -> bool:
@@ -363,6 +368,8 @@ def start_a_held_check(tmp_path: Path, docker_client) -> tuple[subprocess.Popen,
     held.mkdir()
     Exercise(exercise).create()
     (exercise / "test_product_sku.py").write_text(HELD_CHECK)  # a test that takes a minute
+    with (exercise / "conftest.py").open("a") as conftest:
+        conftest.write(HELD_TRACEBACK)
     # Done in an earlier run: sections 1 and 2 (what a cancelled check must not lose).
     (exercise / ".workshop-progress.json").write_text('{"version": 1, "seconds": {"1": 61.0, "2": 75.0}}')
     workshop = subprocess.Popen(
@@ -377,7 +384,7 @@ def start_a_held_check(tmp_path: Path, docker_client) -> tuple[subprocess.Popen,
         assert workshop.poll() is None, workshop.stdout.read()
         assert time.monotonic() < deadline, "the check never got to the participant's test"
         time.sleep(0.02)
-        children = [int(path.name) for path in held.iterdir()]
+        children = [int(path.name) for path in held.iterdir() if path.name.isdigit()]
     return workshop, children, exercise
 
 
@@ -406,6 +413,9 @@ def test_ctrl_c_during_a_check_cancels_it_and_goes_back_to_the_menu(tmp_path, do
         while any(process_alive(pid) for pid in children):
             assert time.monotonic() < deadline, "the check's pytest runs outlived the Ctrl+C"
             time.sleep(0.02)
+        # Each run ended without formatting the whole traceback of its interrupt (pytest's and pluggy's
+        # frames, with their source: 0.3 s of CPU each) to print its last line: the judge's plugin cut it.
+        assert [(tmp_path / "held" / f"{pid}.traceback").read_text() for pid in children] == ["1", "1"]
         deadline = time.monotonic() + 30
         while workshop_containers(docker_client, workshop.pid):  # the section's database goes with it
             assert time.monotonic() < deadline, "the hands-on database outlived the cancelled check"
@@ -661,6 +671,34 @@ def test_a_participants_own_containers_left_running_are_removed_after_the_check(
     for session in verdict.sessions:
         assert docker_client.containers.list(
             all=True, filters={"label": f"org.testcontainers.session-id={session}"}) == []
+
+
+def test_a_checks_runs_poll_a_participants_own_containers_often_and_spare_the_garbage_collector(tmp_path,
+                                                                                                postgres_url,
+                                                                                                monkeypatch):
+    """What a check gives the participant's pytest runs to be quick, seen from inside them.
+
+    Testcontainers asks a container the test starts itself whether it is ready ten times a second,
+    for as long in all as by default (the participant's own setting is kept); what pytest loaded
+    before the tests is frozen out of the garbage collector's sight (see judge_plugin).
+    """
+    for name in TESTCONTAINERS_POLLING:
+        monkeypatch.delenv(name, raising=False)
+    exercise = Exercise(tmp_path / "exercise")
+    exercise.create()
+    exercise.test_file.write_text(
+        "import gc\n"
+        "from testcontainers.core.config import testcontainers_config as config\n\n\n"
+        "def test_what_the_check_gives(db):\n"
+        "    assert (config.sleep_time, round(config.timeout, 6)) == (0.1, 120.0)\n"
+        "    assert gc.get_freeze_count() > 10_000  # pytest, its plugins, psycopg2\n")
+
+    verdict = check(exercise.test_file, postgres_url, REPO)
+
+    for run in (verdict.with_constraint, verdict.without_constraint):
+        assert run.all_passed, run.output
+    assert testcontainers_polling({"TC_POOLING_INTERVAL": "0.5"}) == {}
+    assert testcontainers_polling({"TC_MAX_TRIES": "30"}) == {}
 
 
 def test_a_database_where_the_constraint_cannot_be_taken_away_is_said_so(tmp_path, postgres_url):
