@@ -69,7 +69,7 @@ VARIANTS = ("unique", "no-constraint")
 TESTCONTAINERS_POLLING = {"TC_POOLING_INTERVAL": "0.1", "TC_MAX_TRIES": "1200"}
 
 
-def testcontainers_polling(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+def polling_environment(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
     """:data:`TESTCONTAINERS_POLLING` for the check's runs, unless the participant chose their own."""
     return {} if any(name in environ for name in TESTCONTAINERS_POLLING) else dict(TESTCONTAINERS_POLLING)
 
@@ -111,7 +111,7 @@ def run_both(test_file: Path, dsn: str, repo_root: Path,
             "PYTHONPATH": os.pathsep.join(filter(None, [str(repo_root), os.environ.get("PYTHONPATH")])),
             # A test that starts its own container gets the workshop's reaper setting: without it,
             # Testcontainers tries to pull Ryuk on a machine that has none, and the test fails for that.
-            **reaper_environment(), **testcontainers_polling()}
+            **reaper_environment(), **polling_environment()}
     with tempfile.TemporaryDirectory(prefix="reality-judge-") as tmp:
         envs = [{**base, SCHEMA_ENV: variant, REPORT_ENV: str(Path(tmp) / f"{variant}.json"),
                  SESSION_ENV: sessions[variant]} for variant in VARIANTS]
