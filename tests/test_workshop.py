@@ -29,10 +29,11 @@ from testcontainers.core.config import testcontainers_config
 from reality.config import LABEL_PID, LABEL_ROLE
 from reality.provision import resolve_image
 from reality.pytest_runner import command_line
-from reality.workshop import Workshop
+from reality.workshop import Workshop, runner
 from reality.workshop.exercise import SKELETON, SOLUTION, Exercise
-from reality.workshop.judge import check
+from reality.workshop.judge import TESTCONTAINERS_POLLING, check, polling_environment
 from reality.workshop.measurements import FANTASY_TESTS, run_suite
+from reality.workshop.runner import Stop, stopped_once
 from reality.workshop.screens import render_verdict
 
 from support.paths import ROOT as REPO
@@ -347,6 +348,11 @@ HELD_CHECK = (
     "def test_two_products_cannot_share_a_sku(db):\n"
     "    pathlib.Path(os.environ['HELD_DIR'], str(os.getpid())).write_text('running')\n"
     "    time.sleep(60)\n")
+#: Added to the held check's conftest: how long a traceback pytest is left to format once the check is stopped.
+HELD_TRACEBACK = (
+    "\n\ndef pytest_keyboard_interrupt(excinfo):\n"
+    "    import os, pathlib\n"
+    "    pathlib.Path(os.environ['HELD_DIR'], f'{os.getpid()}.traceback').write_text(str(len(excinfo.traceback)))\n")
 
 
 def process_alive(pid: int) -> bool:
@@ -363,6 +369,8 @@ def start_a_held_check(tmp_path: Path, docker_client) -> tuple[subprocess.Popen,
     held.mkdir()
     Exercise(exercise).create()
     (exercise / "test_product_sku.py").write_text(HELD_CHECK)  # a test that takes a minute
+    with (exercise / "conftest.py").open("a") as conftest:
+        conftest.write(HELD_TRACEBACK)
     # Done in an earlier run: sections 1 and 2 (what a cancelled check must not lose).
     (exercise / ".workshop-progress.json").write_text('{"version": 1, "seconds": {"1": 61.0, "2": 75.0}}')
     workshop = subprocess.Popen(
@@ -377,7 +385,7 @@ def start_a_held_check(tmp_path: Path, docker_client) -> tuple[subprocess.Popen,
         assert workshop.poll() is None, workshop.stdout.read()
         assert time.monotonic() < deadline, "the check never got to the participant's test"
         time.sleep(0.02)
-        children = [int(path.name) for path in held.iterdir()]
+        children = [int(path.name) for path in held.iterdir() if path.name.isdigit()]
     return workshop, children, exercise
 
 
@@ -406,6 +414,9 @@ def test_ctrl_c_during_a_check_cancels_it_and_goes_back_to_the_menu(tmp_path, do
         while any(process_alive(pid) for pid in children):
             assert time.monotonic() < deadline, "the check's pytest runs outlived the Ctrl+C"
             time.sleep(0.02)
+        # Each run ended without formatting the whole traceback of its interrupt (pytest's and pluggy's
+        # frames, with their source: 0.3 s of CPU each) to print its last line: the judge's plugin cut it.
+        assert [(tmp_path / "held" / f"{pid}.traceback").read_text() for pid in children] == ["1", "1"]
         deadline = time.monotonic() + 30
         while workshop_containers(docker_client, workshop.pid):  # the section's database goes with it
             assert time.monotonic() < deadline, "the hands-on database outlived the cancelled check"
@@ -441,6 +452,34 @@ def test_ctrl_c_pressed_again_and_again_during_a_check_ends_the_workshop_cleanly
     assert "Traceback" not in out and "Exception ignored" not in out, out
     assert [pid for pid in children if process_alive(pid)] == []
     assert workshop_containers(docker_client, workshop.pid) == []
+
+
+class StopInAFinalizer:
+    """Sends a Ctrl+C as it is collected: the handler runs inside its finalizer, where no exception gets out."""
+
+    def __del__(self) -> None:
+        signal.raise_signal(signal.SIGINT)
+
+
+@pytest.mark.parametrize("alarm", [True, False], ids=["raised again", "no alarm on this platform"])
+def test_a_ctrl_c_python_swallowed_in_a_finalizer_is_not_lost(monkeypatch, alarm):
+    """The race behind a workshop that ignored every Ctrl+C after one: the stop was raised in a finalizer.
+
+    A garbage Docker client closing its sockets, say, collected just as Ctrl+C came: Python printed
+    "Exception ignored" and went on, and the workshop took every later Ctrl+C for one it was already
+    handling. Now the stop comes back by itself (an alarm, where there is one), and the next Ctrl+C counts.
+    """
+    if not alarm:
+        monkeypatch.setattr(runner, "RETRY_SIGNAL", None)
+    with pytest.raises(Stop), stopped_once() as stopper:
+        StopInAFinalizer()  # collected at once
+        assert not stopper.stopping  # nothing is handling a stop: the next one must count
+        if not alarm:
+            signal.raise_signal(signal.SIGINT)  # the participant presses again
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # the workshop at work (a check, the menu)
+            time.sleep(0.01)
+    assert stopper.stopping and not stopper.lost
 
 
 def test_docker_unreachable_is_one_line_per_step_and_exit_1(tmp_path):
@@ -553,7 +592,8 @@ def test_the_workshops_pytest_runs_cost_what_a_plain_pytest_run_costs(tmp_path):
     Compared by CPU time, the median of the ratios of paired runs, each pair in alternating order:
     on a loaded 2-core machine two identical runs differ by half their wall time, while what an
     extra plugin or option costs shows in CPU time; pairing cancels the load drifting, alternating
-    cancels whichever of the two runs second finding its files already cached.
+    cancels whichever of the two runs second finding its files already cached. Six pairs, or four when
+    all four fall inside the bound: the median of six then cannot fall outside it.
     """
     assert command_line([REPO / FANTASY_TESTS]) == [
         sys.executable, "-m", "pytest", str(REPO / FANTASY_TESTS), "-p", "reality.pytest_results"]
@@ -571,6 +611,10 @@ def test_the_workshops_pytest_runs_cost_what_a_plain_pytest_run_costs(tmp_path):
         assert run.reported_seconds is not None  # what pytest itself printed, shown as such
         return child_cpu_seconds() - before, run.output
 
+    # The results plugin, which the workshop needs to read each result, costs a few per cent of such a short
+    # run by itself (measured alone); the bound leaves the noise of a shared machine on top of that. The bug
+    # this guards against, `-o addopts=`, cost twice the time.
+    low, high = 0.9, 1.15
     ratios = []
     for pair in range(6):  # three in each order: in three trials here the median of six was within 0.03 of eight's
         if pair % 2:
@@ -580,11 +624,13 @@ def test_the_workshops_pytest_runs_cost_what_a_plain_pytest_run_costs(tmp_path):
         # The same plugins, exactly: "-o addopts=" turned back on the two pytest.ini turns off.
         assert plugins_line(our_output) == plugins_line(hand_output)
         ratios.append(ours / by_hand)
+        if len(ratios) == 4 and all(low <= ratio <= high for ratio in ratios):
+            # Two in each order, all inside the bound: the median of six (the mean of the third and fourth
+            # of the six sorted) lies between the least and the greatest of these four, whatever the last
+            # two pairs measure. They would only cost time.
+            break
 
-    # The results plugin, which the workshop needs to read each result, costs a few per cent of such a short
-    # run by itself (measured alone); the bound leaves the noise of a shared machine on top of that. The bug
-    # this guards against, `-o addopts=`, cost twice the time.
-    assert 0.9 <= statistics.median(ratios) <= 1.15, ratios
+    assert low <= statistics.median(ratios) <= high, ratios
 
 
 SELF_CONTAINED = """\
@@ -661,6 +707,34 @@ def test_a_participants_own_containers_left_running_are_removed_after_the_check(
     for session in verdict.sessions:
         assert docker_client.containers.list(
             all=True, filters={"label": f"org.testcontainers.session-id={session}"}) == []
+
+
+def test_a_checks_runs_poll_a_participants_own_containers_often_and_spare_the_garbage_collector(tmp_path,
+                                                                                                postgres_url,
+                                                                                                monkeypatch):
+    """What a check gives the participant's pytest runs to be quick, seen from inside them.
+
+    Testcontainers asks a container the test starts itself whether it is ready ten times a second,
+    for as long in all as by default (the participant's own setting is kept); what pytest loaded
+    before the tests is frozen out of the garbage collector's sight (see judge_plugin).
+    """
+    for name in TESTCONTAINERS_POLLING:
+        monkeypatch.delenv(name, raising=False)
+    exercise = Exercise(tmp_path / "exercise")
+    exercise.create()
+    exercise.test_file.write_text(
+        "import gc\n"
+        "from testcontainers.core.config import testcontainers_config as config\n\n\n"
+        "def test_what_the_check_gives(db):\n"
+        "    assert (config.sleep_time, round(config.timeout, 6)) == (0.1, 120.0)\n"
+        "    assert gc.get_freeze_count() > 10_000  # pytest, its plugins, psycopg2\n")
+
+    verdict = check(exercise.test_file, postgres_url, REPO)
+
+    for run in (verdict.with_constraint, verdict.without_constraint):
+        assert run.all_passed, run.output
+    assert polling_environment({"TC_POOLING_INTERVAL": "0.5"}) == {}
+    assert polling_environment({"TC_MAX_TRIES": "30"}) == {}
 
 
 def test_a_database_where_the_constraint_cannot_be_taken_away_is_said_so(tmp_path, postgres_url):

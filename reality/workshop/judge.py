@@ -15,7 +15,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from ..config import LABEL_TC_SESSION
 from ..orchestration import reaper_environment
@@ -63,6 +63,16 @@ JUDGE_ARGS = ["-p", "no:cacheprovider", "--tb=short", "-W", "default::Deprecatio
               "-W", "default::PendingDeprecationWarning", "-p", "reality.workshop.judge_plugin"]
 VARIANTS = ("unique", "no-constraint")
 
+#: How often a container the participant's test starts itself is asked whether it is ready during a check:
+#: Testcontainers' default, once a second (120 times), has them wait up to a second longer than their
+#: PostgreSQL takes to start, in each of the two runs; the check asks ten times as often, as long in all.
+TESTCONTAINERS_POLLING = {"TC_POOLING_INTERVAL": "0.1", "TC_MAX_TRIES": "1200"}
+
+
+def polling_environment(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """:data:`TESTCONTAINERS_POLLING` for the check's runs, unless the participant chose their own."""
+    return {} if any(name in environ for name in TESTCONTAINERS_POLLING) else dict(TESTCONTAINERS_POLLING)
+
 
 def _read_report(path: Path) -> dict[str, Any]:
     try:
@@ -101,7 +111,7 @@ def run_both(test_file: Path, dsn: str, repo_root: Path,
             "PYTHONPATH": os.pathsep.join(filter(None, [str(repo_root), os.environ.get("PYTHONPATH")])),
             # A test that starts its own container gets the workshop's reaper setting: without it,
             # Testcontainers tries to pull Ryuk on a machine that has none, and the test fails for that.
-            **reaper_environment()}
+            **reaper_environment(), **polling_environment()}
     with tempfile.TemporaryDirectory(prefix="reality-judge-") as tmp:
         envs = [{**base, SCHEMA_ENV: variant, REPORT_ENV: str(Path(tmp) / f"{variant}.json"),
                  SESSION_ENV: sessions[variant]} for variant in VARIANTS]

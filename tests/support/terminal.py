@@ -56,7 +56,7 @@ class Terminal:
             return [screen] if check(screen) else None
 
         try:
-            return wait_for(shown, timeout, what or repr(condition), interval=0.1)[0]
+            return wait_for(shown, timeout, what or repr(condition), interval=0.05)[0]
         except AssertionError as timed_out:
             raise AssertionError(f"{timed_out}; screen:\n{self.screen()}") from None
 
