@@ -395,9 +395,13 @@ def test_where_the_os_manages_python_a_missing_dot_venv_is_still_the_problem(tmp
 
 # -- From each state a participant's virtualenv can be in: found, the exact command printed, repaired --
 # Building a virtualenv with pip is the slow part (ensurepip: seconds of CPU), so the states start from
-# virtualenvs built once per test session (per pytest-xdist worker) and copied where each test wants
-# one, their absolute paths rewritten: what `python3 -m venv` would have written there. The repairs
+# virtualenvs built once per test session and copied where each test wants one, their absolute paths
+# rewritten: what `python3 -m venv` would have written there. The tests that use them run on one
+# pytest-xdist worker (--dist loadgroup), so that they are built once, not once per worker. The repairs
 # themselves build their virtualenvs for real, as a participant's would.
+
+ON_THE_TEMPLATES_WORKER = pytest.mark.xdist_group("venv_templates")
+
 
 def script_header(python: Path) -> bytes:
     """How pip starts a script run by ``python``: through /bin/sh when the path has a space or the line
@@ -442,6 +446,7 @@ def venv_templates(tmp_path_factory) -> dict[str, Path]:
     return {"pip only": empty, "sound": sound}
 
 
+@ON_THE_TEMPLATES_WORKER
 def test_without_a_wheel_of_pip_ensurepip_installs_it(venv_templates):
     """The templates were made the way a repair goes where this Python has no wheel of pip to hand."""
     made = venv_templates["pip only"]
@@ -451,6 +456,7 @@ def test_without_a_wheel_of_pip_ensurepip_installs_it(venv_templates):
     assert [line for line in pip_record(made) if ".pyc," in line]  # ensurepip's: byte-compiled
 
 
+@ON_THE_TEMPLATES_WORKER
 def test_a_repair_acts_on_the_diagnosis_it_is_given_without_making_it_again(tmp_path, requirements, venv_templates):
     """fix_venv.py has just diagnosed the venv (for a kit's venv, seconds of importing every package)."""
     venv = tmp_path / "env"
@@ -502,7 +508,9 @@ def no_venv(path: Path, requirements: Path, templates: dict[str, Path]) -> str:
     return f"there is no virtualenv at {path}"
 
 
-@pytest.mark.parametrize("state", [empty_venv, deleted_interpreter, deleted_pip, moved_venv, no_venv],
+@pytest.mark.parametrize("state", [pytest.param(empty_venv, marks=ON_THE_TEMPLATES_WORKER), deleted_interpreter,
+                                   pytest.param(deleted_pip, marks=ON_THE_TEMPLATES_WORKER),
+                                   pytest.param(moved_venv, marks=ON_THE_TEMPLATES_WORKER), no_venv],
                          ids=lambda state: state.__name__)
 def test_each_broken_state_is_found_and_the_printed_command_repairs_it(tmp_path, requirements, state, request):
     venv = tmp_path / "the venv"
