@@ -10,6 +10,7 @@ import base64
 import ensurepip
 import hashlib
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -92,8 +93,8 @@ def test_interpreter_gone_is_found_and_repaired(tmp_path, requirements):
     # Its pip is the one ensurepip has, installed from that wheel alone and not byte-compiled (ensurepip's
     # seconds of compiling, and setuptools, saved: Python compiles the modules pip uses when it runs).
     assert bundled_pip_wheel() is not None
-    assert sorted(info.name for info in site_packages(venv).glob("*.dist-info")) == [f"pip-{ensurepip.version()}.dist-info",
-                                                                              "tinypkg-1.0.dist-info"]
+    installed = sorted(info.name for info in site_packages(venv).glob("*.dist-info"))
+    assert installed == [f"pip-{ensurepip.version()}.dist-info", "tinypkg-1.0.dist-info"]
     assert not [line for line in pip_record(venv) if ".pyc," in line]
 
 
@@ -109,9 +110,11 @@ def test_a_wheel_of_pip_that_does_not_install_is_one_clear_error(tmp_path):
     with zipfile.ZipFile(not_pip, "w") as wheel:
         wheel.writestr("hello.txt", "no pip in here")
 
-    with pytest.raises(RealityError, match=f"^Cannot unpack {garbage} to install pip: File is not a zip file$"):
+    with pytest.raises(RealityError, match=f"^Cannot unpack {re.escape(str(garbage))} to install pip: "
+                                           "File is not a zip file$"):
         create_with_pip(tmp_path / "one", wheel=garbage)
-    with pytest.raises(RealityError, match=f"^pip could not be installed from {not_pip}: .*No such file"):
+    with pytest.raises(RealityError, match=f"^pip could not be installed from {re.escape(str(not_pip))}: "
+                                           ".*No such file"):
         create_with_pip(tmp_path / "two", wheel=not_pip)
 
 
@@ -121,20 +124,22 @@ def other_python_with_a_pip_wheel() -> str | None:
     python = shutil.which("python3", path="/usr/bin")
     if python is None or Path(python).resolve() == Path(sys.executable).resolve():
         return None
-    probe = subprocess.run([python, "-c", "import pathlib, sysconfig; folder = sysconfig.get_config_var('WHEEL_PKG_DIR');"
-                            " print(bool(folder and list(pathlib.Path(folder).glob('pip-*.whl'))))"],
+    probe = subprocess.run([python, "-c", "import pathlib, sysconfig; folder = sysconfig.get_config_var("
+                            "'WHEEL_PKG_DIR'); print(bool(folder and list(pathlib.Path(folder).glob('pip-*.whl'))))"],
                            capture_output=True, text=True)
     return python if probe.stdout.strip() == "True" else None
 
 
-@pytest.mark.skipif(other_python_with_a_pip_wheel() is None, reason="no Python here keeps its pip wheel in WHEEL_PKG_DIR")
+@pytest.mark.skipif(other_python_with_a_pip_wheel() is None,
+                    reason="no Python here keeps its pip wheel in WHEEL_PKG_DIR")
 def test_a_distributions_python_installs_pip_from_the_wheel_ensurepip_would_use(tmp_path):
     venv = tmp_path / "env"
     made = subprocess.run([other_python_with_a_pip_wheel(), "-c",
                            "import ensurepip, sys, sysconfig; from pathlib import Path; "
                            "from reality.machine_setup import bundled_pip_wheel, create_with_pip; "
-                           "wheel = bundled_pip_wheel(); print(wheel.parent, sysconfig.get_config_var('WHEEL_PKG_DIR'), "
-                           "ensurepip.version()); create_with_pip(Path(sys.argv[1]), symlinks=True, wheel=wheel)",
+                           "wheel = bundled_pip_wheel(); "
+                           "print(wheel.parent, sysconfig.get_config_var('WHEEL_PKG_DIR'), ensurepip.version()); "
+                           "create_with_pip(Path(sys.argv[1]), symlinks=True, wheel=wheel)",
                            str(venv)], cwd=REPO, capture_output=True, text=True, timeout=300)
 
     assert made.returncode == 0, made.stderr
