@@ -98,28 +98,28 @@ def main(argv: list[str] | None = None) -> int:
     if not requirements.is_file():
         print(f"✗ No requirements file at {requirements}.")
         return 1
-    broken = []
+    broken = []  # (target, its diagnosis)
     for target in targets:
         diagnosis = venv_repair.diagnose(target.venv, requirements)
         if diagnosis.healthy:
             print(f"✓ {target.venv} is healthy: {diagnosis.version}, {diagnosis.pip}, and the "
                   f"{diagnosis.packages_checked} packages of {requirements.name} import.")
             if args.force:
-                broken.append(target)
+                broken.append((target, diagnosis))
             continue
-        broken.append(target)
+        broken.append((target, diagnosis))
         print(f"Found in {target.venv}:")
         for problem in summarised(diagnosis, requirements.name):
             print(f"  ✗ {problem}")
         if not diagnosis.exists and not target.named:
             print(f"  (looked there because {target.why})")
     if args.check:
-        if broken and not args.venv and not any(target.named for target in broken):
+        if broken and not args.venv and not any(target.named for target, _ in broken):
             # All found in the checkout: a bare run finds them again, whatever is active by then.
             them = "it" if len(broken) == 1 else "them"
             print(f"Run  {venv_repair.fix_command(*again, script=script)}  to repair {them}.")
             return 1
-        for target in broken:
+        for target, _ in broken:
             command = venv_repair.fix_command("--venv", target.venv, *again, script=script)
             print(f"Run  {command}  to repair it.")
         return 1 if broken else 0
@@ -134,10 +134,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  • {line}", flush=True)
 
     code = 0
-    for target in broken:
+    for target, before in broken:
         started = False
         try:
-            _, after = venv_repair.repair(target.venv, requirements, force=args.force, log=log)
+            _, after = venv_repair.repair(target.venv, requirements, force=args.force, log=log, before=before)
         except RealityError as exc:
             print(f"✗ {exc}")
             code = 1

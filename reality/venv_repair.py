@@ -22,13 +22,12 @@ import os
 import shlex
 import subprocess
 import sys
-import venv
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from .errors import RealityError
-from .machine_setup import externally_managed, read_pins
+from .machine_setup import bundled_pip_wheel, create_with_pip, externally_managed, read_pins
 
 Log = Callable[[str], None]
 
@@ -277,7 +276,7 @@ def recreate(path: Path, log: Log) -> None:
         raise RealityError(f"{path} exists and is not a virtualenv: not touching it. "
                            "Use --venv to choose another path.")
     log(f"Creating a fresh virtualenv at {path} with Python {sys.version.split()[0]} ({sys.executable})")
-    venv.EnvBuilder(clear=True, with_pip=True, symlinks=os.name != "nt").create(path)
+    create_with_pip(path, clear=True, symlinks=os.name != "nt", wheel=bundled_pip_wheel())
 
 
 def install_requirements(path: Path, requirements: Path, log: Log) -> None:
@@ -295,13 +294,17 @@ def install_requirements(path: Path, requirements: Path, log: Log) -> None:
         raise RealityError(f"pip could not install {requirements.name}: {reason}")
 
 
-def repair(path: Path, requirements: Path, force: bool = False, log: Log = print) -> tuple[Diagnosis, Diagnosis | None]:
+def repair(path: Path, requirements: Path, force: bool = False, log: Log = print,
+           before: Diagnosis | None = None) -> tuple[Diagnosis, Diagnosis | None]:
     """Make the virtualenv at ``path`` run the kit: recreate it when it is broken (or ``force``), and
     (re)install ``requirements``; a sound one that only lacks packages just gets them installed.
 
-    Returns the diagnosis before, and after (``None`` when nothing needed doing).
+    ``before``: ``diagnose(path, requirements)`` when the caller has just made it (it imports every
+    package of the kit: seconds, not to be done twice). Returns the diagnosis before, and after (``None``
+    when nothing needed doing).
     """
-    before = diagnose(path, requirements)
+    if before is None:
+        before = diagnose(path, requirements)
     if before.healthy and not force:
         return before, None
     if before.exists and not before.is_venv and any(path.iterdir()):

@@ -7,8 +7,10 @@ with --no-index: the repair is exercised end to end with no network and in secon
 from __future__ import annotations
 
 import base64
+import ensurepip
 import hashlib
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -19,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from reality import venv_repair
-from reality.machine_setup import read_pins
+from reality.errors import RealityError
+from reality.machine_setup import bundled_pip_wheel, create_with_pip, read_pins
 
 from support.paths import ROOT as REPO
 
@@ -87,6 +90,64 @@ def test_interpreter_gone_is_found_and_repaired(tmp_path, requirements):
     assert venv_repair.diagnose(venv).healthy
     assert imports_tinypkg(venv)
     assert fix_venv("--venv", str(venv), "--requirements", str(requirements), "--check").returncode == 0
+    # Its pip is the one ensurepip has, installed from that wheel alone and not byte-compiled (ensurepip's
+    # seconds of compiling, and setuptools, saved: Python compiles the modules pip uses when it runs).
+    assert bundled_pip_wheel() is not None
+    installed = sorted(info.name for info in site_packages(venv).glob("*.dist-info"))
+    assert installed == [f"pip-{ensurepip.version()}.dist-info", "tinypkg-1.0.dist-info"]
+    assert not [line for line in pip_record(venv) if ".pyc," in line]
+
+
+def pip_record(venv: Path) -> list[str]:
+    """What pip's installer wrote for pip itself in ``venv``: its RECORD lists the .pyc it compiled too."""
+    return next(site_packages(venv).glob("pip-*.dist-info")).joinpath("RECORD").read_text().splitlines()
+
+
+def test_a_wheel_of_pip_that_does_not_install_is_one_clear_error(tmp_path):
+    garbage = tmp_path / "pip-0-py3-none-any.whl"
+    garbage.write_bytes(b"not a zip file")
+    not_pip = tmp_path / "pip-1-py3-none-any.whl"
+    with zipfile.ZipFile(not_pip, "w") as wheel:
+        wheel.writestr("hello.txt", "no pip in here")
+
+    with pytest.raises(RealityError, match=f"^Cannot unpack {re.escape(str(garbage))} to install pip: "
+                                           "File is not a zip file$"):
+        create_with_pip(tmp_path / "one", wheel=garbage)
+    with pytest.raises(RealityError, match=f"^pip could not be installed from {re.escape(str(not_pip))}: "
+                                           ".*No such file"):
+        create_with_pip(tmp_path / "two", wheel=not_pip)
+
+
+def other_python_with_a_pip_wheel() -> str | None:
+    """A Python of the distribution (Debian's /usr/bin/python3) that keeps ensurepip's wheels in its
+    WHEEL_PKG_DIR (/usr/share/python-wheels) rather than in ensurepip's own folder."""
+    python = shutil.which("python3", path="/usr/bin")
+    if python is None or Path(python).resolve() == Path(sys.executable).resolve():
+        return None
+    probe = subprocess.run([python, "-c", "import pathlib, sysconfig; folder = sysconfig.get_config_var("
+                            "'WHEEL_PKG_DIR'); print(bool(folder and list(pathlib.Path(folder).glob('pip-*.whl'))))"],
+                           capture_output=True, text=True)
+    return python if probe.stdout.strip() == "True" else None
+
+
+@pytest.mark.skipif(other_python_with_a_pip_wheel() is None,
+                    reason="no Python here keeps its pip wheel in WHEEL_PKG_DIR")
+def test_a_distributions_python_installs_pip_from_the_wheel_ensurepip_would_use(tmp_path):
+    venv = tmp_path / "env"
+    made = subprocess.run([other_python_with_a_pip_wheel(), "-c",
+                           "import ensurepip, sys, sysconfig; from pathlib import Path; "
+                           "from reality.machine_setup import bundled_pip_wheel, create_with_pip; "
+                           "wheel = bundled_pip_wheel(); "
+                           "print(wheel.parent, sysconfig.get_config_var('WHEEL_PKG_DIR'), ensurepip.version()); "
+                           "create_with_pip(Path(sys.argv[1]), symlinks=True, wheel=wheel)",
+                           str(venv)], cwd=REPO, capture_output=True, text=True, timeout=300)
+
+    assert made.returncode == 0, made.stderr
+    found_in, kept_in, version = made.stdout.split()
+    assert Path(found_in) == Path(kept_in)
+    pip = subprocess.run([str(venv / "bin" / "pip"), "--version"], capture_output=True, text=True)
+    assert pip.stdout.startswith(f"pip {version} from {site_packages(venv)}/pip ")
+    assert not [line for line in pip_record(venv) if ".pyc," in line]
 
 
 def last_link(venv: Path) -> Path:
@@ -339,9 +400,13 @@ def test_where_the_os_manages_python_a_missing_dot_venv_is_still_the_problem(tmp
 
 # -- From each state a participant's virtualenv can be in: found, the exact command printed, repaired --
 # Building a virtualenv with pip is the slow part (ensurepip: seconds of CPU), so the states start from
-# virtualenvs built once per test session (per pytest-xdist worker) and copied where each test wants
-# one, their absolute paths rewritten: what `python3 -m venv` would have written there. The repairs
+# virtualenvs built once per test session and copied where each test wants one, their absolute paths
+# rewritten: what `python3 -m venv` would have written there. The tests that use them run on one
+# pytest-xdist worker (--dist loadgroup), so that they are built once, not once per worker. The repairs
 # themselves build their virtualenvs for real, as a participant's would.
+
+ON_THE_TEMPLATES_WORKER = pytest.mark.xdist_group("venv_templates")
+
 
 def script_header(python: Path) -> bytes:
     """How pip starts a script run by ``python``: through /bin/sh when the path has a space or the line
@@ -369,17 +434,45 @@ def relocated_copy(template: Path, path: Path) -> None:
 
 @pytest.fixture(scope="session")
 def venv_templates(tmp_path_factory) -> dict[str, Path]:
-    """``{"pip only": ..., "sound": ...}``: a fresh virtualenv with pip, and one with tinypkg installed too."""
+    """``{"pip only": ..., "sound": ...}``: a fresh virtualenv with pip, and one with tinypkg installed too.
+
+    Their pip comes from ensurepip, as where this Python has no wheel of pip to hand (the repairs' other
+    way): `python3 -m venv`'s, byte-compiled, so every pip run in their copies starts quicker.
+    """
     folder = tmp_path_factory.mktemp("venv-templates")
     wheels = folder / "wheels"
     wheels.mkdir()
     build_wheel(wheels)
     empty, sound = folder / "pip-only", folder / "sound"
-    subprocess.run([sys.executable, "-m", "venv", str(empty)], check=True)
+    create_with_pip(empty, symlinks=True, wheel=None)
     relocated_copy(empty, sound)
     subprocess.run([str(sound / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "--no-index",
                     "--find-links", str(wheels), "tinypkg==1.0"], check=True)  # the copy's own pip script works
     return {"pip only": empty, "sound": sound}
+
+
+@ON_THE_TEMPLATES_WORKER
+def test_without_a_wheel_of_pip_ensurepip_installs_it(venv_templates):
+    """The templates were made the way a repair goes where this Python has no wheel of pip to hand."""
+    made = venv_templates["pip only"]
+
+    assert venv_repair.diagnose(made).problems == []
+    assert (made / "bin" / "pip").is_file()
+    assert [line for line in pip_record(made) if ".pyc," in line]  # ensurepip's: byte-compiled
+
+
+@ON_THE_TEMPLATES_WORKER
+def test_a_repair_acts_on_the_diagnosis_it_is_given_without_making_it_again(tmp_path, requirements, venv_templates):
+    """fix_venv.py has just diagnosed the venv (for a kit's venv, seconds of importing every package)."""
+    venv = tmp_path / "env"
+    relocated_copy(venv_templates["sound"], venv)
+    before = venv_repair.diagnose(venv, requirements)
+    assert before.healthy
+    (venv / "bin" / "pip").unlink()  # broken now: a new diagnosis would recreate the venv
+    done = []
+
+    assert venv_repair.repair(venv, requirements, log=done.append, before=before) == (before, None)
+    assert done == [] and not (venv / "bin" / "pip").exists()
 
 
 def make_sound_venv(path: Path, requirements: Path, templates: dict[str, Path]) -> None:
@@ -420,7 +513,9 @@ def no_venv(path: Path, requirements: Path, templates: dict[str, Path]) -> str:
     return f"there is no virtualenv at {path}"
 
 
-@pytest.mark.parametrize("state", [empty_venv, deleted_interpreter, deleted_pip, moved_venv, no_venv],
+@pytest.mark.parametrize("state", [pytest.param(empty_venv, marks=ON_THE_TEMPLATES_WORKER), deleted_interpreter,
+                                   pytest.param(deleted_pip, marks=ON_THE_TEMPLATES_WORKER),
+                                   pytest.param(moved_venv, marks=ON_THE_TEMPLATES_WORKER), no_venv],
                          ids=lambda state: state.__name__)
 def test_each_broken_state_is_found_and_the_printed_command_repairs_it(tmp_path, requirements, state, request):
     venv = tmp_path / "the venv"
