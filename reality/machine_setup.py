@@ -382,7 +382,7 @@ def next_steps(activate: str | None, show_needs_activate: bool) -> list[tuple[st
         steps.append(("Before the tests, in each new terminal:", activate))
     steps.append(("The lesson, 1: tests against a mock (they pass, and are wrong):", LESSON_COMMANDS[0]))
     steps.append(("The lesson, 2: the same tests against real PostgreSQL:", LESSON_COMMANDS[1]))
-    steps.append(("The whole suite (~590 tests, on every core, about 6 minutes):", SUITE_COMMAND))
+    steps.append(("The whole suite (~600 tests, on every core, about 3 minutes):", SUITE_COMMAND))
     return steps
 
 
