@@ -17,10 +17,12 @@ import threading
 import time
 from typing import Callable
 
+from ..config import DEFAULT_TRAFFIC_REPORT
+
 FLOODING = "flooding sockets disconnected"
-#: At most one summary line this often (``REALITY_TRAFFIC_REPORT_SECONDS``); the first line of a quiet
-#: period comes within a second.
-REPORT_INTERVAL = 5.0
+#: At most one summary line this often (``REALITY_TRAFFIC_REPORT_SECONDS``, whose default is the
+#: settings' own); the first line of a quiet period comes within a second.
+REPORT_INTERVAL = float(DEFAULT_TRAFFIC_REPORT)
 #: Distinct sources remembered per kind between two lines (enough to say "from 600 connections").
 MAX_SOURCES = 10_000
 
