@@ -60,7 +60,7 @@ def main() -> int:
         poll = Poll.parse(args.question, args.options)
         if args.public_url:
             normalise_public_url(args.public_url)
-        web_settings()  # every malformed number the web app reads fails now, before any container starts
+        settings = web_settings()  # every malformed number the web app reads fails now, before any container starts
         request_timeout()  # and a malformed REALITY_REQUEST_TIMEOUT
     except (InvalidPoll, InvalidPublicUrl, ValueError) as exc:
         print(f"✗ {exc}", file=sys.stderr)
@@ -69,7 +69,8 @@ def main() -> int:
     from reality.show import ShowOptions, main as run_show
 
     return run_show(ShowOptions(host=args.host, port=args.port, poll=poll, public_url=args.public_url,
-                                   theme=args.theme, async_mode=ASYNC_MODE, behind_proxy=args.behind_proxy))
+                                   theme=args.theme, async_mode=ASYNC_MODE, behind_proxy=args.behind_proxy,
+                                   web_settings=settings))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from . import config, docker_engine
 from .boot import (exit_now_if_a_start_lingers, import_web_stack, in_background, leave_out_asyncio_clients,
@@ -48,6 +48,8 @@ class ShowOptions:
     theme: str = "dark"
     async_mode: str = config.DEFAULT_ASYNC_MODE  # REALITY_ASYNC_MODE, read by the entry script (config.async_mode)
     behind_proxy: bool = False  # --behind-proxy (REALITY_BEHIND_PROXY and Codespaces are read by config.behind_proxy)
+    #: The web app's settings as the entry script read and checked them (config.web_settings); None: read them here.
+    web_settings: Mapping[str, Any] | None = None
 
 
 class TerminalLog:
@@ -195,7 +197,7 @@ def run(options: ShowOptions, out: Print = print, err: Print = _stderr,
                           "OPTIONS": list(options.poll.options), "ASYNC_MODE": mode, "PORT": options.port,
                           "THEME": options.theme, "BACKGROUND_TASKS": False,
                           "BEHIND_PROXY": options.behind_proxy or config.behind_proxy()},
-                         bus=bus, store=store, infra=infra, public=public)
+                         bus=bus, store=store, infra=infra, public=public, settings=options.web_settings)
         server = make_server(mode, listener, app)
         schema_created()
         start_background_tasks(app)
