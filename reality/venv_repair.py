@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import RealityError
-from .machine_setup import bundled_pip_wheel, create_with_pip, externally_managed, read_pins
+from .machine_setup import externally_managed, read_pins
+from .pip_venv import bundled_pip_wheel, create_with_pip
 
 Log = Callable[[str], None]
 

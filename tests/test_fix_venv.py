@@ -22,7 +22,8 @@ import pytest
 
 from reality import venv_repair
 from reality.errors import RealityError
-from reality.machine_setup import bundled_pip_wheel, create_with_pip, read_pins
+from reality.machine_setup import read_pins
+from reality.pip_venv import bundled_pip_wheel, create_with_pip
 
 from support.paths import ROOT as REPO
 
@@ -136,7 +137,7 @@ def test_a_distributions_python_installs_pip_from_the_wheel_ensurepip_would_use(
     venv = tmp_path / "env"
     made = subprocess.run([other_python_with_a_pip_wheel(), "-c",
                            "import ensurepip, sys, sysconfig; from pathlib import Path; "
-                           "from reality.machine_setup import bundled_pip_wheel, create_with_pip; "
+                           "from reality.pip_venv import bundled_pip_wheel, create_with_pip; "
                            "wheel = bundled_pip_wheel(); "
                            "print(wheel.parent, sysconfig.get_config_var('WHEEL_PKG_DIR'), ensurepip.version()); "
                            "create_with_pip(Path(sys.argv[1]), symlinks=True, wheel=wheel)",
