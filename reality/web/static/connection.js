@@ -13,9 +13,13 @@ const EVENTS = ["feed", "tally", "health", "scene", "hello"];
  * run is the show run the page was served by. Returns { socket, polling }. */
 export function connect(role, handlers, { since = () => 0, run = null } = {}) {
   // A page served by an earlier run of the show (restarted since) reloads: new feed numbering,
-  // perhaps a new question, and a phone's old cookie no longer counts.
+  // perhaps a new question, and a phone's old cookie no longer counts. Once: the hello, the tally and
+  // the health document that follow a connection all name the run, and the page is going away.
+  let reloading = false;
   const on = (name, payload) => {
+    if (reloading) return;
     if (run && payload && payload.run && payload.run !== run) {
+      reloading = true;
       window.location.reload();
       return;
     }
