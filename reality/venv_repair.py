@@ -110,19 +110,22 @@ def diagnose(path: Path, requirements: Path | None = None) -> Diagnosis:
         diagnosis.problems.append(f"{python} is missing")
         return diagnosis
     try:
-        started = _run([str(python), "-c", "import sys; print(sys.version.split()[0])"])
+        started = _run([str(python), "-c", _INTERPRETER_CHECK])
     except (OSError, subprocess.TimeoutExpired) as exc:
         diagnosis.problems.append(f"{python} does not start: {exc}")
         return diagnosis
-    if started.returncode != 0:
+    try:
+        found = json.loads(_last_line(started.stdout)) if started.returncode == 0 else None
+    except ValueError:
+        found = None
+    if not isinstance(found, dict):
         diagnosis.problems.append(f"{python} does not start: {_last_line(started.stderr) or 'no error text'}")
         return diagnosis
-    diagnosis.version = f"Python {started.stdout.strip()}"
-    pip = _run([str(python), "-m", "pip", "--version"])
-    if pip.returncode != 0:
-        diagnosis.problems.append(f"pip is missing ({_last_line(pip.stderr) or 'python -m pip failed'})")
+    diagnosis.version = f"Python {found['python']}"
+    if found.get("pip_problem"):
+        diagnosis.problems.append(f"pip is missing ({found['pip_problem']})")
     else:
-        diagnosis.pip = " ".join(pip.stdout.split()[:2])
+        diagnosis.pip = f"pip {found['pip']}"
         # `pip install …` runs the bin/pip script, not the module: deleted scripts break it all the same.
         gone = [name for name in ("pip", "pip3") if not (path / "bin" / name).exists()]
         if gone and os.name != "nt":
@@ -197,6 +200,24 @@ def _same(one: Path, other: Path | None) -> bool:
 
 
 # Runs inside the interpreter being checked (standard library only; it may be another Python version).
+# The interpreter's version, and pip's: its package and the module `python -m pip` starts, found where
+# `python -m pip` looks for them. Starting pip (`pip --version`) would import ~150 modules of its command
+# line, 0.6 s of compiling them where PYTHONDONTWRITEBYTECODE is set, at every check.
+_INTERPRETER_CHECK = r"""
+import importlib.util, json, sys
+found = {"python": sys.version.split()[0]}
+try:
+    import pip
+    if importlib.util.find_spec("pip._internal.cli.main") is None:
+        raise ImportError("No module named 'pip._internal.cli.main'")
+    found["pip"] = pip.__version__
+except Exception as exc:
+    found["pip_problem"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
+print()
+print(json.dumps(found))
+"""
+
+
 # Imports may print: the verdict is the last line of stdout.
 _REQUIREMENTS_CHECK = r"""
 import importlib, importlib.metadata as metadata, json, re, sys
