@@ -10,15 +10,18 @@ accessibility: test_stage_browser.py.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import requests
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 from reality.web.scenes import SCENES
 from support.show import TOKEN
@@ -56,17 +59,56 @@ def browser(needs_tool):
     yield _CHROMIUM["browser"]
     _CHROMIUM["users"] -= 1
     if not _CHROMIUM["users"]:
+        _IDLE_CONTEXTS.clear()  # they go with this Chromium
         _CHROMIUM["browser"].close()
         _CHROMIUM["playwright"].stop()
 
 
+#: Contexts a test has finished with, by their options, ready for the next test (see ``open_page``).
+_IDLE_CONTEXTS: dict[str, list[BrowserContext]] = {}
+#: Where an idle context's one page waits: inert (no script, no socket) and on the show's site, so that
+#: Chromium keeps the renderer process the next test's pages of that site will share.
+KEEPER_PATH = "/static/show.css"
+#: True in a page whose timers are Playwright's clock: installed in a context for good.
+CLOCK_INSTALLED = "() => !Function.prototype.toString.call(setTimeout).includes('[native code]')"
+
+
+def _empty_for_the_next_test(context: BrowserContext) -> bool:
+    """Empty ``context`` the way a new one starts (its pages, cookies, permissions and routes gone), its
+    renderer kept by a page of its own on the show's site; ``False`` when it cannot be (closed then)."""
+    sites = {urlsplit(page.url)[:2] for page in context.pages if page.url.startswith("http")}
+    if len(sites) != 1:
+        return False  # no page of a show to keep (nothing saved), or the test closed the context
+    keeper = context.new_page()  # before the test's pages close, while their renderer is alive
+    keeper.goto(urlunsplit((*sites.pop(), KEEPER_PATH, "", "")))
+    for page in context.pages:
+        if page is not keeper:
+            page.close()
+    context.unroute_all(behavior="ignoreErrors")
+    context.clear_cookies()
+    context.clear_permissions()
+    return not keeper.evaluate(CLOCK_INSTALLED)
+
+
 @pytest.fixture
 def open_page(browser):
-    contexts = []
+    """``open_page(url, before_load=None, **context_options)``: a page of its own context (cookies, storage)
+    at ``url``; ``before_load(page)`` runs first.
+
+    Starting a context costs Chromium a second of CPU (a renderer process of its own), so contexts are
+    reused: the next test with the same options gets new pages in one this test has finished with,
+    emptied (``_empty_for_the_next_test``), its HTTP cache kept, as a browser keeps it. A context whose
+    timers run on Playwright's clock (installed for good) is closed; a test that changes its context in
+    another way that lasts (an init script, offline, extra headers) closes it itself:
+    ``page.context.close()``.
+    """
+    used: list[tuple[str, BrowserContext]] = []
 
     def open_page(url: str, before_load=None, **context_options) -> Page:
-        context = browser.new_context(**context_options)
-        contexts.append(context)
+        key = json.dumps(context_options, sort_keys=True)
+        idle = _IDLE_CONTEXTS.setdefault(key, [])
+        context = idle.pop() if idle else browser.new_context(**context_options)
+        used.append((key, context))
         page = context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
         if before_load is not None:
@@ -75,8 +117,15 @@ def open_page(browser):
         return page
 
     yield open_page
-    for context in contexts:
-        context.close()
+    for key, context in used:
+        try:
+            reusable = _empty_for_the_next_test(context)
+        except PlaywrightError:  # closed by the test, or its show is gone
+            reusable = False
+        if reusable:
+            _IDLE_CONTEXTS[key].append(context)
+        else:
+            context.close()
 
 
 def bar_count(page: Page, option: str, part: str = ".bar-count"):
@@ -181,6 +230,33 @@ def test_a_phone_with_a_stale_cookie_gets_a_new_identity_and_its_vote_counts(fre
     expect(phone.locator("#feedback-title")).to_have_text("Vote recorded")
     assert statuses == [403, 201]  # refused once, new identity from /qr, counted
     assert fresh_show.results()["counts"]["Java"] == 1
+
+
+def test_a_context_handed_to_the_next_test_starts_as_a_new_one_would(fresh_show, browser):
+    """What ``open_page`` does between tests: the phone's cookie (its identity), a permission and a route
+    are gone; a context on Playwright's clock is not handed on."""
+    context = browser.new_context(**PHONE)
+    try:
+        phone = context.new_page()
+        phone.goto(fresh_show.url("/qr"))
+        assert [cookie["name"] for cookie in context.cookies()] == [fresh_show.cookie_name]
+        context.grant_permissions(["clipboard-read"])
+        context.route("**/qr", lambda route: route.fulfill(body="routed"))
+
+        assert _empty_for_the_next_test(context)
+
+        assert context.cookies() == []
+        [keeper] = context.pages
+        assert keeper.url == fresh_show.url(KEEPER_PATH)
+        page = context.new_page()
+        page.goto(fresh_show.url("/qr"))
+        assert page.locator("#feedback-title").count() == 1  # the show's page, not the route's body
+        assert page.evaluate("navigator.permissions.query({name: 'clipboard-read'}).then((p) => p.state)") != "granted"
+
+        page.clock.install()
+        assert not _empty_for_the_next_test(context)
+    finally:
+        context.close()
 
 
 def test_the_qr_code_decodes_to_the_phone_url_in_every_scene(fresh_show, open_page, artifacts_dir, needs_tool,
