@@ -612,9 +612,10 @@ def test_the_workshops_pytest_runs_cost_what_a_plain_pytest_run_costs(tmp_path):
         return child_cpu_seconds() - before, run.output
 
     # The results plugin, which the workshop needs to read each result, costs a few per cent of such a short
-    # run by itself (measured alone); the bound leaves the noise of a shared machine on top of that. The bug
-    # this guards against, `-o addopts=`, cost twice the time.
-    low, high = 0.9, 1.15
+    # run by itself (measured alone); the bound leaves the noise of a shared machine on top of that (the
+    # least of four went up to 1.17 times beside a suite run by three workers on two cores). The bug this
+    # guards against, `-o addopts=`, cost twice the time.
+    low, high = 0.75, 1.5
     ours_cpu, by_hand_cpu = [], []
     for pair in range(4):  # two in each order
         if pair % 2:
