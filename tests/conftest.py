@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import gc
-import os
 import shutil
 import signal
 import sys
@@ -43,15 +42,6 @@ def pytest_configure(config: pytest.Config) -> None:
     # a workshop or a show would then wait on a child that cannot hear it.
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
-@pytest.hookimpl(wrapper=True, optionalhook=True)  # a pytest without xdist loads this file too
-def pytest_xdist_auto_num_workers(config: pytest.Config) -> Iterator[int]:
-    """``-n auto``: a worker per core, and one more. Tests wait part of their time (on a container
-    starting, Chromium, a terminal, a show's signal): one more worker fills the cores meanwhile (the
-    README's "Tests" has the figures). $PYTEST_XDIST_AUTO_NUM_WORKERS still decides alone."""
-    cores = yield
-    return cores if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS") else cores + 1
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -41,9 +41,10 @@ from support.paths import ROOT as REPO
 def run_cleanup(*args: str, env: dict[str, str] | None = None,
                 checkout: Path = REPO) -> subprocess.CompletedProcess[str]:
     # A run dir of its own unless a test gives one: the real pid file may belong to a live show.
-    isolated = {"REALITY_RUNTIME_DIR": tempfile.mkdtemp(prefix="reality-cleanup-test-")}
-    return subprocess.run([sys.executable, "cleanup.py", *args], cwd=checkout, capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "COLUMNS": "200", **isolated, **(env or {})})
+    with tempfile.TemporaryDirectory(prefix="reality-cleanup-test-") as runtime:
+        return subprocess.run([sys.executable, "cleanup.py", *args], cwd=checkout, capture_output=True, text=True,
+                              timeout=120, env={**os.environ, "COLUMNS": "200", "REALITY_RUNTIME_DIR": runtime,
+                                                **(env or {})})
 
 
 def clone(into: Path) -> Path:

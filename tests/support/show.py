@@ -8,6 +8,7 @@ holds the token, :class:`SocketClient` is a dashboard on a real websocket. For w
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -179,6 +180,7 @@ class ShowProcess:
                     self.process.wait(5)
         finally:
             remove_containers_of(self.docker, self.process.pid)  # a safety net only: tests assert there are none
+            shutil.rmtree(self.runtime_dir, ignore_errors=True)  # its pid file's folder, made for it
         return self.process.returncode
 
 

@@ -1,0 +1,96 @@
+"""Benchmark: the whole suite, the README's test command, and where its time goes.
+
+Prints, for each run: the wall time; the CPU time the whole machine spent meanwhile (every process:
+pytest's, the shows', Chromium's, dockerd's and the containers'; Linux's /proc/stat), which is what a
+suite on a small machine is bound by; and a speed probe before and after (a fixed piece of Python,
+timed): where the machine's speed moved during a run, its figures cannot be compared with another
+run's. Then each test file's test time, over all workers, from pytest's JUnit report.
+
+    python3 bench/suite.py                 # one run, with -n auto
+    python3 bench/suite.py --runs 2 --workers 2 3    # alternating 2 and 3 workers, twice each
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMAND = [sys.executable, "-m", "pytest", "-n", "auto", "--dist", "loadgroup", "-q", "-p", "no:cacheprovider"]
+
+
+def machine_cpu_seconds() -> float | None:
+    """CPU time every process on the machine has used since boot (user, system, interrupts), or None."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq = (int(value) for value in fields[:7])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+def speed_probe() -> float:
+    """Seconds a fixed piece of Python takes in a new interpreter: lower is a faster machine."""
+    began = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "sum(i * i for i in range(10**7))"], check=True)
+    return time.perf_counter() - began
+
+
+def per_file(report: Path) -> collections.Counter[str]:
+    """Test time by test file (seconds, all workers together), from a JUnit XML report."""
+    times: collections.Counter[str] = collections.Counter()
+    for case in ElementTree.parse(report).iter("testcase"):
+        module = case.get("classname", "").split(".")
+        name = next((part for part in module if part.startswith("test_")), module[0])
+        times[name] += float(case.get("time", 0))
+    return times
+
+
+def one_run(workers: int | None, report: Path) -> dict:
+    env = dict(os.environ)
+    if workers:
+        env["PYTEST_XDIST_AUTO_NUM_WORKERS"] = str(workers)
+    probe_before = speed_probe()
+    cpu_before, began = machine_cpu_seconds(), time.perf_counter()
+    result = subprocess.run([*COMMAND, f"--junitxml={report}"], cwd=ROOT, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - began
+    cpu_after = machine_cpu_seconds()
+    summary = (result.stdout.strip().splitlines() or ["(no output)"])[-1]
+    return {"workers": workers or "auto", "wall": wall, "summary": summary, "passed": result.returncode == 0,
+            "cpu": None if cpu_before is None or cpu_after is None else cpu_after - cpu_before,
+            "probe": (probe_before, speed_probe()), "files": per_file(report) if report.exists() else None}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=1, help="runs of each worker count (default 1)")
+    parser.add_argument("--workers", type=int, nargs="*", default=[],
+                        help="worker counts to alternate (default: what -n auto starts)")
+    parser.add_argument("--files", type=int, default=12, help="test files listed by test time (default 12)")
+    options = parser.parse_args()
+    runs = []
+    with tempfile.TemporaryDirectory() as folder:
+        for number in range(options.runs):
+            for workers in options.workers or [None]:
+                run = one_run(workers, Path(folder) / f"report-{number}-{workers}.xml")
+                runs.append(run)
+                cpu = f"{run['cpu']:.0f} s" if run["cpu"] is not None else "unknown"
+                print(f"workers {run['workers']}: wall {run['wall']:.1f} s, machine CPU {cpu}, speed probe "
+                      f"{run['probe'][0]:.2f} -> {run['probe'][1]:.2f} s  |  {run['summary']}", flush=True)
+    last = next((run["files"] for run in reversed(runs) if run["files"]), None)
+    if last:
+        print(f"\nTest time by file, last run ({sum(last.values()):.0f} s over all workers):")
+        for name, seconds in last.most_common(options.files):
+            print(f"  {seconds:6.1f} s  {name}")
+    return 0 if all(run["passed"] for run in runs) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
