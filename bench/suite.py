@@ -1,10 +1,11 @@
-"""Benchmark: the whole suite, the README's test command, and where its time goes.
+"""Benchmark: the whole suite (the README's test command, quiet, with a JUnit report), and where its time goes.
 
 Prints, for each run: the wall time; the CPU time the whole machine spent meanwhile (every process:
 pytest's, the shows', Chromium's, dockerd's and the containers'; Linux's /proc/stat), which is what a
-suite on a small machine is bound by; and a speed probe before and after (a fixed piece of Python,
-timed): where the machine's speed moved during a run, its figures cannot be compared with another
-run's. Then each test file's test time, over all workers, from pytest's JUnit report.
+suite on a small machine is bound by, and the time a virtual machine's host took its cores away
+(steal); and a speed probe before and after (a fixed piece of Python, timed): where the machine's
+speed moved during a run, its figures cannot be compared with another run's. Then each test file's
+test time, over all workers, from pytest's JUnit report.
 
     python3 bench/suite.py                 # one run, with -n auto
     python3 bench/suite.py --runs 2 --workers 2 3    # alternating 2 and 3 workers, twice each
@@ -20,20 +21,23 @@ import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ElementTree
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMAND = [sys.executable, "-m", "pytest", "-n", "auto", "--dist", "loadgroup", "-q", "-p", "no:cacheprovider"]
+COMMAND = [sys.executable, "-m", "pytest", "-n", "auto", "--dist", "loadgroup", "-q", "-rfE", "-p", "no:cacheprovider"]
 
 
-def machine_cpu_seconds() -> float | None:
-    """CPU time every process on the machine has used since boot (user, system, interrupts), or None."""
+def machine_cpu_seconds() -> tuple[float, float] | None:
+    """CPU time every process on the machine has used since boot (user, system, interrupts), and the time
+    the host of a virtual machine gave its cores to others (steal); None off Linux."""
     try:
-        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+        fields = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
     except OSError:
         return None
-    user, nice, system, _idle, _iowait, irq, softirq = (int(value) for value in fields[:7])
-    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    tick = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq) / tick, steal / tick
 
 
 def speed_probe() -> float:
@@ -43,17 +47,33 @@ def speed_probe() -> float:
     return time.perf_counter() - began
 
 
-def per_file(report: Path) -> collections.Counter[str]:
-    """Test time by test file (seconds, all workers together), from a JUnit XML report."""
+def per_file(report: Path) -> collections.Counter[str] | None:
+    """Test time by test file (seconds, all workers together), from a JUnit XML report; None without one."""
+    try:
+        cases = list(ElementTree.parse(report).iter("testcase"))
+    except (OSError, ElementTree.ParseError):
+        return None
     times: collections.Counter[str] = collections.Counter()
-    for case in ElementTree.parse(report).iter("testcase"):
+    for case in cases:
         module = case.get("classname", "").split(".")
         name = next((part for part in module if part.startswith("test_")), module[0])
         times[name] += float(case.get("time", 0))
     return times
 
 
-def one_run(workers: int | None, report: Path) -> dict:
+@dataclass
+class Run:
+    workers: int | None  # None: what -n auto starts
+    wall: float
+    cpu: tuple[float, float] | None  # machine CPU and steal during the run, seconds
+    probe: tuple[float, float]       # the speed probe before and after
+    summary: str                     # pytest's last line
+    failures: list[str]              # its FAILED and ERROR lines
+    files: collections.Counter[str] | None
+
+
+def one_run(workers: int | None, report: Path) -> Run:
+    """The README's test command once, with ``workers`` (PYTEST_XDIST_AUTO_NUM_WORKERS) when given."""
     env = dict(os.environ)
     if workers:
         env["PYTEST_XDIST_AUTO_NUM_WORKERS"] = str(workers)
@@ -62,10 +82,11 @@ def one_run(workers: int | None, report: Path) -> dict:
     result = subprocess.run([*COMMAND, f"--junitxml={report}"], cwd=ROOT, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - began
     cpu_after = machine_cpu_seconds()
-    summary = (result.stdout.strip().splitlines() or ["(no output)"])[-1]
-    return {"workers": workers or "auto", "wall": wall, "summary": summary, "passed": result.returncode == 0,
-            "cpu": None if cpu_before is None or cpu_after is None else cpu_after - cpu_before,
-            "probe": (probe_before, speed_probe()), "files": per_file(report) if report.exists() else None}
+    lines = result.stdout.strip().splitlines() or ["(no output)"]
+    cpu = None if cpu_before is None or cpu_after is None else \
+        (cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1])
+    return Run(workers, wall, cpu, (probe_before, speed_probe()), lines[-1],
+               [line for line in lines if line.startswith(("FAILED", "ERROR"))], per_file(report))
 
 
 def main() -> int:
@@ -81,15 +102,18 @@ def main() -> int:
             for workers in options.workers or [None]:
                 run = one_run(workers, Path(folder) / f"report-{number}-{workers}.xml")
                 runs.append(run)
-                cpu = f"{run['cpu']:.0f} s" if run["cpu"] is not None else "unknown"
-                print(f"workers {run['workers']}: wall {run['wall']:.1f} s, machine CPU {cpu}, speed probe "
-                      f"{run['probe'][0]:.2f} -> {run['probe'][1]:.2f} s  |  {run['summary']}", flush=True)
-    last = next((run["files"] for run in reversed(runs) if run["files"]), None)
+                cpu = f"{run.cpu[0]:.0f} s (steal {run.cpu[1]:.0f} s)" if run.cpu else "unknown"
+                print(f"workers {run.workers or 'auto'}: wall {run.wall:.1f} s, machine CPU {cpu}, speed probe "
+                      f"{run.probe[0]:.2f} -> {run.probe[1]:.2f} s  |  {run.summary}", flush=True)
+                for line in run.failures:
+                    print(f"  {line}")
+    last = next((run for run in reversed(runs) if run.files), None)
     if last:
-        print(f"\nTest time by file, last run ({sum(last.values()):.0f} s over all workers):")
-        for name, seconds in last.most_common(options.files):
+        print(f"\nTest time by file, in the last run with a report ({sum(last.files.values()):.0f} s over all "
+              "workers):")
+        for name, seconds in last.files.most_common(options.files):
             print(f"  {seconds:6.1f} s  {name}")
-    return 0 if all(run["passed"] for run in runs) else 1
+    return 0 if all(not run.failures and "passed" in run.summary for run in runs) else 1
 
 
 if __name__ == "__main__":

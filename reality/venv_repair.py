@@ -200,20 +200,23 @@ def _same(one: Path, other: Path | None) -> bool:
 
 
 # Runs inside the interpreter being checked (standard library only; it may be another Python version).
-# The interpreter's version, and pip's: its package and the module `python -m pip` starts, found where
-# `python -m pip` looks for them. Starting pip (`pip --version`) would import ~150 modules of its command
-# line, 0.6 s of compiling them where PYTHONDONTWRITEBYTECODE is set, at every check.
+# The interpreter's version, and pip's: its package, and the modules `python -m pip` runs first, found
+# where `python -m pip` looks for them. Starting pip (`pip --version`) would import ~150 modules of its
+# command line, 0.6 s of compiling them where PYTHONDONTWRITEBYTECODE is set, at every check. A pip
+# damaged deeper inside (one of its vendored packages deleted) shows when it runs: the repair's install
+# then fails with pip's own error, and `fix_venv.py --force` recreates the virtualenv.
 _INTERPRETER_CHECK = r"""
 import importlib.util, json, sys
 found = {"python": sys.version.split()[0]}
 try:
     import pip
-    if importlib.util.find_spec("pip._internal.cli.main") is None:
-        raise ImportError("No module named 'pip._internal.cli.main'")
+    for module in ("pip.__main__", "pip._internal.cli.main"):
+        if importlib.util.find_spec(module) is None:
+            raise ImportError(f"No module named {module!r}")
     found["pip"] = pip.__version__
 except Exception as exc:
     found["pip_problem"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
-print()
+print()  # the verdict on a line of its own, whatever an import printed
 print(json.dumps(found))
 """
 

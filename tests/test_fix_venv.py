@@ -477,20 +477,21 @@ def test_a_repair_acts_on_the_diagnosis_it_is_given_without_making_it_again(tmp_
 
 
 @ON_THE_TEMPLATES_WORKER
-def test_a_pip_whose_command_line_is_gone_is_missing_and_the_one_that_runs_is_named(tmp_path, venv_templates):
+@pytest.mark.parametrize("module", ["pip.__main__", "pip._internal.cli.main"])
+def test_a_pip_whose_command_line_is_gone_is_missing_and_the_one_that_runs_is_named(tmp_path, venv_templates, module):
     """The diagnosis does not start pip (seconds of compiling at each check): it looks for what
-    `python -m pip` runs, and takes pip's version from pip itself, as `pip --version` does."""
+    `python -m pip` runs first, and takes pip's version from pip itself, as `pip --version` does."""
     venv = tmp_path / "env"
     relocated_copy(venv_templates["pip only"], venv)
     ran = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "--version"], capture_output=True, text=True)
     assert venv_repair.diagnose(venv).pip == " ".join(ran.stdout.split()[:2])
 
-    next(site_packages(venv).glob("pip/_internal/cli/main.py")).unlink()  # what `python -m pip` starts
+    (site_packages(venv) / (module.replace(".", "/") + ".py")).unlink()
 
     assert subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "--version"], capture_output=True).returncode != 0
     diagnosis = venv_repair.diagnose(venv)
     assert diagnosis.pip is None
-    assert diagnosis.problems == ["pip is missing (ImportError: No module named 'pip._internal.cli.main')"]
+    assert diagnosis.problems == [f"pip is missing (ImportError: No module named {module!r})"]
 
 
 def make_sound_venv(path: Path, requirements: Path, templates: dict[str, Path]) -> None:

@@ -74,13 +74,21 @@ CLOCK_INSTALLED = "() => !Function.prototype.toString.call(setTimeout).includes(
 
 
 def _empty_for_the_next_test(context: BrowserContext) -> bool:
-    """Empty ``context`` the way a new one starts (its pages, cookies, permissions and routes gone), its
-    renderer kept by a page of its own on the show's site; ``False`` when it cannot be (closed then)."""
-    sites = {urlsplit(page.url)[:2] for page in context.pages if page.url.startswith("http")}
-    if len(sites) != 1:
-        return False  # no page of a show to keep (nothing saved), or the test closed the context
+    """Empty ``context`` for the next test: its pages, cookies, permissions and routes gone, its renderer
+    kept by a page of its own on the show's site; ``False`` when it cannot be (closed then).
+
+    Not emptied: localStorage and IndexedDB (the show's pages use neither: a page's sessionStorage goes
+    with the page), the HTTP cache (as a browser keeps it; a routed page bypasses it).
+    """
+    # The test's pages (not an earlier keeper): a show's, on this machine's address, one renderer
+    # process whatever their port (Chromium's site is the scheme and the host).
+    shows = [urlsplit(page.url) for page in context.pages
+             if page.url.startswith("http") and urlsplit(page.url).path != KEEPER_PATH]
+    if not shows:
+        return False  # nothing to keep (a page left blank), or the test closed the context
     keeper = context.new_page()  # before the test's pages close, while their renderer is alive
-    keeper.goto(urlunsplit((*sites.pop(), KEEPER_PATH, "", "")))
+    keeper.goto(urlunsplit((shows[0].scheme, shows[0].netloc, KEEPER_PATH, "", "")), wait_until="commit",
+                timeout=TIMEOUT_MS)
     for page in context.pages:
         if page is not keeper:
             page.close()
@@ -92,20 +100,19 @@ def _empty_for_the_next_test(context: BrowserContext) -> bool:
 
 @pytest.fixture
 def open_page(browser):
-    """``open_page(url, before_load=None, **context_options)``: a page of its own context (cookies, storage)
-    at ``url``; ``before_load(page)`` runs first.
+    """``open_page(url, before_load=None, **context_options)``: a new page at ``url`` in a context no other
+    page of the test shares (its own cookies); ``before_load(page)`` runs first.
 
-    Starting a context costs Chromium a second of CPU (a renderer process of its own), so contexts are
-    reused: the next test with the same options gets new pages in one this test has finished with,
-    emptied (``_empty_for_the_next_test``), its HTTP cache kept, as a browser keeps it. A context whose
-    timers run on Playwright's clock (installed for good) is closed; a test that changes its context in
-    another way that lasts (an init script, offline, extra headers) closes it itself:
-    ``page.context.close()``.
+    A new context costs Chromium half a second of CPU (a renderer process of its own), so contexts are
+    reused: the next test with the same options gets its pages in one a test has finished with, emptied
+    by ``_empty_for_the_next_test``. A context whose timers run on Playwright's clock (installed for
+    good) is closed; a test that changes its context in another way that lasts (an init script,
+    offline, extra headers, local storage) closes it itself: ``page.context.close()``.
     """
     used: list[tuple[str, BrowserContext]] = []
 
     def open_page(url: str, before_load=None, **context_options) -> Page:
-        key = json.dumps(context_options, sort_keys=True)
+        key = json.dumps(context_options, sort_keys=True, default=str)
         idle = _IDLE_CONTEXTS.setdefault(key, [])
         context = idle.pop() if idle else browser.new_context(**context_options)
         used.append((key, context))
