@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+LOG = ROOT / "bench" / "results" / "suite.log"
 COMMAND = [sys.executable, "-m", "pytest", "-n", "auto", "--dist", "loadgroup", "-q", "-rfE", "-p", "no:cacheprovider"]
 
 
@@ -82,6 +83,8 @@ def one_run(workers: int | None, report: Path) -> Run:
     result = subprocess.run([*COMMAND, f"--junitxml={report}"], cwd=ROOT, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - began
     cpu_after = machine_cpu_seconds()
+    LOG.parent.mkdir(exist_ok=True)
+    LOG.write_text(result.stdout + result.stderr)  # the last run's whole output, for its failures' details
     lines = result.stdout.strip().splitlines() or ["(no output)"]
     cpu = None if cpu_before is None or cpu_after is None else \
         (cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1])
@@ -107,6 +110,8 @@ def main() -> int:
                       f"{run.probe[0]:.2f} -> {run.probe[1]:.2f} s  |  {run.summary}", flush=True)
                 for line in run.failures:
                     print(f"  {line}")
+                if run.failures:
+                    print(f"  (the run's output: {LOG.relative_to(ROOT)})")
     last = next((run for run in reversed(runs) if run.files), None)
     if last:
         print(f"\nTest time by file, in the last run with a report ({sum(last.files.values()):.0f} s over all "

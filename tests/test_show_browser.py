@@ -105,15 +105,18 @@ def open_page(browser):
 
     A new context costs Chromium half a second of CPU (a renderer process of its own), so contexts are
     reused: the next test with the same options gets its pages in one a test has finished with, emptied
-    by ``_empty_for_the_next_test``. A context whose timers run on Playwright's clock (installed for
-    good) is closed; a test that changes its context in another way that lasts (an init script,
-    offline, extra headers, local storage) closes it itself: ``page.context.close()``.
+    by ``_empty_for_the_next_test``. A page with ``before_load`` gets a new context, closed after the
+    test. A context whose timers run on Playwright's clock (installed for good) is closed; a test that
+    changes its context in another way that lasts (an init script, offline, extra headers, local
+    storage) closes it itself: ``page.context.close()``.
     """
-    used: list[tuple[str, BrowserContext]] = []
+    used: list[tuple[str | None, BrowserContext]] = []
 
     def open_page(url: str, before_load=None, **context_options) -> Page:
-        key = json.dumps(context_options, sort_keys=True, default=str)
-        idle = _IDLE_CONTEXTS.setdefault(key, [])
+        # A page prepared before it loads (routes, a clock, scripts) gets a context and a renderer of its
+        # own: nothing an earlier test's pages left in a renderer (its memory of their files) serves it.
+        key = json.dumps(context_options, sort_keys=True, default=str) if before_load is None else None
+        idle = _IDLE_CONTEXTS.setdefault(key, []) if key is not None else []
         context = idle.pop() if idle else browser.new_context(**context_options)
         used.append((key, context))
         page = context.new_page()
@@ -126,7 +129,7 @@ def open_page(browser):
     yield open_page
     for key, context in used:
         try:
-            reusable = _empty_for_the_next_test(context)
+            reusable = key is not None and _empty_for_the_next_test(context)
         except PlaywrightError:  # closed by the test, or its show is gone
             reusable = False
         if reusable:
