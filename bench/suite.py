@@ -5,16 +5,20 @@ pytest's, the shows', Chromium's, dockerd's and the containers'; Linux's /proc/s
 suite on a small machine is bound by, and the time a virtual machine's host took its cores away
 (steal); and a speed probe before and after (a fixed piece of Python, timed): where the machine's
 speed moved during a run, its figures cannot be compared with another run's. Then each test file's
-test time, over all workers, from pytest's JUnit report.
+test time, over all workers, from pytest's JUnit report. With ``--by-process`` (root, Linux), the
+last run's CPU by program too: Chromium, the pytest workers, the shows, the containers, Docker...
+(bench/process_cpu.py: the kernel's process accounting).
 
     python3 bench/suite.py                 # one run, with -n auto
     python3 bench/suite.py --runs 2 --workers 2 3    # alternating 2 and 3 workers, twice each
+    python3 bench/suite.py --by-process    # and which programs used the CPU
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import os
 import subprocess
 import sys
@@ -23,6 +27,8 @@ import time
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from pathlib import Path
+
+from process_cpu import AccountingUnavailable, ProcessCPU
 
 ROOT = Path(__file__).resolve().parent.parent
 LOG = ROOT / "bench" / "results" / "suite.log"
@@ -71,17 +77,21 @@ class Run:
     summary: str                     # pytest's last line
     failures: list[str]              # its FAILED and ERROR lines
     files: collections.Counter[str] | None
+    programs: list[tuple[str, float, int]] | None  # (program, CPU seconds, processes), with --by-process
 
 
-def one_run(workers: int | None, report: Path) -> Run:
-    """The README's test command once, with ``workers`` (PYTEST_XDIST_AUTO_NUM_WORKERS) when given."""
+def one_run(workers: int | None, report: Path, by_process: bool = False) -> Run:
+    """The README's test command once, with ``workers`` (PYTEST_XDIST_AUTO_NUM_WORKERS) when given,
+    and its CPU by program when ``by_process``."""
     env = dict(os.environ)
     if workers:
         env["PYTEST_XDIST_AUTO_NUM_WORKERS"] = str(workers)
     probe_before = speed_probe()
-    cpu_before, began = machine_cpu_seconds(), time.perf_counter()
-    result = subprocess.run([*COMMAND, f"--junitxml={report}"], cwd=ROOT, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - began
+    with ProcessCPU() if by_process else contextlib.nullcontext() as usage:
+        cpu_before, began = machine_cpu_seconds(), time.perf_counter()
+        result = subprocess.run([*COMMAND, f"--junitxml={report}"], cwd=ROOT, env=env, capture_output=True,
+                                text=True)
+        wall = time.perf_counter() - began
     cpu_after = machine_cpu_seconds()
     LOG.parent.mkdir(exist_ok=True)
     LOG.write_text(result.stdout + result.stderr)  # the last run's whole output, for its failures' details
@@ -89,7 +99,8 @@ def one_run(workers: int | None, report: Path) -> Run:
     cpu = None if cpu_before is None or cpu_after is None else \
         (cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1])
     return Run(workers, wall, cpu, (probe_before, speed_probe()), lines[-1],
-               [line for line in lines if line.startswith(("FAILED", "ERROR"))], per_file(report))
+               [line for line in lines if line.startswith(("FAILED", "ERROR"))], per_file(report),
+               usage.groups() if usage else None)
 
 
 def main() -> int:
@@ -98,12 +109,18 @@ def main() -> int:
     parser.add_argument("--workers", type=int, nargs="*", default=[],
                         help="worker counts to alternate (default: what -n auto starts)")
     parser.add_argument("--files", type=int, default=12, help="test files listed by test time (default 12)")
+    parser.add_argument("--by-process", action="store_true",
+                        help="CPU by program (Linux's process accounting: root; machine-wide, switched off after)")
     options = parser.parse_args()
     runs = []
     with tempfile.TemporaryDirectory() as folder:
         for number in range(options.runs):
             for workers in options.workers or [None]:
-                run = one_run(workers, Path(folder) / f"report-{number}-{workers}.xml")
+                try:
+                    run = one_run(workers, Path(folder) / f"report-{number}-{workers}.xml", options.by_process)
+                except AccountingUnavailable as error:
+                    print(f"--by-process: {error}", file=sys.stderr)
+                    return 2
                 runs.append(run)
                 cpu = f"{run.cpu[0]:.0f} s (steal {run.cpu[1]:.0f} s)" if run.cpu else "unknown"
                 print(f"workers {run.workers or 'auto'}: wall {run.wall:.1f} s, machine CPU {cpu}, speed probe "
@@ -118,6 +135,13 @@ def main() -> int:
               "workers):")
         for name, seconds in last.files.most_common(options.files):
             print(f"  {seconds:6.1f} s  {name}")
+    measured = next((run for run in reversed(runs) if run.programs), None)
+    if measured:
+        total = sum(seconds for _, seconds, _ in measured.programs)
+        print(f"\nCPU by program, in the last run ({total:.0f} s over every process that ran or went on "
+              "running meanwhile):")
+        for name, seconds, count in measured.programs[:options.files + 6]:
+            print(f"  {seconds:6.1f} s  {100 * seconds / total:3.0f} %  {name} ({count} process{'es' * (count > 1)})")
     return 0 if all(not run.failures and "passed" in run.summary for run in runs) else 1
 
 

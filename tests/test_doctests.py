@@ -1,4 +1,4 @@
-"""The examples in the docstrings run, so they stay true (``reality/`` and ``tests/support/``).
+"""The examples in the docstrings run, so they stay true (``reality/``, ``tests/support/``, ``bench/``).
 
 Modules are found by their text (a ``>>>`` line that is not skipped), not by importing the whole
 package at collection: a module is imported by its own test only, so collecting the suite loads
@@ -17,7 +17,7 @@ import pytest
 from support.paths import ROOT
 
 #: Where modules with examples live, and the package name each folder stands for.
-SOURCES = {ROOT / "reality": "reality", ROOT / "tests" / "support": "support"}
+SOURCES = {ROOT / "reality": "reality", ROOT / "tests" / "support": "support", ROOT / "bench": "bench"}
 #: A ``>>>`` line whose example runs (one marked ``doctest: +SKIP`` needs Docker or a terminal).
 RUNNABLE = re.compile(r"^\s*>>> (?!.*doctest: \+SKIP)", re.MULTILINE)
 
