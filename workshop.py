@@ -22,7 +22,7 @@ ensure_requirements()  # installed in .venv (PEP 668)? Run there. Installed nowh
 from rich.console import Console  # noqa: E402
 
 from reality.workshop import SECTIONS, Workshop  # noqa: E402
-from reality.workshop.runner import STOP_SIGNALS  # noqa: E402
+from reality.workshop.stopping import STOP_SIGNALS  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,7 @@ ENTRY_SCRIPTS = ("reality_engine.py", "workshop.py", "watch_containers.py", "cle
 #: runs before them, never the web app's internals, the containers or the database.
 ENTRY_POINTS = {
     "reality", "reality.project_venv", "reality.concurrency", "reality.config", "reality.poll",
-    "reality.public_url", "reality.show", "reality.workshop", "reality.workshop.runner", "reality.errors",
+    "reality.public_url", "reality.show", "reality.workshop", "reality.workshop.stopping", "reality.errors",
     "reality.monitor", "reality.cleanup", "reality.cleanup_report", "reality.docker_engine", "reality.machine_setup",
     "reality.venv_repair",
 }

@@ -28,11 +28,11 @@ from testcontainers.core.config import testcontainers_config
 from reality.config import LABEL_PID, LABEL_ROLE
 from reality.provision import resolve_image
 from reality.pytest_runner import command_line
-from reality.workshop import Workshop, runner
+from reality.workshop import Workshop, stopping
 from reality.workshop.exercise import SKELETON, SOLUTION, Exercise
 from reality.workshop.judge import TESTCONTAINERS_POLLING, check, polling_environment
 from reality.workshop.measurements import FANTASY_TESTS, run_suite
-from reality.workshop.runner import Stop, stopped_once
+from reality.workshop.stopping import Stop, stopped_once
 from reality.workshop.screens import render_verdict
 
 from support.paths import ROOT as REPO
@@ -469,7 +469,7 @@ def test_a_ctrl_c_python_swallowed_in_a_finalizer_is_not_lost(monkeypatch, alarm
     handling. Now the stop comes back by itself (an alarm, where there is one), and the next Ctrl+C counts.
     """
     if not alarm:
-        monkeypatch.setattr(runner, "RETRY_SIGNAL", None)
+        monkeypatch.setattr(stopping, "RETRY_SIGNAL", None)
     with pytest.raises(Stop), stopped_once() as stopper:
         StopInAFinalizer()  # collected at once
         assert not stopper.stopping  # nothing is handling a stop: the next one must count
