@@ -8,6 +8,7 @@
 - :mod:`support.hostile`: attacking a show of one's own (raw sockets, floods, its terminal's new lines);
   :mod:`support.flood` the floods themselves (light enough for a spawned attacker process).
 - :mod:`support.terminal`: a real terminal (tmux) to see screens as a person would; tools a test needs.
+- :mod:`support.workshop`: the workshop run in this process with scripted keys, its transcript and containers.
 
 Tests import product code they only set up through here where they can, so that a moved module is
 fixed in one place.
