@@ -6,6 +6,8 @@
   ``local_show`` (with Redis and the show's question, phones, presenter and dashboards).
 - A real ``reality_engine.py`` (what needs a real process: signals, chaos kills, the browser, the
   server): ``show``, ``fresh_show``, ``presenter``, ``new_phone``.
+- The browser (Debian's Chromium, driven by Playwright): ``browser``, ``open_page``; ``stage`` (the show's
+  app served over real HTTP in this process, for the browser to look at).
 - Workshop tools: ``artifacts_dir``, ``terminal`` (tmux), ``needs_tool``.
 """
 
@@ -16,6 +18,7 @@ import shutil
 import signal
 import sys
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -226,6 +229,45 @@ def new_phone(show):
     from support.show import Phone
 
     return lambda: Phone(show)
+
+
+# -- the browser: one Chromium for the test process, its contexts handed from test to test ----------------
+
+@pytest.fixture(scope="session")
+def browser(needs_tool):
+    """Debian's Chromium, driven by Playwright: one for the test process (each pytest-xdist worker)."""
+    from support import browser as chromium  # Playwright is imported by the tests that use it, not here
+
+    needs_tool(Path(chromium.CHROMIUM).exists(), chromium.CHROMIUM,
+               "python3 setup.py --with-browser, or apt-get install chromium")
+    with chromium.launch() as launched:
+        yield launched
+
+
+@pytest.fixture(scope="session")
+def _contexts(browser):
+    from support.browser import ContextPool
+
+    return ContextPool(browser)
+
+
+@pytest.fixture
+def open_page(_contexts):
+    """``open_page(url, before_load=None, **context_options)``: a new page at ``url`` in a context no other
+    page of the test shares (its own cookies); ``before_load(page)`` runs first. Contexts are handed
+    on to the next test, emptied: see ``support.browser.ContextPool``."""
+    with _contexts.opener() as open_page:
+        yield open_page
+
+
+@pytest.fixture
+def stage(votes) -> Iterator[Callable]:
+    """``stage(question, options)``: the show's app served over real HTTP in this process, on the session's
+    PostgreSQL (``support.stage.Stage``: its state set up directly), until the test ends."""
+    from support.stage import served_stage
+
+    with ExitStack() as running:
+        yield lambda question, options: running.enter_context(served_stage(votes, question, options))
 
 
 # -- workshop tools ----------------------------------------------------------------------------------------

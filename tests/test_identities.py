@@ -467,7 +467,7 @@ def test_a_show_behind_a_proxy_budgets_each_forwarded_address_with_its_settings(
 
 # -- in a real browser ---------------------------------------------------------------------------------
 
-from test_show_browser import PHONE, browser, open_page  # noqa: E402,F401  (fixtures, shared with that module)
+from support.browser import PHONE  # noqa: E402
 
 
 def test_the_presenter_closes_voting_and_the_phone_says_so_at_once(fresh_show, open_page, artifacts_dir):  # noqa: F811

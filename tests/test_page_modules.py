@@ -14,8 +14,6 @@ from html.parser import HTMLParser
 
 from playwright.sync_api import Route, expect
 
-from test_show_browser import browser, open_page  # noqa: F401  (the suite's Chromium fixtures)
-from test_stage_browser import stage  # noqa: F401  (a show served in this process)
 
 
 class _Elements(HTMLParser):

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from support.browser import PHONE, bar_count, settle
 from support.paths import ROOT
 from support.show import TOKEN
-from test_show_browser import PHONE, bar_count, browser, open_page, settle  # noqa: F401  (fixtures, shared with that module)
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 REALITY_FINE = "enforced by a real PostgreSQL"

@@ -10,168 +10,18 @@ accessibility: test_stage_browser.py.
 
 from __future__ import annotations
 
-import json
-import re
 import shutil
-import subprocess
 import threading
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import requests
-from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
-from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Page, expect
 
 from reality.web.scenes import SCENES
+from support.browser import (KEEPER_PATH, PHONE, TIMEOUT_MS, bar_count, decode_qr, empty_for_the_next_test,
+                             expect_live_console)
 from support.show import TOKEN
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
-TIMEOUT_MS = 15_000
-# expect() keeps its own default of 5 s (page.set_default_timeout does not reach it): too short on a
-# loaded 2-core machine for what follows a click, such as a killed PostgreSQL replaying its log.
-expect.set_options(timeout=TIMEOUT_MS)
-
-
-_CHROMIUM: dict = {"users": 0}
-
-
-@pytest.fixture(scope="session")
-def browser(needs_tool):
-    """One Chromium for the test process (each pytest-xdist worker), shared by every module that imports this.
-
-    Each importing module holds its own copy of the fixture: they count their users, the first starts
-    Chromium, the last closes it. Tests get their own context (cookies, storage) from ``open_page``.
-    """
-    needs_tool(Path(CHROMIUM).exists(), CHROMIUM, "python3 setup.py --with-browser, or apt-get install chromium")
-    if not _CHROMIUM["users"]:
-        playwright = sync_playwright().start()
-        try:
-            _CHROMIUM["browser"] = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        except BaseException:
-            playwright.stop()
-            raise
-        _CHROMIUM["playwright"] = playwright
-    _CHROMIUM["users"] += 1
-    yield _CHROMIUM["browser"]
-    _CHROMIUM["users"] -= 1
-    if not _CHROMIUM["users"]:
-        _IDLE_CONTEXTS.clear()  # they go with this Chromium
-        _CHROMIUM["browser"].close()
-        _CHROMIUM["playwright"].stop()
-
-
-#: Contexts a test has finished with, by their options, ready for the next test (see ``open_page``).
-_IDLE_CONTEXTS: dict[str, list[BrowserContext]] = {}
-#: Where an idle context's one page waits: inert (no script, no socket) and on the show's site, so that
-#: Chromium keeps the renderer process the next test's pages of that site will share.
-KEEPER_PATH = "/static/show.css"
-#: True in a page whose timers are Playwright's clock: installed in a context for good.
-CLOCK_INSTALLED = "() => !Function.prototype.toString.call(setTimeout).includes('[native code]')"
-
-
-def _empty_for_the_next_test(context: BrowserContext) -> bool:
-    """Empty ``context`` for the next test: its pages, cookies, permissions and routes gone, its renderer
-    kept by a page of its own on the show's site; ``False`` when it cannot be (closed then).
-
-    Not emptied: localStorage and IndexedDB (the show's pages use neither: a page's sessionStorage goes
-    with the page), the HTTP cache (as a browser keeps it; a routed page bypasses it).
-    """
-    # The test's pages (not an earlier keeper): a show's, on this machine's address, one renderer
-    # process whatever their port (Chromium's site is the scheme and the host).
-    shows = [urlsplit(page.url) for page in context.pages
-             if page.url.startswith("http") and urlsplit(page.url).path != KEEPER_PATH]
-    if not shows:
-        return False  # nothing to keep (a page left blank), or the test closed the context
-    keeper = context.new_page()  # before the test's pages close, while their renderer is alive
-    keeper.goto(urlunsplit((shows[0].scheme, shows[0].netloc, KEEPER_PATH, "", "")), wait_until="commit",
-                timeout=TIMEOUT_MS)
-    for page in context.pages:
-        if page is not keeper:
-            page.close()
-    context.unroute_all(behavior="ignoreErrors")
-    context.clear_cookies()
-    context.clear_permissions()
-    return not keeper.evaluate(CLOCK_INSTALLED)
-
-
-@pytest.fixture
-def open_page(browser):
-    """``open_page(url, before_load=None, **context_options)``: a new page at ``url`` in a context no other
-    page of the test shares (its own cookies); ``before_load(page)`` runs first.
-
-    A new context costs Chromium half a second of CPU (a renderer process of its own), so contexts are
-    reused: the next test with the same options gets its pages in one a test has finished with, emptied
-    by ``_empty_for_the_next_test``. A page with ``before_load`` gets a new context, closed after the
-    test. A context whose timers run on Playwright's clock (installed for good) is closed; a test that
-    changes its context in another way that lasts (an init script, offline, extra headers, local
-    storage) closes it itself: ``page.context.close()``.
-    """
-    used: list[tuple[str | None, BrowserContext]] = []
-
-    def open_page(url: str, before_load=None, **context_options) -> Page:
-        # A page prepared before it loads (routes, a clock, scripts) gets a context and a renderer of its
-        # own: nothing an earlier test's pages left in a renderer (its memory of their files) serves it.
-        key = json.dumps(context_options, sort_keys=True, default=str) if before_load is None else None
-        idle = _IDLE_CONTEXTS.setdefault(key, []) if key is not None else []
-        context = idle.pop() if idle else browser.new_context(**context_options)
-        used.append((key, context))
-        page = context.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        if before_load is not None:
-            before_load(page)
-        page.goto(url)
-        return page
-
-    yield open_page
-    for key, context in used:
-        try:
-            reusable = key is not None and _empty_for_the_next_test(context)
-        except PlaywrightError:  # closed by the test, or its show is gone
-            reusable = False
-        if reusable:
-            _IDLE_CONTEXTS[key].append(context)
-        else:
-            context.close()
-
-
-def bar_count(page: Page, option: str, part: str = ".bar-count"):
-    """The count of ``option`` on a chart (the audience screen's count without its percentage: ``.bar-num``)."""
-    return page.locator(".bar-row", has=page.locator(".bar-label", has_text=re.compile(f"^{re.escape(option)}$")))\
-        .locator(part)
-
-
-def expect_live_console(console: Page) -> None:
-    """The console's scripts run and its socket is connected (its HTML alone already says "● live")."""
-    expect(console.locator("#feed-live")).to_have_attribute("data-connected", "true")
-    expect(console.locator("#feed-live")).to_have_text("● live")
-
-
-#: A finite animation or transition still running (the bars easing to their width, a feed item
-#: arriving); infinite ones (a blinking dot) never end and do not move the layout.
-RUNNING = """() => document.getAnimations().filter((animation) => animation.playState === "running"
-    && animation.effect && animation.effect.getComputedTiming().endTime !== Infinity)"""
-#: The screen at rest: nothing of ``RUNNING``, no number counting up to its value (count-up.js marks
-#: the node it counts, frame by frame).
-SETTLED = f"""() => ({RUNNING})().length === 0
-    && ![...document.querySelectorAll("[data-value]")].some((node) => node.counting)"""
-
-
-def settle(page: Page) -> None:
-    """The screen at rest, as the room sees it once things stop moving: running animations jump to their
-    end (where they were going), numbers count up to theirs."""
-    page.evaluate(f"() => ({RUNNING})().forEach((animation) => animation.finish())")
-    page.wait_for_function(SETTLED)
-
-
-def decode_qr(image: Path) -> str:
-    """What zbar reads in a screenshot (the QR code anywhere in it); empty when it finds none."""
-    zbarimg = shutil.which("zbarimg")
-    decoded = subprocess.run([zbarimg, "--raw", "-q", str(image)], capture_output=True, text=True, timeout=30)
-    return decoded.stdout.strip() if decoded.returncode == 0 else ""
 
 
 def test_a_phone_vote_reaches_the_audience_screen_and_the_console_over_the_websocket(fresh_show, open_page,
@@ -253,7 +103,7 @@ def test_a_context_handed_to_the_next_test_starts_as_a_new_one_would(fresh_show,
         context.grant_permissions(["clipboard-read"])
         context.route("**/qr", lambda route: route.fulfill(body="routed"))
 
-        assert _empty_for_the_next_test(context)
+        assert empty_for_the_next_test(context)
 
         assert context.cookies() == []
         [keeper] = context.pages
@@ -264,7 +114,7 @@ def test_a_context_handed_to_the_next_test_starts_as_a_new_one_would(fresh_show,
         assert page.evaluate("navigator.permissions.query({name: 'clipboard-read'}).then((p) => p.state)") != "granted"
 
         page.clock.install()
-        assert not _empty_for_the_next_test(context)
+        assert not empty_for_the_next_test(context)
     finally:
         context.close()
 

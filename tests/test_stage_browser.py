@@ -12,22 +12,20 @@ only to these tests) finds no serious or critical violation on ``/`` and ``/pres
 from __future__ import annotations
 
 import itertools
-import threading
-from contextlib import ExitStack, contextmanager
-from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable
 
 import pytest
-import requests
 from playwright.sync_api import Page, expect
 
 from reality.web.scenes import SCENES
+from support.browser import TIMEOUT_MS, settle
 from support.paths import ROOT
 from support.show import TOKEN
-from test_show_browser import TIMEOUT_MS, browser, open_page, settle  # noqa: F401  (the suite's Chromium fixtures)
+from support.stage import Stage, served_stage
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-BEARER = {"Authorization": f"Bearer {TOKEN}"}
+#: A page's clock from its start, and where it stops (a test moves it on by hand).
+CLOCK_FROM, PAUSED_AT = "2026-01-01T00:00:00", "2026-01-01T00:00:01"
 SIZES = [(1920, 1080), (1366, 768), (1280, 720), (1024, 768)]
 
 LONGEST_QUESTION = ("When a test of yours talks to a database, a cache or a queue, what does it really talk to "
@@ -106,72 +104,6 @@ CONTRAST = """(selector) => {
   const track = lum(rgb(getComputedStyle(document.querySelector(selector)).borderTopColor));
   return (Math.max(page, track) + 0.05) / (Math.min(page, track) + 0.05);
 }"""
-
-
-class Stage:
-    """A show served in this process (real PostgreSQL) whose state a test can set up directly."""
-
-    def __init__(self, base: str, app: Any) -> None:
-        self.base = base
-        self.app = app
-        self.state = app.extensions["reality"]
-
-    def post(self, action: str, body: dict) -> dict:
-        answer = requests.post(f"{self.base}/api/presenter/{action}", json=body, headers=BEARER, timeout=10)
-        assert answer.status_code == 200, answer.text
-        return answer.json()
-
-    def scene(self, index: int) -> None:
-        self.post("scene", {"action": "goto", "index": index})
-
-    def vote(self, choice: str, times: int = 1) -> None:
-        for _ in range(times):
-            phone = requests.Session()
-            phone.get(f"{self.base}/qr", timeout=10)
-            assert phone.post(f"{self.base}/api/vote", json={"choice": choice}, timeout=10).status_code == 201
-
-    def second_vote(self, choice: str) -> None:
-        phone = requests.Session()
-        phone.get(f"{self.base}/qr", timeout=10)
-        phone.post(f"{self.base}/api/vote", json={"choice": choice}, timeout=10)
-        assert phone.post(f"{self.base}/api/vote", json={"choice": choice}, timeout=10).status_code == 409
-
-    def tests_ran(self) -> None:
-        """What a finished test run leaves (the real run is in test_show_browser.py: it takes a minute)."""
-        names = {"fantasy": ["vote is saved", "voting twice does not crash", "tally counts every vote"],
-                 "reality": ["a vote is stored in postgres", "second vote from same phone is refused",
-                             "repeated duplicates all fail and leave one row", "different phones are all counted"]}
-        self.state.tests.results = [{"suite": suite, "name": name, "nodeid": f"tests/test_{suite}.py::test_{name}",
-                                     "outcome": "passed", "duration_ms": 12.5, "failure": ""}
-                                    for suite, listed in names.items() for name in listed]
-        self.state.tests.summary = {"passed": 7, "failed": 0, "error": 0, "skipped": 0, "seconds": 3.2,
-                                    "exit_code": 0, "fantasy_ms": 37, "reality_ms": 50}
-
-
-@contextmanager
-def served_stage(store: Any, question: str, options: list[str]) -> Iterator[Stage]:
-    """The show's app on Werkzeug's server in this process, on ``store``, until the block ends."""
-    from werkzeug.serving import make_server
-
-    from reality.events import EventBus
-    from reality.web import create_app, shutdown
-
-    app = create_app({"QUESTION": question, "OPTIONS": options, "PRESENTER_TOKEN": TOKEN,
-                      "ASYNC_MODE": "threading"}, bus=EventBus(), store=store)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        assert app.extensions["reality"].health.wait_until("postgres", "up", 30)
-        yield Stage(f"http://127.0.0.1:{server.server_port}", app)
-    finally:
-        server.shutdown()
-        shutdown(app)
-
-
-@pytest.fixture
-def stage(votes) -> Iterator[Any]:
-    with ExitStack() as running:
-        yield lambda question, options: running.enter_context(served_stage(votes, question, options))
 
 
 def full_room(stage_factory, question: str, options: list[str]) -> Stage:
@@ -327,8 +259,19 @@ def test_bars_and_numbers_animate_to_new_values(stage, open_page):
     record = """window.__seen = []; new MutationObserver(() => { const node = document.getElementById('total');
         if (node) window.__seen.push(node.textContent); }).observe(document, { childList: true, subtree: true,
         characterData: true });"""
-    page = open_page(show.base + "/", before_load=lambda p: p.add_init_script(record),
-                     viewport={"width": 1280, "height": 720})
+
+    def paused(page: Page) -> None:
+        # The page's frames on Playwright's clock, stopped: on a loaded machine a renderer may draw
+        # no frame for half a second, and the count would end before it was seen.
+        page.add_init_script(record)
+        page.clock.install(time=CLOCK_FROM)
+        page.clock.pause_at(PAUSED_AT)
+
+    page = open_page(show.base + "/", before_load=paused, viewport={"width": 1280, "height": 720})
+    # The page has its 12 and starts counting up to it; each step is a frame or a few.
+    expect(page.locator("#total")).to_have_attribute("data-value", "12")
+    for _ in range(12):
+        page.clock.run_for(50)
 
     expect(page.locator("#total")).to_have_text("12")
     expect(page.locator(".bar-row").first.locator(".bar-pct")).to_have_text("75%")

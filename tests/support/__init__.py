@@ -9,6 +9,8 @@
   :mod:`support.flood` the floods themselves (light enough for a spawned attacker process).
 - :mod:`support.terminal`: a real terminal (tmux) to see screens as a person would; tools a test needs.
 - :mod:`support.workshop`: the workshop run in this process with scripted keys, its transcript and containers.
+- :mod:`support.browser`: Chromium through Playwright (contexts handed from test to test) and what tests
+  read on its screens; :mod:`support.stage`: the show's app over real HTTP in this process, for the browser.
 
 Tests import product code they only set up through here where they can, so that a moved module is
 fixed in one place.
