@@ -3,7 +3,7 @@
 Going back to reality replays the votes the mock accepted into PostgreSQL in the order they were
 cast; the UNIQUE constraint keeps each phone's first vote and refuses the rest. Going back while
 PostgreSQL is dead changes nothing: here with a container of the test's own killed for real before the
-app noticed, and in ``test_show_http.py`` through the show's own chaos button.
+app noticed, and in ``test_show_chaos.py`` through the show's own chaos button.
 """
 
 from __future__ import annotations
