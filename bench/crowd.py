@@ -21,6 +21,9 @@ after the last vote of a burst, boot time, and the server's CPU: cores, and mill
 bench/results/crowd.json and a latency plot to bench/results/crowd.png. Only loopback is used, and
 every run is bounded (a request gives up after ``REQUEST_TIMEOUT``). The load generator runs on the
 same machine and takes its share of the same cores (its CPU per phone is printed too).
+
+Over 300 lines: one script a presenter can run on its own (the crowd of phones, its HTTP client, the
+open and closed loops, the figures and the plot), with nothing to install beyond the kit.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ Leftovers here are real: a child process starts PostgreSQL through Infrastructur
 SIGKILL (a crash: no cleanup ran), a stand-in reality_engine.py runs with a pid file. Next to them sit
 things cleanup must never remove: this test session's own container (its process is alive), a
 container of "another project" with only Testcontainers' labels, and a container with no label at all.
+
+Over 300 lines: the scene it cleans up is built for real here (containers, networks, volumes, pid
+files and processes of several owners), and each test reads the whole of what was left.
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 
 The requirements installed here are a one-module wheel built by the test itself, installed by pip
 with --no-index: the repair is exercised end to end with no network and in seconds.
+
+Over 300 lines: each broken state is a real virtualenv the tests build and break (the wheel, the
+templates and their relocated copies are made here, for these tests alone).
 """
 
 from __future__ import annotations

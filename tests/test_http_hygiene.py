@@ -4,6 +4,9 @@ Each finding of the hostile-room review has its test here, with the figure it me
 a chunked body over 4 KiB answered 400 (not 413); after a 413 the server read ~192 MiB of a declared
 200 MB body; 600 half-sent requests were held for 56 s; 101 headers printed a gevent traceback; a
 voter id of NUL characters in a validly signed cookie was a 500.
+
+Over 300 lines: each attack is written out in full on a raw socket, next to what the server must
+answer and the figure it was found at.
 """
 
 from __future__ import annotations

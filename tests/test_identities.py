@@ -8,6 +8,9 @@ keep their own cookies.
 The bucket's arithmetic runs on a fake clock (the defaults' figures: 10 s of stuffing, 500 phones); the app
 runs in-process on the real PostgreSQL, served over real sockets for a stuffing script and a room with a
 smaller budget; ``--behind-proxy`` is checked on a real ``reality_engine.py``.
+
+Over 300 lines: one budget checked at each level that proves something of it, from its arithmetic
+to a real browser, each level a section.
 """
 
 from __future__ import annotations

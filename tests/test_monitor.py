@@ -1,6 +1,9 @@
 """The container monitor: a real container appears in the table, gets killed, and disappears again.
 
 State comes from Docker's own event stream; the rendering is pure, so it is checked as text.
+
+A little over 300 lines: the monitor's rendering, checked as text, and its Docker event stream,
+checked on real containers, share their fixtures.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ After a reload the phone says what it voted for and marks it; a 429 counts down 
 again"; the fine print follows the mode, a PostgreSQL outage and a closed vote; five options and the
 results fit one screen, readable and tappable; axe-core finds nothing serious. Screenshots land in
 artifacts/ for people to look at.
+
+A little over 300 lines: the phone's journeys and the small identity budget they run against (an app
+served in this process, with a clock the test moves) are kept together.
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@ the phone URL; the presenter runs the show from the console (/presenter) with th
 buttons while the projector (/) follows; markup in the question or the options is shown as text and
 never runs. Screenshots land in artifacts/ for people to look at. The stage's layout, readability and
 accessibility: test_stage_browser.py.
+
+Over 300 lines: each journey is a page-long story in a real browser (the presenter's whole show is one
+test), and the journeys share the show they run on.
 """
 
 from __future__ import annotations

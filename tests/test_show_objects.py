@@ -2,6 +2,8 @@
 
 The ballot (votes and modes), chaos and reconnection, the health monitor with its own probes, the
 test run's ``clear``, the answers as values and what HTTP makes of them, the one presenter guard.
+
+A little over 300 lines: the show state's small objects, a few tests each, on the same fixtures.
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ address, the counts and the totals at least 48 px; bar tracks stand out from the
 projector shows no notes, clocks, controls or login link. axe-core (npm, served from node_modules
 only to these tests) finds no serious or critical violation on ``/`` and ``/presenter``. A screenshot
 (JPEG) of every scene at 1920×1080, and at any size where something does not fit, lands in artifacts/.
+
+A little over 300 lines: the measuring scripts (layout, font sizes, contrast) are JavaScript kept
+next to the tests that read their answers.
 """
 
 from __future__ import annotations
