@@ -215,7 +215,7 @@ def test_the_fine_print_follows_the_mode_an_outage_and_a_closed_vote(fresh_show,
         expect(phone.locator("#feedback")).to_be_hidden()  # a fresh database: this phone can vote again
 
     presenter.ok("voting", {"open": False})
-    expect(fine).to_have_text("Voting is closed: no votes are taken now. The results stay live.")
+    expect(fine).to_have_text("Voting is closed: no more votes are taken.")
     expect(phone.locator("#phone-closed")).to_be_visible()
     if recovered["data_kept"]:
         expect(phone.locator("#again")).to_be_hidden()  # nothing to vote for while closed
@@ -311,6 +311,7 @@ def test_too_many_new_phones_counts_down_and_then_lets_the_phone_in(small_budget
 
     second = open_phone(open_page, base + "/qr", before_load=follow)
     expect(second.locator("h1")).to_have_text("Too many new phones from your network right now.")
+    expect(second.locator("body")).to_contain_text("gets 1 new voter identity at once, then")  # this app's budget
     seconds = second.locator("#countdown-seconds")
     start = int(seconds.inner_text())
     assert 5 <= start <= 10, start

@@ -99,6 +99,8 @@ def test_fourth_request_in_a_minute_is_rate_limited_per_voter_not_per_ip(local_s
     limited = phone.vote("Go")
     assert limited.status_code == 429
     assert limited.json["message"] == "Slow down!"
+    # What the limit counts is a phone's tries: it has one vote, and the refused second ones count too.
+    assert limited.json["detail"].startswith("At most 3 tries a minute per phone. Try again in ")
     assert int(limited.headers["Retry-After"]) >= 1
     # Same IP address, another phone: not limited.
     assert local_show.phone().vote("Go").status_code == 201

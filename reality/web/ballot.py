@@ -122,7 +122,7 @@ class Ballot:
                              f"{who} slowed down: more than {decision.limit} vote requests a minute"
                              + (" (local fallback)" if decision.backend == "local" else ""),
                              voter=who, backend=decision.backend, retry_after=decision.retry_after)
-            return VoteAnswer(VoteOutcome.RATE_LIMITED, "Slow down!", f"At most {decision.limit} votes a minute per "
+            return VoteAnswer(VoteOutcome.RATE_LIMITED, "Slow down!", f"At most {decision.limit} tries a minute per "
                               f"phone. Try again in {decision.retry_after} s.", retry_after=decision.retry_after)
         try:
             try:

@@ -144,7 +144,8 @@ def phone() -> Any:
 
 def _too_many_new_phones(state: ShowState, retry_after: int) -> Response:
     budget = state.identities
-    detail = (f"Each network address gets {budget.burst} new voter identities at once, then "
+    identities = "identity" if budget.burst == 1 else "identities"
+    detail = (f"Each network address gets {budget.burst} new voter {identities} at once, then "
               f"{budget.per_minute} a minute, so that a script cannot stuff the ballot by fetching fresh "
               "cookies.")
     response = Response(render_template("error.html", message="Too many new phones from your network right now.",

@@ -37,7 +37,7 @@ SCENES: tuple[Scene, ...] = (
           "Duplicates hit PostgreSQL's UNIQUE constraint: 409 “You already voted!” in the feed. Then switch "
           "to Fantasy mode: the mock has no constraint, duplicates pile up. Switch back to Reality."),
     Scene("test-comparison", "Mocks vs reality", 90,
-          "Same tests. One of them lies.",
+          "Two test suites. One of them lies.",
           "Run the tests: the fantasy tests pass with duplicates (all green, all wrong); the reality tests "
           "start a real PostgreSQL in about a second and catch the duplicate."),
     Scene("chaos", "Chaos", 90,

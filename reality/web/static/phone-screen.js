@@ -7,7 +7,7 @@ import { byId as $ } from "./dom.js";
 
 /* The small print says what holds right now: closed, not stored, the mock, or the real constraint. */
 const FINE = {
-  closed: "Voting is closed: no votes are taken now. The results stay live.",
+  closed: "Voting is closed: no more votes are taken.",
   down: "PostgreSQL is down: votes are not being stored right now. Try again in a moment.",
   fantasy: "Fantasy mode: a mock stands in for PostgreSQL and counts every vote, second ones too.",
   reality: "One vote per phone, enforced by a real PostgreSQL: its UNIQUE constraint refuses a second one.",
