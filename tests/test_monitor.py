@@ -238,7 +238,7 @@ def test_at_80x15_the_events_give_way_and_the_footer_stays_whole():
 
     assert len(lines) <= 14  # one line is left for the cursor: nothing scrolls, nothing is cut to "..."
     assert not any(line.strip() in ("...", "…") for line in lines)
-    assert lines[-2:] == ["Docker engine: connected  ·  2 shown  ·  Ctrl+C to quit", "--all shows every container"]
+    assert lines[-2:] == ["Docker engine: connected  ·  2 containers  ·  Ctrl+C to quit", "--all shows every container"]
     assert sum("reality-engine/" in line and "running" in line for line in lines) == 2
     heading = next(line for line in lines if line.startswith("Recent Docker events"))
     shown = int(heading.split("latest ")[1].split()[0])
@@ -256,7 +256,7 @@ def test_in_a_short_terminal_containers_that_do_not_fit_are_counted():
     lines = view_lines(state, 80, 15)
 
     assert len(lines) <= 14
-    assert lines[-2].startswith("Docker engine: connected  ·  20 shown")
+    assert lines[-2].startswith("Docker engine: connected  ·  20 containers")
     caption = next(line for line in lines if line.startswith("… and "))
     rows = sum(line.startswith("container_") for line in lines)
     assert caption.startswith(f"… and {20 - rows} older") and rows >= 1
@@ -266,7 +266,7 @@ def test_in_a_short_terminal_containers_that_do_not_fit_are_counted():
 def test_the_footer_breaks_between_its_parts():
     footer = render(build_view(MonitorState()), width=80).splitlines()[-2:]
 
-    assert footer == ["Docker engine: connected  ·  0 shown  ·  Ctrl+C to quit",
+    assert footer == ["Docker engine: connected  ·  0 containers  ·  Ctrl+C to quit",
                       "--all shows every container"]
 
 

@@ -99,7 +99,9 @@ class MonitorView:
             events = state.log()
         engine = Text("Docker engine: connected", style="green") if engine_up else \
             Text("Docker engine: unreachable — retrying every second (is dockerd still running?)", style="bold red")
-        parts = [engine, Text(f"{len(rows)} shown"), Text("Ctrl+C to quit", style="dim")]
+        # How many containers the monitor follows (the table may show the newest only, its caption says so).
+        count = f"{len(rows)} container" + ("" if len(rows) == 1 else "s")
+        parts = [engine, Text(count), Text("Ctrl+C to quit", style="dim")]
         if not state.show_all:
             parts.append(Text("--all shows every container", style="dim"))
         footer = footer_lines(parts, width)
