@@ -82,7 +82,7 @@ def summary(plan: Plan, outcomes: list[Outcome] | None = None) -> str:
     line = f"{verb} {', '.join(counts)}." if counts else ("Nothing to remove." if dry_run else "Nothing removed.")
     kept = len(plan.kept())
     if kept:
-        line += f" Kept {kept} not ours, another checkout's or still in use."
+        line += f" Kept {kept}: not ours, another checkout's, or still in use (the Why column says which)."
     if failed:
         line += f" {len(failed)} failed."
     return line

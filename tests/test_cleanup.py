@@ -12,6 +12,7 @@ files and processes of several owners), and each test reads the whole of what wa
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -178,6 +179,10 @@ def test_dry_run_lists_and_real_run_removes_only_what_the_kit_left_behind(tmp_pa
 
     assert real.returncode == 0, real.stdout + real.stderr
     assert "Removed" in real.stdout and "Images are kept" in real.stdout
+    # Kept: at least the session's own container and the other project's (other checkouts' may be about).
+    kept = re.search(r"Kept (\d+): not ours, another checkout's, or still in use \(the Why column says which\)\.",
+                     " ".join(real.stdout.split()))
+    assert kept and int(kept.group(1)) >= 2, real.stdout
     assert not exists(docker_client, leftover.id)
     assert network.name not in [n.name for n in docker_client.networks.list()]
     assert volume.name not in [v.name for v in docker_client.volumes.list()]
