@@ -335,8 +335,15 @@ def test_a_page_from_an_earlier_run_of_the_show_reloads_itself(fresh_show, open_
             body = body.replace(run, "an-earlier-run")
         route.fulfill(response=response, body=body)
 
+    # What the page went through, for a failure to tell why it loaded again (seen once in a CI run).
+    seen: list[str] = []
+
     def before_load(page: Page) -> None:
         page.on("load", lambda p: loaded.append(p.url))
+        page.on("framenavigated", lambda frame: seen.append(f"navigated {frame.url}") if frame.parent_frame is None
+                else None)
+        page.on("console", lambda message: seen.append(f"console {message.type}: {message.text}"))
+        page.on("requestfailed", lambda request: seen.append(f"request failed {request.url}: {request.failure}"))
         page.route(fresh_show.url(path), first_from_an_earlier_run)
 
     page = open_page(fresh_show.url(path), before_load=before_load, viewport={"width": 1280, "height": 720})
@@ -346,13 +353,14 @@ def test_a_page_from_an_earlier_run_of_the_show_reloads_itself(fresh_show, open_
         if len(loaded) >= 2:
             break
         page.wait_for_timeout(100)
-    assert len(loaded) == 2, "the page did not reload itself"
+    assert len(loaded) == 2, f"the page did not reload itself; the page saw: {seen}"
     expect(page.locator("h1").first).to_contain_text("Which language")
     page.evaluate("window.stayed = true")  # lost if this document is replaced
     assert new_phone().vote("Go").status_code == 201
     expect(page.locator("#total" if path == "/" else "#phone-total")).to_have_text(total)
-    assert page.evaluate("window.stayed === true"), "the page loaded itself again"
-    assert len(served) == 2, f"the page was asked for {len(served)} times"
+    why = f"; served this run: {[run in body for body in served]}; loads: {loaded}; the page saw: {seen}"
+    assert page.evaluate("window.stayed === true"), "the page loaded itself again" + why
+    assert len(served) == 2, f"the page was asked for {len(served)} times" + why
 
 
 def test_without_the_socket_client_the_pages_poll_and_say_so(fresh_show, browser, new_phone):
