@@ -12,18 +12,15 @@ served in this process, with a clock the test moves) are kept together.
 from __future__ import annotations
 
 import re
-import threading
 import time
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from support.browser import PHONE, bar_count, settle
-from support.paths import ROOT
-from support.show import TOKEN
+from support.browser import AXE, PHONE, bar_count, settle
+from support.stage import served, stage_app
 
-AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 REALITY_FINE = "enforced by a real PostgreSQL"
 COUNTDOWN = re.compile(r"^Vote again in (\d+) s$")
 
@@ -276,23 +273,15 @@ def small_budget_app(votes):
 
     Returns its base URL and the budget's clock, so a test need not wait the 10 s out in real time.
     """
-    from werkzeug.serving import make_server
-
-    from reality.events import EventBus
     from reality.identities import IdentityBudget
-    from reality.web import create_app, shutdown
 
-    app = create_app({"PRESENTER_TOKEN": TOKEN, "ASYNC_MODE": "threading", "IDENTITIES_BURST": 1,
-                      "IDENTITIES_PER_MINUTE": 6}, bus=EventBus(), store=votes)
+    app = stage_app(votes, IDENTITIES_BURST=1, IDENTITIES_PER_MINUTE=6)
     clock = BudgetClock()
     state = app.extensions["reality"]
     state.identities = IdentityBudget(per_minute=state.identities.per_minute, burst=state.identities.burst,
                                       clock=clock)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}", clock
-    server.shutdown()
-    shutdown(app)
+    with served(app) as base:
+        yield base, clock
 
 
 def test_too_many_new_phones_counts_down_and_then_lets_the_phone_in(small_budget_app, open_page, artifacts_dir):

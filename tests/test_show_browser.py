@@ -393,29 +393,9 @@ MARKUP_OPTIONS = ["<script>__owned=2</script>", "Go", "<img src=y onerror=__owne
 
 
 @pytest.fixture
-def poll_app(votes):
+def poll_app(stage):
     """Serves the app in this process with a given question and options; returns its base URL."""
-    from werkzeug.serving import make_server
-
-    from reality.events import EventBus
-    from reality.web import create_app, shutdown
-
-    running = []
-
-    def start(question: str, options: list[str]) -> str:
-        app = create_app({"QUESTION": question, "OPTIONS": options, "PRESENTER_TOKEN": TOKEN,
-                          "ASYNC_MODE": "threading"}, bus=EventBus(), store=votes)
-        # Port 0: the kernel picks a free port as the server binds (a port picked first and bound
-        # later can be taken in between).
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        running.append((server, app))
-        return f"http://127.0.0.1:{server.server_port}"
-
-    yield start
-    for server, app in running:
-        server.shutdown()
-        shutdown(app)
+    return lambda question, options: stage(question, options).base
 
 
 @pytest.fixture

@@ -21,12 +21,10 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from reality.web.scenes import SCENES
-from support.browser import TIMEOUT_MS, settle
-from support.paths import ROOT
+from support.browser import AXE, TIMEOUT_MS, settle
 from support.show import TOKEN
 from support.stage import Stage, served_stage
 
-AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 #: A page's clock from its start, and where it stops (a test moves it on by hand).
 CLOCK_FROM, PAUSED_AT = "2026-01-01T00:00:00", "2026-01-01T00:00:01"
 SIZES = [(1920, 1080), (1366, 768), (1280, 720), (1024, 768)]

@@ -22,11 +22,15 @@ from urllib.parse import urlsplit, urlunsplit
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
+from support.paths import ROOT
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-features=LocalNetworkAccessChecks"]
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
 TIMEOUT_MS = 15_000
+#: axe-core (npm), injected into a page by the accessibility checks only: the show never serves it.
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 # expect() keeps its own default of 5 s (page.set_default_timeout does not reach it): too short on a
 # loaded 2-core machine for what follows a click, such as a killed PostgreSQL replaying its log.
 expect.set_options(timeout=TIMEOUT_MS)

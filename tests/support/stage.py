@@ -56,21 +56,36 @@ class Stage:
                                     "exit_code": 0, "fantasy_ms": 37, "reality_ms": 50}
 
 
+def stage_app(store: Any, **config: Any) -> Any:
+    """The show's app on ``store``, in threading mode, with the tests' presenter token; ``config`` on top."""
+    from reality.events import EventBus
+    from reality.web import create_app
+
+    return create_app({"PRESENTER_TOKEN": TOKEN, "ASYNC_MODE": "threading", **config}, bus=EventBus(), store=store)
+
+
 @contextmanager
-def served_stage(store: Any, question: str, options: list[str]) -> Iterator[Stage]:
-    """The show's app on Werkzeug's server in this process, on ``store``, until the block ends."""
+def served(app: Any) -> Iterator[str]:
+    """``app`` on Werkzeug's server in this process, its base URL, until the block ends (then shut down)."""
     from werkzeug.serving import make_server
 
-    from reality.events import EventBus
-    from reality.web import create_app, shutdown
+    from reality.web import shutdown
 
-    app = create_app({"QUESTION": question, "OPTIONS": options, "PRESENTER_TOKEN": TOKEN,
-                      "ASYNC_MODE": "threading"}, bus=EventBus(), store=store)
+    # Port 0: the kernel picks a free port as the server binds (a port picked first and bound later can
+    # be taken in between).
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        assert app.extensions["reality"].health.wait_until("postgres", "up", 30)
-        yield Stage(f"http://127.0.0.1:{server.server_port}", app)
+        yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
         shutdown(app)
+
+
+@contextmanager
+def served_stage(store: Any, question: str, options: list[str]) -> Iterator[Stage]:
+    """The show's app with ``question`` and ``options`` served in this process, on ``store``, until the block ends."""
+    app = stage_app(store, QUESTION=question, OPTIONS=options)
+    with served(app) as base:
+        assert app.extensions["reality"].health.wait_until("postgres", "up", 30)
+        yield Stage(base, app)
