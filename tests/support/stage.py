@@ -10,7 +10,9 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 import requests
+from werkzeug.serving import make_server
 
+from support.app import build_app, close_app
 from support.show import TOKEN
 
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -56,21 +58,15 @@ class Stage:
                                     "exit_code": 0, "fantasy_ms": 37, "reality_ms": 50}
 
 
-def stage_app(store: Any, **config: Any) -> Any:
-    """The show's app on ``store``, in threading mode, with the tests' presenter token; ``config`` on top."""
-    from reality.events import EventBus
-    from reality.web import create_app
-
-    return create_app({"PRESENTER_TOKEN": TOKEN, "ASYNC_MODE": "threading", **config}, bus=EventBus(), store=store)
+def stage_app(store: Any, **settings: Any) -> Any:
+    """The show's app on ``store`` (:func:`support.app.build_app`) with its background tasks running: a
+    browser's pages get the tally and the feed pushed as the room's would."""
+    return build_app(store, BACKGROUND_TASKS=True, **settings)
 
 
 @contextmanager
 def served(app: Any) -> Iterator[str]:
     """``app`` on Werkzeug's server in this process, its base URL, until the block ends (then shut down)."""
-    from werkzeug.serving import make_server
-
-    from reality.web import shutdown
-
     # Port 0: the kernel picks a free port as the server binds (a port picked first and bound later can
     # be taken in between).
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -79,7 +75,7 @@ def served(app: Any) -> Iterator[str]:
         yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
-        shutdown(app)
+        close_app(app)
 
 
 @contextmanager
